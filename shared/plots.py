@@ -1,0 +1,125 @@
+"""One function per kind of figure; each returns the matplotlib Figure it drew."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+from shared.problem import ProblemSpec
+
+
+def class_balance(splits: dict[str, pd.DataFrame], spec: ProblemSpec) -> Figure:
+    """Label counts per split: stratification should keep the shares equal."""
+    counts = pd.concat(
+        [frame.assign(split=name) for name, frame in splits.items()], ignore_index=True
+    )
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    sns.countplot(data=counts, x="split", hue="label", hue_order=list(spec.labels), ax=ax)
+    ax.set(title="Class balance by split", xlabel="", ylabel="texts")
+    fig.tight_layout()
+    return fig
+
+
+def length_by_class(frame: pd.DataFrame, spec: ProblemSpec) -> Figure:
+    """Distribution of text length (words) for each label."""
+    data = frame.assign(words=frame["text"].str.split().str.len())
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    sns.histplot(
+        data=data, x="words", hue="label", hue_order=list(spec.labels), bins=30,
+        element="step", stat="count", common_norm=False, ax=ax,
+    )
+    ax.set(title="Text length by class", xlabel="words per text", ylabel="texts")
+    fig.tight_layout()
+    return fig
+
+
+def top_terms(terms: pd.DataFrame) -> Figure:
+    """Horizontal bars of the most telling terms of each class (column ``weight``)."""
+    fig, axes = plt.subplots(1, terms["label"].nunique(), figsize=(9, 3.8))
+    for ax, (label, group) in zip(np.atleast_1d(axes), terms.groupby("label", sort=True), strict=True):
+        group = group.sort_values("weight")
+        ax.barh(group["term"], group["weight"], color="tab:blue")
+        ax.set(title=f"terms that point to '{label}'", xlabel="chi-squared score")
+    fig.tight_layout()
+    return fig
+
+
+def cv_scores(cv: pd.DataFrame, metric: str, target: float) -> Figure:
+    """Cross-validated score of each model, one dot per fold, with the target line."""
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    sns.pointplot(data=cv, x=metric, y="model", errorbar="sd", linestyle="none", ax=ax,
+                  color="tab:blue", capsize=0.2)
+    sns.stripplot(data=cv, x=metric, y="model", color="0.4", size=4, ax=ax)
+    ax.axvline(target, color="tab:red", linestyle="--", label=f"target {target:.2f}")
+    ax.set(title=f"Cross-validated {metric} (mean ± sd, dots = folds)", xlabel=metric, ylabel="")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(metrics: dict[str, int], spec: ProblemSpec) -> Figure:
+    """The confusion matrix, rows = true label, columns = predicted label."""
+    neg, pos = spec.negative_label, spec.positive_label
+    matrix = pd.DataFrame(
+        [[metrics["true_negatives"], metrics["false_positives"]],
+         [metrics["false_negatives"], metrics["true_positives"]]],
+        index=pd.Index([neg, pos], name="true"), columns=pd.Index([neg, pos], name="predicted"),
+    )
+    fig, ax = plt.subplots(figsize=(4, 3.2))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+    ax.set(title="Confusion matrix (test split)")
+    fig.tight_layout()
+    return fig
+
+
+def roc_and_pr(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpec) -> Figure:
+    """ROC curve and precision-recall curve side by side."""
+    y = np.asarray(y_true) == spec.positive_label
+    fpr, tpr, _ = roc_curve(y, scores)
+    precision, recall, _ = precision_recall_curve(y, scores)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    left.plot(fpr, tpr, color="tab:blue")
+    left.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="chance")
+    left.set(title="ROC curve", xlabel="false positive rate", ylabel="true positive rate")
+    left.legend(loc="lower right")
+    right.plot(recall, precision, color="tab:blue")
+    right.axhline(y.mean(), color="0.6", linestyle="--", label="chance")
+    right.set(title="Precision-recall curve", xlabel="recall", ylabel="precision", ylim=(0, 1.02))
+    right.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def threshold_metrics(curve: pd.DataFrame, chosen: float) -> Figure:
+    """Precision, recall, F1 and false-positive rate against the decision threshold."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for column in ("precision", "recall", "f1", "false_positive_rate"):
+        ax.plot(curve["threshold"], curve[column], label=column)
+    ax.axvline(chosen, color="black", linestyle=":", label=f"chosen {chosen:.2f}")
+    ax.set(title="Metrics against the decision threshold (validation)", xlabel="threshold")
+    ax.legend(loc="center left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def confidence_distribution(
+    current: Sequence[float], reference: Sequence[float], threshold: float
+) -> Figure:
+    """Confidence of a new batch against the test-set reference, with the alert threshold."""
+    data = pd.concat([
+        pd.DataFrame({"confidence": reference, "set": "reference (test split)"}),
+        pd.DataFrame({"confidence": current, "set": "new batch"}),
+    ], ignore_index=True)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    sns.histplot(data=data, x="confidence", hue="set", bins=np.linspace(0, 1, 21),
+                 stat="density", common_norm=False, element="step", ax=ax)
+    ax.axvline(threshold, color="tab:red", linestyle="--", label="confidence threshold")
+    ax.set(title="Confidence: new batch vs reference", xlabel="confidence of predicted label")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,144 @@
+"""The problem spec: stage 1's decisions, written once and read by every later stage.
+
+Later stages never re-decide a label name, a metric, a target or a threshold:
+they read them from here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from shared import catalog
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc")
+DECISION_RULES = ("fixed", "max_recall_at_ham_blocked")
+
+
+class ProblemSpecError(ValueError):
+    """The problem spec is inconsistent; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """A binary text-classification problem, stated as data."""
+
+    task: str
+    description: str
+    labels: tuple[str, str]
+    positive_label: str
+    primary_metric: str
+    target: float
+    baseline: str = "majority"
+    decision_rule: str = "fixed"
+    decision_threshold: float = 0.5
+    max_false_positive_rate: float | None = None
+    confidence_threshold: float = 0.6
+    max_low_confidence_share: float = 0.25
+    test_size: float = 0.2
+    cv_folds: int = 5
+    seed: int = 42
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def negative_label(self) -> str:
+        return next(label for label in self.labels if label != self.positive_label)
+
+    def validate(self) -> ProblemSpec:
+        """Raise ProblemSpecError naming the first field that is wrong."""
+        problems = []
+        if not self.task or not self.task.isidentifier():
+            problems.append(f"task={self.task!r}: use a short identifier such as 'sentiment'")
+        if len(self.labels) != 2 or len(set(self.labels)) != 2:
+            problems.append(f"labels={self.labels!r}: exactly two distinct labels are needed")
+        if self.positive_label not in self.labels:
+            problems.append(
+                f"positive_label={self.positive_label!r}: must be one of {list(self.labels)}"
+            )
+        if self.primary_metric not in METRICS:
+            problems.append(
+                f"primary_metric={self.primary_metric!r}: choose one of {', '.join(METRICS)}"
+            )
+        _check_fraction(problems, "target", self.target)
+        if self.baseline != "majority":
+            problems.append(f"baseline={self.baseline!r}: only 'majority' is supported")
+        if self.decision_rule not in DECISION_RULES:
+            problems.append(
+                f"decision_rule={self.decision_rule!r}: choose one of {', '.join(DECISION_RULES)}"
+            )
+        _check_fraction(problems, "decision_threshold", self.decision_threshold)
+        if self.decision_rule == "max_recall_at_ham_blocked":
+            if self.max_false_positive_rate is None:
+                problems.append(
+                    "max_false_positive_rate: required by decision_rule "
+                    "'max_recall_at_ham_blocked'"
+                )
+            else:
+                _check_fraction(problems, "max_false_positive_rate", self.max_false_positive_rate)
+        _check_fraction(problems, "confidence_threshold", self.confidence_threshold)
+        if not 0.5 <= self.confidence_threshold < 1:
+            problems.append(
+                f"confidence_threshold={self.confidence_threshold}: a binary model's "
+                "confidence is at least 0.5, so use a value in [0.5, 1)"
+            )
+        _check_fraction(problems, "max_low_confidence_share", self.max_low_confidence_share)
+        if not 0 < self.test_size < 0.5:
+            problems.append(f"test_size={self.test_size}: use a fraction between 0 and 0.5")
+        if not 2 <= self.cv_folds <= 20:
+            problems.append(f"cv_folds={self.cv_folds}: use between 2 and 20 folds")
+        if problems:
+            raise ProblemSpecError("invalid problem spec:\n  - " + "\n  - ".join(problems))
+        return self
+
+    def with_overrides(self, **overrides: Any) -> ProblemSpec:
+        """A copy with the given fields replaced; ``None`` values keep the default."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ProblemSpecError(
+                f"unknown problem-spec field(s) {unknown}; valid fields: {sorted(known)}"
+            )
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, **changes).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = asdict(self)
+        payload["labels"] = list(self.labels)
+        payload["notes"] = list(self.notes)
+        return payload
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> ProblemSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(payload) - known)
+        if unknown:
+            raise ProblemSpecError(f"unknown problem-spec field(s) {unknown}")
+        data = dict(payload)
+        data["labels"] = tuple(data["labels"])
+        data["notes"] = tuple(data.get("notes", ()))
+        return cls(**data).validate()
+
+
+def _check_fraction(problems: list[str], name: str, value: float) -> None:
+    if not isinstance(value, int | float) or not 0 <= value <= 1:
+        problems.append(f"{name}={value!r}: must be a number between 0 and 1")
+
+
+def save(spec: ProblemSpec, path: str | os.PathLike[str]) -> None:
+    catalog.write_json(path, spec.validate().to_dict())
+
+
+def load(path: str | os.PathLike[str]) -> ProblemSpec:
+    """Read the spec written by stage 1 (01_problem_definition)."""
+    catalog.require(path, "stage 1, notebooks/01_problem_definition.ipynb")
+    return ProblemSpec.from_dict(catalog.read_json(path))
+
+
+def as_table(spec: ProblemSpec) -> "pd.DataFrame":
+    """The spec as a two-column table for people to read."""
+    import pandas as pd
+
+    rows = [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in spec.to_dict().items()
+            if k != "notes"]
+    return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
