@@ -27,6 +27,9 @@ TRUSTED_TYPES: tuple[str, ...] = ("shared.text.TextCleaner",)
 
 _MEMBER = re.compile(r'"([^"/]+\.npy)"')
 _OBJECT_ID = re.compile(r'"__id__": (\d+)')
+# sklearn's vectorizers remember id(stop_words), a memory address that differs in every
+# process and means nothing once loaded elsewhere; it only decides whether to re-check them.
+_STOP_WORDS_ID = re.compile(r'("_stop_words_id": \{[^{}]*?"content": ")\d+')
 
 #: libraries whose versions decide whether a model file loads and predicts the same
 VERSIONED_PACKAGES = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
@@ -62,6 +65,7 @@ def canonical_skops(data: bytes) -> bytes:
     order = sorted(members, key=lambda n: (schema.find(f'"{n}"'), n))
     renamed = {old: f"{i:05d}{Path(old).suffix}" for i, old in enumerate(order)}
     schema = _MEMBER.sub(lambda m: f'"{renamed.get(m.group(1), m.group(1))}"', schema)
+    schema = _STOP_WORDS_ID.sub(r"\g<1>0", schema)
     ids: dict[str, int] = {}
     schema = _OBJECT_ID.sub(
         lambda m: f'"__id__": {ids.setdefault(m.group(1), len(ids) + 1)}', schema

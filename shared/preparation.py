@@ -44,17 +44,17 @@ def split(clean: pd.DataFrame, spec: ProblemSpec) -> dict[str, pd.DataFrame]:
 
 def split_table(splits: dict[str, pd.DataFrame], spec: ProblemSpec) -> pd.DataFrame:
     """Rows and positive share of each split."""
-    return pd.DataFrame(
+    rows = [
         {
-            name: {
-                "rows": len(frame),
-                f"share {spec.positive_label}": round(
-                    float((frame["label"] == spec.positive_label).mean()), 3
-                ),
-            }
-            for name, frame in splits.items()
+            "split": name,
+            "rows": len(frame),
+            f"share {spec.positive_label}": round(
+                float((frame["label"] == spec.positive_label).mean()), 3
+            ),
         }
-    ).T
+        for name, frame in splits.items()
+    ]
+    return pd.DataFrame(rows).set_index("split")
 
 
 def telling_terms(train: pd.DataFrame, spec: ProblemSpec, n: int = 12) -> pd.DataFrame:
