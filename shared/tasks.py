@@ -66,7 +66,7 @@ SPAM = Task(
         target=0.80,
         decision_rule="max_recall_at_ham_blocked",
         decision_threshold=0.5,
-        max_false_positive_rate=0.02,
+        max_false_positive_rate=0.03,
         confidence_threshold=0.6,
         max_low_confidence_share=0.35,
         notes=(
@@ -75,6 +75,10 @@ SPAM = Task(
             "blocked must stay under max_false_positive_rate.",
             "The decision threshold is chosen on validation (out-of-fold) predictions "
             "to meet that limit, never on the test split.",
+            "The built-in set holds 200 ham messages, so the test split has 40: one blocked "
+            "ham message is 2.5%. A limit under that would demand zero mistakes, so the "
+            "built-in limit is 3%; on the 5,574-message sms-spam set use -p "
+            "max_false_positive_rate 0.005.",
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "spam" / "messages.csv",

@@ -1,0 +1,63 @@
+"""Data tests of the sets that ship with the project."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+
+from shared.catalog import BUILTIN_DATA_DIR, read_csv
+from shared.tasks import TASKS
+
+FILES = sorted(BUILTIN_DATA_DIR.glob("*/*.csv"))
+
+
+def test_shipped_files():
+    names = {f"{p.parent.name}/{p.name}" for p in FILES}
+    for task in TASKS.values():
+        for path in (task.builtin_dataset, task.new_batch, task.drifted_batch):
+            assert f"{path.parent.name}/{path.name}" in names
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_schema_and_labels(path):
+    frame = read_csv(path)
+    spec = TASKS[path.parent.name].spec
+    assert list(frame.columns) == ["text", "label", "source"]
+    assert frame["label"].isin(spec.labels).all()
+    assert (frame["text"].str.strip() != "").all()
+    assert not frame["text"].duplicated().any()
+
+
+def test_sentiment_set_is_large_balanced_and_covers_three_domains():
+    frame = read_csv(TASKS["sentiment"].builtin_dataset)
+    assert len(frame) >= 400
+    assert frame["label"].value_counts().nunique() == 1
+    assert set(frame["source"]) == {"product", "film", "restaurant"}
+    words = frame["text"].str.split().str.len()
+    assert words.min() <= 6 and words.max() >= 80
+
+
+def test_spam_set():
+    frame = read_csv(TASKS["spam"].builtin_dataset)
+    assert len(frame) >= 300
+    assert set(frame["label"]) == {"spam", "ham"}
+    assert set(frame["source"]) == {"sms", "email"}
+
+
+def test_new_batch_includes_out_of_domain_text():
+    frame = read_csv(TASKS["sentiment"].new_batch)
+    assert "other" in set(frame["source"])
+
+
+def test_no_two_texts_are_near_copies():
+    """Character 5-gram Jaccard similarity of every pair of shipped texts stays under 0.4."""
+    texts = pd.concat([read_csv(p)["text"] for p in FILES], ignore_index=True).str.lower()
+    grams = CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
+    x = grams.fit_transform(texts).astype(np.int32)
+    sizes = np.asarray(x.sum(axis=1)).ravel()
+    shared = (x @ x.T).tocoo()
+    off_diagonal = shared.row < shared.col
+    rows, cols, inter = shared.row[off_diagonal], shared.col[off_diagonal], shared.data[off_diagonal]
+    jaccard = inter / (sizes[rows] + sizes[cols] - inter)
+    worst = np.argsort(jaccard)[-1]
+    assert jaccard.max() < 0.4, (texts[rows[worst]], texts[cols[worst]], jaccard.max())

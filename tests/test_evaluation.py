@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from shared import evaluation
+
+
+def test_binary_metrics_by_hand(spec):
+    y = ["positive", "positive", "negative", "negative", "positive"]
+    scores = np.array([0.9, 0.4, 0.6, 0.1, 0.7])
+    m = evaluation.binary_metrics(y, scores, 0.5, spec)
+    assert (m["true_positives"], m["false_positives"]) == (2, 1)
+    assert (m["false_negatives"], m["true_negatives"]) == (1, 1)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(2 / 3)
+    assert m["false_positive_rate"] == pytest.approx(0.5)
+    assert m["accuracy"] == pytest.approx(0.6)
+
+
+def test_positive_scores_follow_the_positive_label(spec, toy_corpus):
+    from shared.models import tfidf_logistic_regression
+
+    texts, labels = toy_corpus
+    model = tfidf_logistic_regression(seed=0).fit(texts, labels)
+    scores = evaluation.positive_scores(model, ["wonderful great", "awful terrible"], spec)
+    assert scores[0] > 0.5 > scores[1]
+
+
+def test_fixed_rule_keeps_the_spec_threshold(spec):
+    assert evaluation.choose_threshold(["positive", "negative"], np.array([0.9, 0.2]), spec) == 0.5
+
+
+def test_recall_rule_respects_the_ham_limit(spam_spec):
+    spec = spam_spec.with_overrides(max_false_positive_rate=0.1)
+    rng = np.random.default_rng(0)
+    y = np.array(["spam"] * 50 + ["ham"] * 200)
+    scores = np.concatenate([rng.uniform(0.3, 1, 50), rng.uniform(0, 0.7, 200)])
+    threshold = evaluation.choose_threshold(y, scores, spec)
+    m = evaluation.binary_metrics(y, scores, threshold, spec)
+    assert m["false_positive_rate"] <= 0.1
+    # one step lower would break the limit or gain no recall
+    lower = scores[scores < threshold].max()
+    m_lower = evaluation.binary_metrics(y, scores, lower, spec)
+    assert m_lower["false_positive_rate"] > 0.1 or m_lower["recall"] == m["recall"]
+
+
+def test_recall_rule_with_zero_tolerance_blocks_no_ham(spam_spec):
+    spec = spam_spec.with_overrides(max_false_positive_rate=0.0)
+    y = ["spam", "ham", "spam", "ham"]
+    scores = np.array([0.9, 0.8, 0.7, 0.1])
+    threshold = evaluation.choose_threshold(y, scores, spec)
+    assert threshold == pytest.approx(0.9)
+
+
+def test_gate(spec):
+    metrics = {"f1": 0.75, "baseline_f1": 0.5, "false_positive_rate": 0.2}
+    assert evaluation.gate(metrics, spec)["passed"]
+    assert not evaluation.gate({**metrics, "f1": 0.6}, spec)["passed"]
+
+
+def test_gate_checks_ham_blocked_for_spam(spam_spec):
+    metrics = {"recall": 0.95, "baseline_recall": 0.0, "false_positive_rate": 0.05}
+    result = evaluation.gate(metrics, spam_spec)
+    assert not result["passed"]
+    assert [c["passed"] for c in result["checks"]] == [True, True, False]
+
+
+def test_worst_errors_are_confident_mistakes(spec):
+    texts = ["a", "b", "c", "d"]
+    y = ["positive", "negative", "negative", "positive"]
+    scores = np.array([0.9, 0.95, 0.6, 0.2])
+    worst = evaluation.worst_errors(texts, y, scores, 0.5, spec, n=5)
+    assert worst["text"].tolist() == ["b", "d", "c"]
+    assert worst["confidence"].is_monotonic_decreasing
+
+
+def test_confidence_is_probability_of_predicted_label():
+    assert evaluation.confidence(np.array([0.9, 0.2]), 0.5).tolist() == pytest.approx([0.9, 0.8])

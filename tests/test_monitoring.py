@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from shared import monitoring
+
+
+def test_psi_is_zero_for_the_same_distribution():
+    values = np.linspace(0.5, 1, 200)
+    assert monitoring.population_stability_index(values, values) == pytest.approx(0, abs=1e-9)
+
+
+def test_psi_grows_with_the_shift():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0.5, 1, 1000)
+    small = monitoring.population_stability_index(reference, rng.uniform(0.48, 0.98, 1000))
+    large = monitoring.population_stability_index(reference, rng.uniform(0.5, 0.65, 1000))
+    assert 0 < small < 0.25 < large
+
+
+def test_alert_fires_on_low_confidence(spec):
+    reference = np.full(100, 0.9)
+    calm = monitoring.confidence_report(np.full(50, 0.85), reference, spec)
+    worried = monitoring.confidence_report(np.full(50, 0.52), reference, spec)
+    assert not monitoring.alerts(calm, spec)["fired"].any()
+    fired = monitoring.alerts(worried, spec)
+    assert fired["fired"].all()
+    assert (fired["threshold"] == [spec.max_low_confidence_share, spec.confidence_threshold]).all()
