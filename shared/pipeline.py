@@ -39,6 +39,21 @@ NOTEBOOKS = (
 KERNEL = "python3"
 
 
+def _ipc_kernel_manager():
+    """A kernel manager that talks to kernels over Unix sockets, not TCP ports.
+
+    Nothing listens on the network while notebooks run, and the kernel has no
+    reason to warn about unencrypted TCP traffic.
+    """
+    from jupyter_client.manager import KernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(KernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
 class RunError(RuntimeError):
     """The run was refused or stopped; the message says why and what to do."""
 
@@ -115,11 +130,15 @@ def execute(
                 str(notebooks_dir / notebook), str(tmp), parameters=parameters,
                 cwd=str(notebooks_dir), kernel_name=KERNEL, progress_bar=False,
                 log_output=False, request_save_on_cell_execute=False,
+                kernel_manager_class=_ipc_kernel_manager(),
             )
         except PapermillExecutionError as error:
+            failed = output.with_name(f"FAILED_{output.name}")
+            os.replace(tmp, failed)
             raise RunError(
-                f"{notebook} failed in code cell {error.cell_index} "
-                f"(execution count {error.exec_count}): {error.ename}: {error.evalue}"
+                f"{notebook} failed in cell {error.cell_index + 1} "
+                f"(code cell [{error.exec_count}]): {error.ename}: {error.evalue}\n"
+                f"The executed notebook, with the traceback, is {failed}"
             ) from None
         if clean_metadata:
             _strip_run_metadata(tmp)
@@ -141,6 +160,8 @@ def run(
         parameters = {nb: {} for nb in NOTEBOOKS}
     reports = Catalog.for_task(task, root).reports_dir
     results = []
+    for stale in reports.glob("FAILED_*.ipynb"):
+        stale.unlink()
     for number, notebook in enumerate(NOTEBOOKS, start=1):
         output = NOTEBOOKS_DIR / notebook if regenerate else reports / notebook
         log(f"[{number}/{len(NOTEBOOKS)}] {notebook} ...", end="", flush=True)
@@ -199,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args.task, args.dataset, overrides, args.root, args.regenerate_notebooks)
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return 1 if "failed in cell" in str(error) else 2
     print(summary(args.task, args.root, results))
     return 0
 

@@ -54,3 +54,17 @@ def test_cli_refusal_exits_2_and_runs_nothing(tmp_path):
 )
 def test_parse_value(text, value):
     assert pipeline.parse_value(text) == value
+
+
+def test_a_failing_notebook_is_named_with_its_cell_and_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.pipeline", "--task", "spam", "--root", str(tmp_path),
+         "-p", "target", "2.0"],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
+    )
+    assert result.returncode == 1
+    assert "01_problem_definition.ipynb failed in cell" in result.stderr
+    assert "ProblemSpecError" in result.stderr and "target=2.0" in result.stderr
+    reports = tmp_path / "reports" / "spam"
+    assert [p.name for p in reports.iterdir()] == ["FAILED_01_problem_definition.ipynb"]
+    assert not (tmp_path / "models" / "spam" / "problem.json").exists()
