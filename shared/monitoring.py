@@ -52,6 +52,37 @@ def confidence_report(
     }
 
 
+def unknown_word_share(model, texts: Sequence[str]) -> np.ndarray:
+    """For each text, the share of its words that the fitted vectorizer never saw.
+
+    A model can only weigh words from its training vocabulary; when most words
+    of incoming texts are new to it, the texts come from somewhere else.
+    Empty texts count as entirely unknown.
+    """
+    vectorizer = model.named_steps["tfidf"]
+    vocabulary = vectorizer.vocabulary_
+    analyze = vectorizer.build_analyzer()
+    clean = model.named_steps["clean"].transform(list(texts))
+    shares = []
+    for text in clean:
+        words = [term for term in analyze(text) if " " not in term]
+        shares.append(float(np.mean([w not in vocabulary for w in words])) if words else 1.0)
+    return np.asarray(shares)
+
+
+def batch_report(
+    model, texts: Sequence[str], confidences: Sequence[float],
+    reference_texts: Sequence[str], reference_confidences: Sequence[float], spec: ProblemSpec,
+) -> dict[str, float]:
+    """Confidence statistics and the unknown-word share of a batch, with the reference's."""
+    report = confidence_report(confidences, reference_confidences, spec)
+    report["unknown_word_share"] = float(unknown_word_share(model, texts).mean())
+    report["reference_unknown_word_share"] = float(
+        unknown_word_share(model, reference_texts).mean()
+    )
+    return report
+
+
 def alerts(report: dict[str, float], spec: ProblemSpec) -> pd.DataFrame:
     """The alert rules, each with its value, its threshold and whether it fired."""
     rules = [
@@ -68,4 +99,11 @@ def alerts(report: dict[str, float], spec: ProblemSpec) -> pd.DataFrame:
             report["mean_confidence"] < spec.confidence_threshold,
         ),
     ]
+    if "unknown_word_share" in report:
+        rules.append((
+            "share of words unknown to the model",
+            report["unknown_word_share"],
+            spec.max_unknown_word_share,
+            report["unknown_word_share"] > spec.max_unknown_word_share,
+        ))
     return pd.DataFrame(rules, columns=["rule", "value", "threshold", "fired"])

@@ -36,6 +36,7 @@ class ProblemSpec:
     max_false_positive_rate: float | None = None
     confidence_threshold: float = 0.6
     max_low_confidence_share: float = 0.25
+    max_unknown_word_share: float = 0.3
     test_size: float = 0.2
     cv_folds: int = 5
     seed: int = 42
@@ -83,6 +84,7 @@ class ProblemSpec:
                 "confidence is at least 0.5, so use a value in [0.5, 1)"
             )
         _check_fraction(problems, "max_low_confidence_share", self.max_low_confidence_share)
+        _check_fraction(problems, "max_unknown_word_share", self.max_unknown_word_share)
         if not 0 < self.test_size < 0.5:
             problems.append(f"test_size={self.test_size}: use a fraction between 0 and 0.5")
         if not 2 <= self.cv_folds <= 20:

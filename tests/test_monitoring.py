@@ -25,3 +25,18 @@ def test_alert_fires_on_low_confidence(spec):
     fired = monitoring.alerts(worried, spec)
     assert fired["fired"].all()
     assert (fired["threshold"] == [spec.max_low_confidence_share, spec.confidence_threshold]).all()
+
+
+def test_unknown_word_share_and_its_alert(spec, toy_corpus):
+    from shared.models import tfidf_logistic_regression
+
+    texts, labels = toy_corpus
+    model = tfidf_logistic_regression(seed=0).fit(texts, labels)
+    shares = monitoring.unknown_word_share(model, ["great film", "great zorblax", "qwe rty", ""])
+    assert shares.tolist() == [0.0, 0.5, 1.0, 1.0]
+    familiar = monitoring.batch_report(model, texts, [0.9] * 12, texts, [0.9] * 12, spec)
+    foreign = monitoring.batch_report(model, ["servidor caído otra vez"] * 3, [0.9] * 3,
+                                      texts, [0.9] * 12, spec)
+    rule = "share of words unknown to the model"
+    assert not monitoring.alerts(familiar, spec).set_index("rule").loc[rule, "fired"]
+    assert monitoring.alerts(foreign, spec).set_index("rule").loc[rule, "fired"]
