@@ -208,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", default="sentiment", help=f"one of {', '.join(TASKS)}")
     parser.add_argument("--dataset", default="builtin",
                         help="a data set name for the task, or a path to your own file")
+    parser.add_argument("--text-column", help="your file's text column (stage 2)")
+    parser.add_argument("--label-column", help="your file's label column (stage 2)")
+    parser.add_argument("--positive-label",
+                        help="the value in your file's label column that means the positive class")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="set a notebook parameter")
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,
@@ -216,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-run the default run and store its outputs in notebooks/")
     args = parser.parse_args(argv)
     overrides = {name: parse_value(value) for name, value in args.parameter}
+    for name in ("text_column", "label_column", "positive_label"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     try:
         results = run(args.task, args.dataset, overrides, args.root, args.regenerate_notebooks)
     except RunError as error:

@@ -10,6 +10,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import pandas as pd
+
 from shared import catalog
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc")
@@ -137,10 +139,8 @@ def load(path: str | os.PathLike[str]) -> ProblemSpec:
     return ProblemSpec.from_dict(catalog.read_json(path))
 
 
-def as_table(spec: ProblemSpec) -> "pd.DataFrame":
+def as_table(spec: ProblemSpec) -> pd.DataFrame:
     """The spec as a two-column table for people to read."""
-    import pandas as pd
-
     rows = [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in spec.to_dict().items()
             if k != "notes"]
     return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
