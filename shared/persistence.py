@@ -215,10 +215,10 @@ def deploy(cat: catalog.Catalog, training: dict[str, Any]) -> dict[str, Any]:
 
     stage = "an earlier stage: run notebooks 01-05 first"
     sources = {
-        "model.skops": cat.trained_model,
-        "metrics.json": cat.metrics,
-        "problem.json": cat.problem_spec,
-        "reference_predictions.csv": cat.reference_predictions,
+        cat.deployed_model.name: cat.trained_model,
+        cat.deployed_metrics.name: cat.metrics,
+        cat.deployed_problem_spec.name: cat.problem_spec,
+        cat.deployed_reference.name: cat.reference_predictions,
     }
     for path in sources.values():
         catalog.require(path, stage)
@@ -232,10 +232,11 @@ def deploy(cat: catalog.Catalog, training: dict[str, Any]) -> dict[str, Any]:
             staging, [staging / n for n in sources], cat.split("train"),
             metrics, catalog.read_json(cat.problem_spec),
         )
-        catalog.write_text(staging / "MODEL_CARD.md", model_card(manifest, training))
-        manifest["files"]["MODEL_CARD.md"] = catalog.sha256_file(staging / "MODEL_CARD.md")
+        card = staging / cat.model_card.name
+        catalog.write_text(card, model_card(manifest, training))
+        manifest["files"][card.name] = catalog.sha256_file(card)
         manifest["deployed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        catalog.write_json(staging / "manifest.json", manifest)
+        catalog.write_json(staging / cat.manifest.name, manifest)
         retired = cat.models_dir / ".deployed.retired"
         shutil.rmtree(retired, ignore_errors=True)
         if cat.deployed_dir.exists():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import catalog
+from shared import catalog, evaluation
 from shared.catalog import NOTEBOOKS_DIR, PROJECT_DIR, Catalog
 from shared.datasets import DataSourceError, check_dataset_name
 from shared.tasks import TASKS, UnknownTaskError, get_task
@@ -178,7 +178,7 @@ def run(
 def summary(task: str, root: Path, results: list[StageResult]) -> str:
     """Per-stage time, key metrics, the gate and where every artifact is."""
     cat = Catalog.for_task(task, Path(root))
-    metrics = catalog.read_json(cat.metrics)
+    metrics = evaluation.load_metrics(cat)
     spec = metrics["problem"]
     test = metrics["test"]
     lines = ["", f"Run of task {task!r} finished.", "", "Stage times:"]

@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from shared import catalog, evaluation, predlog
+from shared.datasets import MAX_TEXT_CHARS
 from shared.persistence import load_deployed
 from shared.problem import ProblemSpec
-
-MAX_TEXT_CHARS = 20_000
 
 
 @dataclass
@@ -68,14 +67,14 @@ class Predictor:
             )
         latency_ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
         labels = evaluation.predict_labels(scores, self.threshold, self.spec)
+        confidence = evaluation.confidence(scores, self.threshold)
         result = pd.DataFrame(
             {
                 "text": [t if isinstance(t, str) else repr(t) for t in texts],
                 "label": labels,
-                "confidence": evaluation.confidence(scores, self.threshold),
+                "confidence": confidence,
                 "score": scores,
-                "low_confidence": evaluation.confidence(scores, self.threshold)
-                < self.spec.confidence_threshold,
+                "low_confidence": confidence < self.spec.confidence_threshold,
                 "error": [e or "" for e in errors],
                 "latency_ms": latency_ms,
             }
