@@ -143,6 +143,11 @@ class Catalog:
         return self.evaluation_dir / "metrics.json"
 
     @property
+    def final_model(self) -> Path:
+        """The model stage 5 evaluated (calibrated when that helped): the one deployed."""
+        return self.evaluation_dir / "model.skops"
+
+    @property
     def reference_predictions(self) -> Path:
         return self.evaluation_dir / "reference_predictions.csv"
 
@@ -190,6 +195,17 @@ class Catalog:
             return Path(path).resolve().relative_to(self.root).as_posix()
         except ValueError:
             return Path(path).name
+
+    # -- stage 7: the monitor (python -m shared.monitor) -----------------------------
+    @property
+    def monitoring_windows(self) -> Path:
+        """The figures of every window of the monitor's last run, one row per window."""
+        return self.models_dir / "monitoring" / "windows.csv"
+
+    @property
+    def monitoring_alerts(self) -> Path:
+        """The alert table (every rule of every window) of the monitor's last run."""
+        return self.models_dir / "monitoring" / "alerts.csv"
 
 
 def require(path: Path, produced_by: str) -> Path:

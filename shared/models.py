@@ -1,17 +1,30 @@
 """Model pipelines: every candidate is one scikit-learn Pipeline from raw text to label.
 
-Keeping the cleaner and the vectorizer inside the pipeline means the deployed
-file alone turns a raw text into a prediction, exactly as in training.
+Keeping the cleaner and the vectorizers inside the pipeline means the deployed
+file alone turns a raw text into a prediction, exactly as in training, and
+that vectorizer settings are tuned together with the model.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
 
+from shared.features import LogCountRatio, char_tfidf, text_features, word_tfidf
 from shared.text import TextCleaner
+
+BUDGETS = ("quick", "full")
+WITH_CHARS = [char_tfidf()]
+WORDS_ONLY: list[Any] = ["drop"]
 
 
 def majority_baseline() -> Pipeline:
@@ -19,27 +32,165 @@ def majority_baseline() -> Pipeline:
     return Pipeline([("clean", TextCleaner()), ("clf", DummyClassifier(strategy="most_frequent"))])
 
 
-def tfidf_logistic_regression(seed: int, C: float = 10.0) -> Pipeline:  # noqa: N803
-    """TF-IDF on word unigrams and bigrams, then an L2-regularised logistic regression.
-
-    ``sublinear_tf`` damps words repeated within one text; ``class_weight`` keeps
-    the minority class from being ignored on unbalanced data such as spam.
-    """
+def text_pipeline(classifier: Any, nb_scaling: bool = False, char: bool = False) -> Pipeline:
+    """Cleaner, word (+ character) TF-IDF, optional NB scaling, then ``classifier``."""
     return Pipeline(
         [
             ("clean", TextCleaner()),
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    lowercase=True, ngram_range=(1, 2), min_df=1, sublinear_tf=True,
-                    strip_accents="unicode",
-                ),
-            ),
-            (
-                "clf",
-                LogisticRegression(
-                    C=C, class_weight="balanced", max_iter=2000, random_state=seed
-                ),
-            ),
+            ("features", text_features(char)),
+            ("nb", LogCountRatio() if nb_scaling else "passthrough"),
+            ("clf", classifier),
         ]
     )
+
+
+def tfidf_logistic_regression(seed: int, C: float = 10.0) -> Pipeline:  # noqa: N803
+    """TF-IDF on word unigrams and bigrams, then an L2-regularised logistic regression.
+
+    ``class_weight`` keeps the minority class from being ignored on unbalanced
+    data such as spam.
+    """
+    return text_pipeline(
+        LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
+    )
+
+
+def nbsvm(seed: int, C: float = 3.0, char: bool = True) -> Pipeline:  # noqa: N803
+    """NB-SVM style: log-count-ratio scaled n-grams, then logistic regression."""
+    return text_pipeline(
+        LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed),
+        nb_scaling=True, char=char,
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model family to search: its pipeline, its grids per budget, its simplicity rank."""
+
+    name: str
+    description: str
+    complexity: int
+    pipeline: Pipeline
+    grids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+
+def candidates(seed: int) -> list[Candidate]:
+    """The candidates of stage 4, simplest first."""
+    lr = LogisticRegression(class_weight="balanced", max_iter=3000, random_state=seed)
+    svm = CalibratedClassifierCV(
+        LinearSVC(class_weight="balanced", random_state=seed), method="sigmoid", cv=3
+    )
+    forest = RandomForestClassifier(
+        n_estimators=200, class_weight="balanced", n_jobs=1, random_state=seed
+    )
+    forest_features = Pipeline(
+        [("clean", TextCleaner()), ("features", word_tfidf(min_df=2)), ("clf", forest)]
+    )
+    chars = {"quick": WORDS_ONLY + WITH_CHARS, "full": WORDS_ONLY + WITH_CHARS}
+    return [
+        Candidate(
+            "complement naive Bayes", "word (+char) TF-IDF, complement naive Bayes", 1,
+            text_pipeline(ComplementNB()),
+            {"quick": {"clf__alpha": [0.3, 1.0], "features__char": chars["quick"]},
+             "full": {"clf__alpha": [0.1, 0.3, 1.0], "features__char": chars["full"]}},
+        ),
+        Candidate(
+            "logistic regression", "word (+char) TF-IDF, logistic regression", 2,
+            text_pipeline(lr),
+            {"quick": {"clf__C": [3.0, 10.0], "features__char": chars["quick"]},
+             "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], "features__char": chars["full"]}},
+        ),
+        Candidate(
+            "linear SVM", "word (+char) TF-IDF, linear SVM with sigmoid-calibrated scores", 3,
+            text_pipeline(svm),
+            {"quick": {"clf__estimator__C": [0.1, 0.5], "features__char": chars["quick"]},
+             "full": {"clf__estimator__C": [0.05, 0.2, 0.5], "features__char": chars["full"]}},
+        ),
+        Candidate(
+            "NB-SVM", "word (+char) TF-IDF scaled by NB log-count ratios, logistic regression", 4,
+            text_pipeline(lr, nb_scaling=True),
+            {"quick": {"clf__C": [1.0, 3.0], "features__char": chars["quick"]},
+             "full": {"clf__C": [1.0, 3.0, 10.0], "features__char": chars["full"]}},
+        ),
+        Candidate(
+            "random forest", "word TF-IDF (min_df 2), random forest of 200 trees", 5,
+            forest_features,
+            {"quick": {"clf__min_samples_leaf": [1]}, "full": {"clf__min_samples_leaf": [1]}},
+        ),
+    ]
+
+
+def word_vectorizer(model: Pipeline) -> TfidfVectorizer:
+    """The word-level vectorizer of a fitted pipeline (its vocabulary is the model's)."""
+    features = model.named_steps["features"]
+    if isinstance(features, TfidfVectorizer):
+        return features
+    return features.named_transformers["word"]
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    """Readable search parameters: 'C=3, word+char' rather than estimator reprs."""
+    parts = []
+    for key, value in sorted(params.items()):
+        if key == "features__char":
+            parts.append("word+char n-grams" if value != "drop" else "word n-grams")
+        else:
+            parts.append(f"{key.rsplit('__', 1)[-1]}={value:g}" if isinstance(value, float)
+                         else f"{key.rsplit('__', 1)[-1]}={value}")
+    return ", ".join(parts)
+
+
+def _fitted_pipelines(model: Any) -> list[Pipeline]:
+    """The fitted pipelines inside ``model``: itself, or each fold of a calibrated wrapper."""
+    if isinstance(model, CalibratedClassifierCV):
+        return [calibrated.estimator for calibrated in model.calibrated_classifiers_]
+    return [model]
+
+
+def _linear_weights(classifier: Any) -> Any:
+    """Per-feature weights toward the second class, for the linear families we train."""
+    import numpy as np
+
+    if isinstance(classifier, CalibratedClassifierCV):
+        return np.mean([_linear_weights(c.estimator) for c in classifier.calibrated_classifiers_],
+                       axis=0)
+    if isinstance(classifier, ComplementNB):
+        return classifier.feature_log_prob_[1] - classifier.feature_log_prob_[0]
+    if hasattr(classifier, "coef_"):
+        return classifier.coef_.ravel()
+    return None
+
+
+def term_weights(model: Any, n: int = 12) -> Any:
+    """The word n-grams that push predictions most toward each class, or None.
+
+    Linear models and naive Bayes have one weight per feature (times the NB
+    ratio where the pipeline scales by it); a random forest has no direction
+    per feature, so it gets None.
+    """
+    import numpy as np
+    import pandas as pd
+
+    totals = None
+    for pipeline in _fitted_pipelines(model):
+        weights = _linear_weights(pipeline.named_steps["clf"])
+        if weights is None:
+            return None
+        nb = pipeline.named_steps.get("nb")
+        if isinstance(nb, LogCountRatio):
+            weights = weights * nb.ratio_
+        names = pipeline.named_steps["features"].get_feature_names_out()
+        series = pd.Series(weights, index=names)
+        series = series[series.index.str.startswith("word__")]
+        series.index = series.index.str.removeprefix("word__")
+        totals = series if totals is None else totals.add(series, fill_value=0.0)
+    totals = totals / len(_fitted_pipelines(model))
+    classes = list(_fitted_pipelines(model)[0].classes_)
+    top = totals.sort_values(kind="mergesort")
+    frame = pd.concat([
+        pd.DataFrame({"term": top.index[-n:][::-1], "weight": top.values[-n:][::-1],
+                      "label": classes[1]}),
+        pd.DataFrame({"term": top.index[:n], "weight": -top.values[:n], "label": classes[0]}),
+    ], ignore_index=True)
+    frame["weight"] = np.round(frame["weight"], 6)
+    return frame

@@ -22,8 +22,16 @@ import skops.io as sio
 
 from shared import catalog
 
-#: this project's own pipeline components, the only extra types a model file may contain
-TRUSTED_TYPES: tuple[str, ...] = ("shared.text.TextCleaner",)
+#: the only types beyond skops' defaults that a model file may contain, each by name:
+#: this project's own components, and scikit-learn internals that calibration and
+#: random forests are made of but that skops' default list leaves out
+TRUSTED_TYPES: tuple[str, ...] = (
+    "shared.text.TextCleaner",
+    "shared.features.LogCountRatio",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.tree._tree.Tree",
+)
 
 _MEMBER = re.compile(r'"([^"/]+\.npy)"')
 _OBJECT_ID = re.compile(r'"__id__": (\d+)')
@@ -162,6 +170,7 @@ def model_card(manifest: dict[str, Any], training: dict[str, Any]) -> str:
         for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc", "false_positive_rate")
     )
     gate = "PASS" if m["gate"]["passed"] else "FAIL"
+    interval = m["intervals"][spec["primary_metric"]]
     libs = ", ".join(f"{k} {v}" for k, v in manifest["libraries"].items())
     return f"""# Model card: {spec['task']} ({manifest['model_version']})
 
@@ -173,8 +182,12 @@ Input: one raw text. Output: a label and the model's confidence in it.
 
 ## Model
 {training['model_description']}
-Chosen by {spec['cv_folds']}-fold stratified cross-validation on the training split
-({training['cv_mean']:.3f} ± {training['cv_std']:.3f} {spec['primary_metric']}).
+Chosen by a {training['search']['method']} search ({training['configurations_tried']} configurations,
+{spec['cv_folds']}-fold stratified cross-validation on the training split):
+{training['chosen']}, {training['cv_mean']:.3f} ± {training['cv_std']:.3f} {spec['primary_metric']};
+{training['reason']}.
+Probability calibration: {m['calibration']['method']} (chosen on validation Brier score;
+test Brier {m['calibration']['test_brier']:.3f}).
 Decision threshold on P({spec['positive_label']}): {m['threshold']:.3f} (rule: `{spec['decision_rule']}`).
 
 ## Data
@@ -187,6 +200,7 @@ Data set: {training['dataset']} ({training['train_rows']} training texts,
 |---|---|
 {rows}
 
+95% bootstrap interval of {spec['primary_metric']}: {interval['low']:.3f} to {interval['high']:.3f}.
 Gate against the stage-1 target ({spec['primary_metric']} >= {spec['target']:.2f}): **{gate}**.
 Majority-class baseline {spec['primary_metric']}: {m['baseline'][spec['primary_metric']]:.3f}.
 
@@ -215,7 +229,7 @@ def deploy(cat: catalog.Catalog, training: dict[str, Any]) -> dict[str, Any]:
 
     stage = "an earlier stage: run notebooks 01-05 first"
     sources = {
-        cat.deployed_model.name: cat.trained_model,
+        cat.deployed_model.name: cat.final_model,
         cat.deployed_metrics.name: cat.metrics,
         cat.deployed_problem_spec.name: cat.problem_spec,
         cat.deployed_reference.name: cat.reference_predictions,

@@ -39,6 +39,11 @@ class ProblemSpec:
     confidence_threshold: float = 0.6
     max_low_confidence_share: float = 0.25
     max_unknown_word_share: float = 0.3
+    max_confidence_psi: float = 0.25
+    min_ks_pvalue: float = 0.01
+    max_label_shift: float = 0.2
+    max_domain_auc: float = 0.75
+    min_live_feedback: int = 20
     test_size: float = 0.2
     cv_folds: int = 5
     seed: int = 42
@@ -87,6 +92,22 @@ class ProblemSpec:
             )
         _check_fraction(problems, "max_low_confidence_share", self.max_low_confidence_share)
         _check_fraction(problems, "max_unknown_word_share", self.max_unknown_word_share)
+        if not isinstance(self.max_confidence_psi, int | float) or self.max_confidence_psi <= 0:
+            problems.append(
+                f"max_confidence_psi={self.max_confidence_psi!r}: use a positive number "
+                "(0.1 is a small shift, 0.25 a large one)"
+            )
+        _check_fraction(problems, "min_ks_pvalue", self.min_ks_pvalue)
+        _check_fraction(problems, "max_label_shift", self.max_label_shift)
+        if not isinstance(self.max_domain_auc, int | float) or not 0.5 <= self.max_domain_auc <= 1:
+            problems.append(
+                f"max_domain_auc={self.max_domain_auc!r}: a ROC-AUC of 0.5 means no drift, so "
+                "use a value in [0.5, 1]"
+            )
+        if not isinstance(self.min_live_feedback, int) or self.min_live_feedback < 1:
+            problems.append(
+                f"min_live_feedback={self.min_live_feedback!r}: use a whole number of at least 1"
+            )
         if not 0 < self.test_size < 0.5:
             problems.append(f"test_size={self.test_size}: use a fraction between 0 and 0.5")
         if not 2 <= self.cv_folds <= 20:

@@ -49,6 +49,16 @@ SENTIMENT = Task(
             "training set gives a modest model), so the alert fires only above 45%.",
             "When more than 30% of the words of a batch are unknown to the model (about 13% "
             "on the test split), the texts come from elsewhere: that raises an alert too.",
+            "Drift rules, each against the test-split reference, for windows of 40 or more "
+            "predictions: PSI of the confidence distribution above max_confidence_psi (0.25, "
+            "the usual mark of a large shift); a Kolmogorov-Smirnov test of confidence or of "
+            "text length with a p-value under min_ks_pvalue (0.01); a predicted-label share "
+            "further than max_label_shift (0.2) from the training prior (0.5 here).",
+            "A domain classifier is trained to tell the window's texts from the test split's: "
+            "ROC-AUC 0.5 means they cannot be told apart. In-domain batches score about 0.5, "
+            "texts from support forums and logs above 0.9, so max_domain_auc is 0.75.",
+            "Once at least min_live_feedback (20) predictions of a window have their true "
+            "label back, an alert fires when the live F1 on them falls under the target.",
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "sentiment" / "reviews.csv",
@@ -83,6 +93,21 @@ SPAM = Task(
             "ham message is 2.5%. A limit under that would demand zero mistakes, so the "
             "built-in limit is 3%; on the 5,574-message sms-spam set use -p "
             "max_false_positive_rate 0.005.",
+            "Monitoring: an alert fires when more than 35% of a batch is under the confidence "
+            "threshold, or more than 30% of its words are unknown to the model (about 15% on "
+            "new SMS and e-mail, nearly 40% on notifications and chat from elsewhere).",
+            "Drift rules, each against the test-split reference, for windows of 40 or more "
+            "predictions: PSI of the confidence distribution above max_confidence_psi (0.25); "
+            "a Kolmogorov-Smirnov test of confidence or of text length with a p-value under "
+            "min_ks_pvalue (0.01); a predicted spam share further than max_label_shift (0.2) "
+            "from the training prior (about 41% spam).",
+            "A domain classifier is trained to tell the window's texts from the test split's: "
+            "ROC-AUC 0.5 means they cannot be told apart. New SMS and e-mail score under 0.5, "
+            "verification codes, calendar and build notifications about 0.85, so "
+            "max_domain_auc is 0.75.",
+            "Once at least min_live_feedback (20) predictions of a window have their true "
+            "label back, an alert fires when the live recall (spam caught) falls under the "
+            "target.",
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "spam" / "messages.csv",

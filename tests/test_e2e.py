@@ -32,7 +32,7 @@ def test_every_artifact_is_written(run):
         cat.problem_spec, cat.raw_snapshot, cat.quarantine, cat.collection_report,
         cat.clean_dataset, cat.split("train"), cat.split("test"), cat.trained_model,
         cat.baseline_model, cat.cv_results, cat.oof_predictions, cat.metrics,
-        cat.reference_predictions, cat.deployed_model, cat.deployed_metrics, cat.manifest,
+        cat.final_model, cat.reference_predictions, cat.deployed_model, cat.deployed_metrics, cat.manifest,
         cat.model_card, cat.prediction_log, cat.monitoring_report, cat.batch_predictions,
     ):
         assert path.is_file() and path.stat().st_size > 0, path
@@ -77,3 +77,16 @@ def test_deployed_manifest_matches_files(run):
     manifest = verify_manifest(Catalog.for_task(task, root).deployed_dir)
     assert manifest["task"] == task
     assert set(manifest["files"]) >= {"model.skops", "metrics.json", "MODEL_CARD.md"}
+
+
+def test_metrics_carry_the_evaluation_details(run):
+    task, root, _ = run
+    metrics = catalog.read_json(Catalog.for_task(task, root).metrics)
+    primary = metrics["problem"]["primary_metric"]
+    interval = metrics["intervals"][primary]
+    assert interval["low"] <= metrics["test"][primary] <= interval["high"]
+    assert metrics["calibration"]["method"] in ("none", "sigmoid", "isotonic")
+    assert metrics["training"]["configurations_tried"] >= 5
+    assert {row["slice"] for row in metrics["slices"]} == {"length", "source"}
+    card = Catalog.for_task(task, root).model_card.read_text(encoding="utf-8")
+    assert "95% bootstrap interval" in card and metrics["training"]["chosen"] in card

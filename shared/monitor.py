@@ -1,0 +1,154 @@
+"""The monitor command: windows of recent predictions against the reference, and alerts.
+
+    python -m shared.monitor --task sentiment                  # the newest window of 50
+    python -m shared.monitor --task spam --windows 4 --window-size 100
+    python -m shared.monitor --task sentiment --batch 3f2a...  # one logged batch
+
+It reads the prediction log, cuts the deployed model's predictions into
+windows counted back from the newest, compares each window with the test-split
+reference, prints the figures and the alert table, records every alert that
+fired in the log's ``alerts`` table, and exits 1 when any alert fired (0 when
+none did, 2 when it could not run), so it can run from cron or CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from shared import catalog, monitoring, predlog
+from shared.catalog import PROJECT_DIR, Catalog
+from shared.persistence import ManifestMismatchError, UntrustedModelError
+from shared.predict import Predictor
+
+DEFAULT_WINDOW_SIZE = 50
+DEFAULT_WINDOWS = 1
+
+#: report figures shown by the command, in this order
+SHOWN = (
+    "count", "mean_confidence", "low_confidence_share", "confidence_psi",
+    "confidence_ks_pvalue", "label_shift", "median_length", "length_ks_pvalue",
+    "unknown_word_share", "domain_auc", "feedback_count", "live_accuracy", "live_f1",
+)
+
+
+@dataclass
+class MonitorResult:
+    """What one run of the monitor found."""
+
+    reports: pd.DataFrame
+    alerts: pd.DataFrame
+    recorded: int
+
+    @property
+    def fired(self) -> pd.DataFrame:
+        """The rows of the alert table whose rule fired."""
+        return self.alerts[self.alerts["fired"]]
+
+
+def run(
+    cat: Catalog, window_size: int = DEFAULT_WINDOW_SIZE, windows: int | None = DEFAULT_WINDOWS,
+    batches: list[str] | None = None, log_path: str | os.PathLike[str] | None = None,
+    all_versions: bool = False, record: bool = True,
+) -> MonitorResult:
+    """Monitor the newest ``windows`` windows (or the given batches) of the prediction log.
+
+    Only predictions of the deployed model version are used unless
+    ``all_versions``. Raises MissingArtifactError when there is no log or no
+    deployed model, ValueError when the log holds nothing to monitor.
+    """
+    predictor = Predictor.from_deployed(cat.deployed_dir)
+    spec = predictor.spec
+    log_path = Path(log_path) if log_path else cat.prediction_log
+    catalog.require(log_path, "the service, the batch command or stage 7 (07_monitoring)")
+    log = predlog.read(log_path, batch_id=batches, with_feedback=True)
+    if not all_versions:
+        log = log[log["model_version"] == predictor.model_version]
+    if log.empty:
+        raise ValueError(
+            f"{log_path.name} holds no predictions of model {predictor.model_version}"
+            + (" in the given batches" if batches else "")
+            + "; nothing to monitor"
+        )
+    if batches:
+        named = {f"batch {b[:12]}": log[log["batch_id"] == b] for b in batches}
+        named = {name: frame for name, frame in named.items() if not frame.empty}
+    else:
+        named = {monitoring.window_name(w): w
+                 for w in monitoring.split_windows(log, window_size, windows)}
+    reference = monitoring.load_reference(cat, predictor.model, spec)
+    reports, table = monitoring.monitor(named, reference, spec, predictor.model)
+    recorded = monitoring.record(log_path, table, predictor.model_version) if record else 0
+    catalog.write_csv(cat.monitoring_windows, reports.reset_index())
+    catalog.write_csv(cat.monitoring_alerts, table)
+    return MonitorResult(reports, table, recorded)
+
+
+def format_report(result: MonitorResult) -> str:
+    """The windows' figures and the alert table as text."""
+    shown = [c for c in SHOWN if c in result.reports.columns]
+    figures = result.reports[shown].T.astype(float).round(3)
+    with pd.option_context("display.width", 160, "display.max_columns", 20,
+                           "display.max_colwidth", 70):
+        lines = ["Windows (columns) against the test-split reference:", figures.to_string(), ""]
+        table = result.alerts.assign(value=result.alerts["value"].round(4))
+        lines += ["Alert rules:", table.to_string(index=False), ""]
+    if result.fired.empty:
+        lines.append("OK: no alert fired.")
+    else:
+        for window, group in result.fired.groupby("window", sort=False):
+            lines.append(f"ALERT in {window}: " + "; ".join(
+                f"{r.metric} = {r.value:.3f} ({'over' if r.value > r.threshold else 'under'} "
+                f"{r.threshold:g})" for r in group.itertuples()))
+        windows = result.fired["window"].nunique()
+        where = ("recorded in the prediction log" if result.recorded
+                 else "not recorded (--no-record)")
+        lines.append(f"{len(result.fired)} alert(s) fired in {windows} window(s); {where}.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shared.monitor``: exit 1 when an alert fired, 0 when none, 2 on error."""
+    from shared.tasks import TASKS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.monitor",
+        description="Compare recent predictions with the reference; exit 1 on any alert.",
+    )
+    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
+    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
+                        help="folder that holds models/<task>/ (default: the project)")
+    parser.add_argument("--window-size", type=int, default=DEFAULT_WINDOW_SIZE,
+                        help=f"predictions per window (default {DEFAULT_WINDOW_SIZE})")
+    parser.add_argument("--windows", type=int, default=DEFAULT_WINDOWS,
+                        help="how many of the newest windows to check (default 1)")
+    parser.add_argument("--batch", action="append", metavar="BATCH_ID",
+                        help="check these logged batches instead (repeatable)")
+    parser.add_argument("--log", type=Path, help="prediction log (default: models/<task>/"
+                        "predictions.sqlite)")
+    parser.add_argument("--all-versions", action="store_true",
+                        help="include predictions of earlier model versions")
+    parser.add_argument("--no-record", action="store_true",
+                        help="do not record fired alerts in the log")
+    args = parser.parse_args(argv)
+    if args.window_size < 1 or args.windows < 1:
+        parser.error("--window-size and --windows must be at least 1")
+    cat = Catalog.for_task(args.task, args.root)
+    try:
+        result = run(cat, args.window_size, args.windows, args.batch, args.log,
+                     args.all_versions, not args.no_record)
+    except (catalog.MissingArtifactError, ManifestMismatchError, UntrustedModelError,
+            ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_report(result))
+    return 1 if not result.fired.empty else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
