@@ -7,6 +7,7 @@ that vectorizer settings are tuned together with the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from shared.features import LogCountRatio, char_tfidf, text_features, word_tfidf
@@ -120,12 +121,41 @@ def candidates(seed: int) -> list[Candidate]:
     ]
 
 
-def word_vectorizer(model: Pipeline) -> TfidfVectorizer:
+def _word_step(pipeline: Pipeline) -> tuple[int, TfidfVectorizer]:
+    """Position and object of the word-level TF-IDF step (alone or inside a union)."""
+    for index, (_, step) in enumerate(pipeline.steps):
+        if isinstance(step, TfidfVectorizer) and step.analyzer == "word":
+            return index, step
+        if isinstance(step, FeatureUnion):
+            word = dict(step.transformer_list).get("word")
+            if isinstance(word, TfidfVectorizer):
+                return index, word
+    raise ValueError(f"the pipeline {[name for name, _ in pipeline.steps]} has no word TF-IDF step")
+
+
+def word_vectorizer(pipeline: Pipeline) -> TfidfVectorizer:
     """The word-level vectorizer of a fitted pipeline (its vocabulary is the model's)."""
-    features = model.named_steps["features"]
-    if isinstance(features, TfidfVectorizer):
-        return features
-    return features.named_transformers["word"]
+    return _word_step(pipeline)[1]
+
+
+def word_vocabulary(model: Any) -> tuple[Callable[[Sequence[str]], list[list[str]]], set[str]]:
+    """A function that turns texts into word lists as the model sees them, and its vocabulary.
+
+    The vocabulary is the union over the model's fitted pipelines (a calibrated
+    wrapper holds one per fold); the steps before the vectorizer (the cleaner)
+    run first, so the words are those the model really receives.
+    """
+    pipelines = fitted_pipelines(model)
+    index, vectorizer = _word_step(pipelines[0])
+    before = pipelines[0][:index] if index else None
+    analyze = vectorizer.build_analyzer()
+    vocabulary = set().union(*(word_vectorizer(p).vocabulary_ for p in pipelines))
+
+    def words(texts: Sequence[str]) -> list[list[str]]:
+        prepared = before.transform(list(texts)) if before is not None else list(texts)
+        return [[term for term in analyze(str(t)) if " " not in term] for t in prepared]
+
+    return words, vocabulary
 
 
 def describe_params(params: dict[str, Any]) -> str:
@@ -140,7 +170,7 @@ def describe_params(params: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _fitted_pipelines(model: Any) -> list[Pipeline]:
+def fitted_pipelines(model: Any) -> list[Pipeline]:
     """The fitted pipelines inside ``model``: itself, or each fold of a calibrated wrapper."""
     if isinstance(model, CalibratedClassifierCV):
         return [calibrated.estimator for calibrated in model.calibrated_classifiers_]
@@ -172,7 +202,7 @@ def term_weights(model: Any, n: int = 12) -> Any:
     import pandas as pd
 
     totals = None
-    for pipeline in _fitted_pipelines(model):
+    for pipeline in fitted_pipelines(model):
         weights = _linear_weights(pipeline.named_steps["clf"])
         if weights is None:
             return None
@@ -184,8 +214,8 @@ def term_weights(model: Any, n: int = 12) -> Any:
         series = series[series.index.str.startswith("word__")]
         series.index = series.index.str.removeprefix("word__")
         totals = series if totals is None else totals.add(series, fill_value=0.0)
-    totals = totals / len(_fitted_pipelines(model))
-    classes = list(_fitted_pipelines(model)[0].classes_)
+    totals = totals / len(fitted_pipelines(model))
+    classes = list(fitted_pipelines(model)[0].classes_)
     top = totals.sort_values(kind="mergesort")
     frame = pd.concat([
         pd.DataFrame({"term": top.index[-n:][::-1], "weight": top.values[-n:][::-1],

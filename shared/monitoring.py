@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,8 @@ from sklearn import metrics as skm
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import FeatureUnion, Pipeline
 
-from shared import catalog, predlog
+from shared import catalog, models, predlog
 from shared.problem import ProblemSpec
 from shared.text import TextCleaner
 
@@ -100,71 +99,6 @@ def confidence_report(
 
 
 # -- vocabulary ------------------------------------------------------------------------
-def _is_word_vectorizer(step: Any) -> bool:
-    return (
-        hasattr(step, "vocabulary_") and hasattr(step, "build_analyzer")
-        and getattr(step, "analyzer", None) == "word"
-    )
-
-
-def _find_word_vectorizers(model: Any, before: tuple[Any, ...] = ()) -> list[tuple[tuple, Any]]:
-    """Every fitted word-level vectorizer in ``model``, each with the steps that run before it.
-
-    Walks pipelines, feature unions and calibrated wrappers (whose folds may each
-    hold their own fitted pipeline), so it works for every model family trained here.
-    """
-    if _is_word_vectorizer(model):
-        return [(before, model)]
-    if isinstance(model, Pipeline):
-        found = []
-        done: tuple[Any, ...] = ()
-        for _, step in model.steps:
-            if step is None or isinstance(step, str):
-                continue
-            inner = _find_word_vectorizers(step, before + done)
-            if inner:
-                found += inner
-                break
-            done += (step,)
-        return found
-    if isinstance(model, FeatureUnion):
-        found = []
-        for _, part in model.transformer_list:
-            if part is None or isinstance(part, str):
-                continue
-            found += _find_word_vectorizers(part, before)
-        return found
-    found = []
-    for calibrated in getattr(model, "calibrated_classifiers_", None) or []:
-        found += _find_word_vectorizers(calibrated.estimator, before)
-    if not found and hasattr(model, "estimator") and not isinstance(model.estimator, str):
-        found = _find_word_vectorizers(model.estimator, before)
-    return found
-
-
-def word_vocabulary(model: Any) -> tuple[Callable[[Sequence[str]], list[str]], set[str]]:
-    """A function that turns texts into word lists as the model sees them, and its vocabulary.
-
-    The vocabulary is the union over every word vectorizer the model holds (a
-    calibrated ensemble has one per fold). Raises ValueError for a model with
-    no word-level vectorizer.
-    """
-    found = _find_word_vectorizers(model)
-    if not found:
-        raise ValueError(f"{type(model).__name__} holds no fitted word-level vectorizer")
-    before, vectorizer = found[0]
-    analyze = vectorizer.build_analyzer()
-    vocabulary = set().union(*(set(v.vocabulary_) for _, v in found))
-
-    def words(texts: Sequence[str]) -> list[list[str]]:
-        prepared: Any = list(texts)
-        for step in before:
-            prepared = step.transform(prepared)
-        return [[term for term in analyze(str(t)) if " " not in term] for t in prepared]
-
-    return words, vocabulary
-
-
 def unknown_word_share(model: Any, texts: Sequence[str]) -> np.ndarray:
     """For each text, the share of its words that the fitted vectorizer never saw.
 
@@ -172,7 +106,7 @@ def unknown_word_share(model: Any, texts: Sequence[str]) -> np.ndarray:
     of incoming texts are new to it, the texts come from somewhere else.
     Empty texts count as entirely unknown.
     """
-    words, vocabulary = word_vocabulary(model)
+    words, vocabulary = models.word_vocabulary(model)
     return np.asarray([
         float(np.mean([w not in vocabulary for w in ws])) if ws else 1.0
         for ws in words(list(texts))

@@ -21,6 +21,7 @@ from typing import Any
 import skops.io as sio
 
 from shared import catalog
+from shared.monitoring import RULES
 
 #: the only types beyond skops' defaults that a model file may contain, each by name:
 #: this project's own components, and scikit-learn internals that calibration and
@@ -171,6 +172,10 @@ def model_card(manifest: dict[str, Any], training: dict[str, Any]) -> str:
     )
     gate = "PASS" if m["gate"]["passed"] else "FAIL"
     interval = m["intervals"][spec["primary_metric"]]
+    rules = "\n".join(
+        f"- {rule.description}: alert when {rule.fires_when} {spec[rule.threshold_field]:g}"
+        for rule in RULES
+    )
     libs = ", ".join(f"{k} {v}" for k, v in manifest["libraries"].items())
     return f"""# Model card: {spec['task']} ({manifest['model_version']})
 
@@ -205,8 +210,10 @@ Gate against the stage-1 target ({spec['primary_metric']} >= {spec['target']:.2f
 Majority-class baseline {spec['primary_metric']}: {m['baseline'][spec['primary_metric']]:.3f}.
 
 ## Monitoring
-Predictions whose confidence is under {spec['confidence_threshold']:.2f} are flagged; an
-alert fires when more than {spec['max_low_confidence_share']:.0%} of a batch is flagged.
+Predictions whose confidence is under {spec['confidence_threshold']:.2f} are flagged. Every window of
+logged predictions is checked against these rules (limits from the problem spec):
+
+{rules}
 
 ## Limits
 Trained on short English texts of the domains above; texts from other domains,

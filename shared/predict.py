@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared import catalog, evaluation, monitoring, predlog
+from shared import catalog, evaluation, models, predlog
 from shared.catalog import PROJECT_DIR, Catalog
 from shared.datasets import MAX_TEXT_CHARS
 from shared.persistence import ManifestMismatchError, UntrustedModelError, load_deployed
@@ -59,7 +59,7 @@ class Predictor:
 
     def __post_init__(self) -> None:
         try:
-            self._words = monitoring.word_vocabulary(self.model)
+            self._words = models.word_vocabulary(self.model)
         except ValueError:  # a model without a word vectorizer: no unknown-word share
             self._words = None
 
