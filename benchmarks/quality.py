@@ -1,9 +1,9 @@
 """Quality benchmark: the project's own model on two public data sets, beside published results.
 
-Runs the project's pipeline code as it is (``shared.datasets`` loaders, the
+Runs the project's pipeline code as it is (``shared.sources`` loaders, the
 stage-4 model search ``shared.training.search`` over ``shared.models.candidates``
 with the full budget, ``shared.training.cross_validate`` and the
-``shared.evaluation`` metrics and threshold rule) with the protocol each
+``shared.metrics`` and the ``shared.decision`` threshold rule) with the protocol each
 publication used. The model is the one the stage-4 search chooses ("best"
 rule) on the data the protocol trains on; its search time is printed.
 For rt-polarity the search's 5 folds and the 10 evaluation folds come from the
@@ -43,8 +43,13 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from shared import evaluation, models, training
-from shared.datasets import DataSourceError, load_dataset, validate
+from shared import models, training
+from shared.decision import choose_threshold
+from shared.metrics import binary_metrics
+from shared.records import DataSourceError
+from shared.scoring import positive_scores
+from shared.sources import load_dataset
+from shared.validation import validate
 from shared.problem import ProblemSpec
 from shared.tasks import get_task
 
@@ -120,12 +125,12 @@ def sms_spam() -> tuple[dict[str, float], dict[str, float], float]:
     )
     model, info = select(train["text"], train["label"], spec)
     _, oof = training.cross_validate(MODEL, model, train["text"], train["label"], spec)
-    threshold = evaluation.choose_threshold(train["label"].to_numpy(), oof, spec)
+    threshold = choose_threshold(train["label"].to_numpy(), oof, spec)
     model.fit(list(train["text"]), list(train["label"]))
-    scores = evaluation.positive_scores(model, test["text"], spec)
+    scores = positive_scores(model, test["text"], spec.positive_label)
 
     def summary(at: float) -> dict[str, float]:
-        m = evaluation.binary_metrics(test["label"].to_numpy(), scores, at, spec)
+        m = binary_metrics(test["label"].to_numpy(), scores, at, spec.positive_label)
         return {
             "model": f"{info['model']} ({info['params']})",
             "accuracy": float(m["accuracy"]),

@@ -35,16 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import predlog, serve
+from shared import prediction_log
 from shared.catalog import PROJECT_DIR, Catalog
-from shared.predict import load_batch
-from shared.tasks import TASKS, get_task
+from shared.service_client import Service
+from shared.tasks import TASKS
 
 MAX_REQUESTS = 10_000
 
 
 def burst(
-    service: serve.Service, texts: list[str], requests: int, concurrency: int, per_request: int,
+    service: Service, texts: list[str], requests: int, concurrency: int, per_request: int,
     max_seconds: float,
 ) -> dict:
     """Send the burst; per request its latency and status, and the prediction ids answered."""
@@ -107,22 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.requests <= MAX_REQUESTS or not 1 <= args.concurrency <= 64:
         parser.error(f"--requests must be 1-{MAX_REQUESTS:,} and --concurrency 1-64")
     cat = Catalog.for_task(args.task, args.root)
-    if not cat.manifest.exists():
-        print(f"error: no deployed model in {cat.deployed_dir}; run `make run` (or the pipeline "
+    if not cat.path("manifest").exists():
+        print(f"error: no deployed model in {cat.deployed_dir}; run `make run` (or the runner "
               "with --root) first", file=sys.stderr)
         return 2
-    texts = list(load_batch(get_task(args.task).new_batch)["text"])
+    texts = list(cat.read("new_batch")["text"])
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "predictions.sqlite"
         options = ("--log", str(log), "--max-texts", str(max(args.texts, 1)))
-        with serve.Service(args.task, cat.root, options) as service:
+        with Service(args.task, cat.root, options) as service:
             client = service.client()
             client.post("/predict", {"texts": texts[:1]})  # warm-up, not counted
             client.close()
-            warm = predlog.count(log)
+            warm = prediction_log.count(log)
             result = burst(service, texts, args.requests, args.concurrency, args.texts,
                            args.max_seconds)
-        logged = predlog.count(log) - warm
+        logged = prediction_log.count(log) - warm
     latencies = np.asarray(result["latencies"]) * 1000
     ok = result["statuses"].get(200, 0)
     figures = {

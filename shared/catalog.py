@@ -1,29 +1,35 @@
-"""The artifact catalog: one declared place for every file passed between stages.
+"""The artifact catalog: every file passed between stages, declared once.
 
-Every stage asks the catalog where its inputs and outputs live; no notebook
-builds a path by hand. Writes are atomic: the content goes to a temporary file
-in the destination folder, is flushed to disk, then renamed over the target,
-so a crash never leaves a half-written artifact behind.
+Each artifact has a name, a path (below the run's root folder, or inside the
+project for the data that ships with it), a format and the stage that writes
+it; each stage declares the artifacts it reads and writes. Notebooks, the
+runner (which stage a change invalidates) and the error for a missing input
+(which notebook writes it) all use this one declaration.
+
+    cat = Catalog.for_task("sentiment")
+    cat.path("train")            # data/sentiment/processed/train.csv
+    cat.read("train")            # a DataFrame, or MissingArtifactError naming stage 3
+    cat.write("train", frame)    # atomic
+
+This module imports no stage logic; reading and writing go through
+``shared.storage`` (and ``shared.modelfile`` for skops files).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from shared import storage
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 BUILTIN_DATA_DIR = PROJECT_DIR / "data" / "builtin"
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+
+FORMATS = ("json", "csv", "skops", "markdown", "sqlite")
 
 
 class MissingArtifactError(FileNotFoundError):
@@ -31,8 +37,168 @@ class MissingArtifactError(FileNotFoundError):
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """One declared file: where it lives, in which format, what it holds.
+
+    ``path`` is relative to the run's root folder (``--root``), with ``{task}``
+    filled in; a ``shipped`` artifact is part of the project (``data/builtin``)
+    and is read from the project folder whatever the root.
+    """
+
+    name: str
+    path: str
+    format: str
+    description: str
+    shipped: bool = False
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One notebook of the workflow and the artifacts it reads and writes."""
+
+    number: int
+    notebook: str
+    title: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """The two-digit number the runner's ``--from`` and ``--only`` take ("04")."""
+        return f"{self.number:02d}"
+
+    @property
+    def label(self) -> str:
+        """How messages name the stage: 'stage 4 (notebooks/04_model_training.ipynb)'."""
+        return f"stage {self.number} (notebooks/{self.notebook})"
+
+
+ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
+    # stage 1
+    Artifact("problem_spec", "models/{task}/problem.json", "json",
+             "the problem spec: labels, metric, target, thresholds, seed"),
+    # stage 2
+    Artifact("raw_snapshot", "data/{task}/raw/dataset.csv", "csv",
+             "the rows kept, in the fixed schema (row, text, label, source)"),
+    Artifact("quarantine", "data/{task}/raw/quarantine.csv", "csv",
+             "every rejected row with its reason"),
+    Artifact("collection_report", "data/{task}/raw/collection.json", "json",
+             "rows read, kept and quarantined; label balance; snapshot fingerprint"),
+    # stage 3
+    Artifact("clean_dataset", "data/{task}/interim/clean.csv", "csv",
+             "cleaned texts, exact duplicates removed"),
+    Artifact("preparation_report", "data/{task}/interim/preparation.json", "json",
+             "rows in and out of cleaning and de-duplication"),
+    Artifact("train", "data/{task}/processed/train.csv", "csv", "the training split"),
+    Artifact("test", "data/{task}/processed/test.csv", "csv", "the held-out test split"),
+    # stage 4
+    Artifact("trained_model", "models/{task}/training/pipeline.skops", "skops",
+             "the chosen pipeline, fitted on the whole training split"),
+    Artifact("baseline_model", "models/{task}/training/baseline.skops", "skops",
+             "the majority-class baseline"),
+    Artifact("cv_results", "models/{task}/training/cv_results.csv", "csv",
+             "every configuration searched, with its fold scores"),
+    Artifact("oof_predictions", "models/{task}/training/oof_predictions.csv", "csv",
+             "out-of-fold scores of the chosen configuration: the validation data"),
+    Artifact("training_report", "models/{task}/training/training.json", "json",
+             "the search settings, the choice and why"),
+    # stage 5
+    Artifact("final_model", "models/{task}/evaluation/model.skops", "skops",
+             "the evaluated model (calibrated when that helped): the one deployed"),
+    Artifact("metrics", "models/{task}/evaluation/metrics.json", "json",
+             "threshold, held-out metrics with intervals, baseline, calibration, gate"),
+    Artifact("reference_predictions", "models/{task}/evaluation/reference_predictions.csv",
+             "csv", "test-split predictions: monitoring's reference"),
+    # stage 6
+    Artifact("deployed_model", "models/{task}/deployed/model.skops", "skops",
+             "the deployed model"),
+    Artifact("deployed_metrics", "models/{task}/deployed/metrics.json", "json",
+             "the deployed model's metrics.json"),
+    Artifact("deployed_problem_spec", "models/{task}/deployed/problem.json", "json",
+             "the problem spec the deployed model was built for"),
+    Artifact("deployed_reference", "models/{task}/deployed/reference_predictions.csv", "csv",
+             "the deployed model's reference predictions"),
+    Artifact("model_card", "models/{task}/deployed/MODEL_CARD.md", "markdown",
+             "the model card"),
+    Artifact("manifest", "models/{task}/deployed/manifest.json", "json",
+             "SHA-256 of every deployed file, library versions, data fingerprint"),
+    # stage 7 (the log is appended to by stage 6, stage 7, the service and the batch command)
+    Artifact("prediction_log", "models/{task}/predictions.sqlite", "sqlite",
+             "every prediction, feedback label and alert"),
+    Artifact("monitoring_report", "models/{task}/monitoring/report.json", "json",
+             "stage 7's figures and alerts for the new and the drifted batch"),
+    Artifact("batch_predictions", "models/{task}/monitoring/batch_predictions.csv", "csv",
+             "stage 7's predictions of the new batch"),
+    Artifact("monitoring_windows", "models/{task}/monitoring/windows.csv", "csv",
+             "the monitor command's figures, one row per window"),
+    Artifact("monitoring_alerts", "models/{task}/monitoring/alerts.csv", "csv",
+             "the monitor command's alert table"),
+    # shipped with the project
+    Artifact("new_batch", "data/builtin/{task}/new_batch.csv", "csv",
+             "new texts with labels for stage 7, a few from other domains", shipped=True),
+    Artifact("drifted_batch", "data/builtin/{task}/drifted_batch.csv", "csv",
+             "texts from other domains for stage 7", shipped=True),
+)}
+
+STAGES: tuple[Stage, ...] = (
+    Stage(1, "01_problem_definition.ipynb", "problem definition",
+          reads=(), writes=("problem_spec",)),
+    Stage(2, "02_data_collection.ipynb", "data collection",
+          reads=("problem_spec",),
+          writes=("raw_snapshot", "quarantine", "collection_report")),
+    Stage(3, "03_data_preparation.ipynb", "data preparation",
+          reads=("problem_spec", "raw_snapshot"),
+          writes=("clean_dataset", "preparation_report", "train", "test")),
+    Stage(4, "04_model_training.ipynb", "model training",
+          reads=("problem_spec", "train", "collection_report"),
+          writes=("trained_model", "baseline_model", "cv_results", "oof_predictions",
+                  "training_report")),
+    Stage(5, "05_model_evaluation.ipynb", "model evaluation",
+          reads=("problem_spec", "train", "test", "trained_model", "baseline_model",
+                 "oof_predictions", "training_report"),
+          writes=("final_model", "metrics", "reference_predictions")),
+    Stage(6, "06_deployment.ipynb", "deployment",
+          reads=("problem_spec", "train", "final_model", "metrics", "reference_predictions",
+                 "training_report", "new_batch"),
+          writes=("deployed_model", "deployed_metrics", "deployed_problem_spec",
+                  "deployed_reference", "model_card", "manifest")),
+    Stage(7, "07_monitoring.ipynb", "monitoring and prediction",
+          reads=("problem_spec", "train", "deployed_model", "deployed_reference", "manifest",
+                 "model_card", "new_batch", "drifted_batch"),
+          writes=("monitoring_report", "batch_predictions", "monitoring_windows",
+                  "monitoring_alerts")),
+)
+
+NOTEBOOKS: tuple[str, ...] = tuple(stage.notebook for stage in STAGES)
+
+
+def producer(name: str) -> Stage | None:
+    """The stage that writes artifact ``name`` (None for what ships with the project)."""
+    artifact(name)
+    return next((stage for stage in STAGES if name in stage.writes), None)
+
+
+def artifact(name: str) -> Artifact:
+    """The declaration of artifact ``name``; the error lists the declared names."""
+    try:
+        return ARTIFACTS[name]
+    except KeyError:
+        raise KeyError(f"no artifact {name!r} in the catalog; declared: "
+                       f"{', '.join(ARTIFACTS)}") from None
+
+
+def stage(key: str | int) -> Stage:
+    """The stage numbered ``key`` (4, "4", "04" or its notebook's name)."""
+    for candidate in STAGES:
+        if str(key) in (str(candidate.number), candidate.key, candidate.notebook,
+                        candidate.notebook.removesuffix(".ipynb")):
+            return candidate
+    raise KeyError(f"no stage {key!r}; the stages are {', '.join(s.key for s in STAGES)}")
+
+
+@dataclass(frozen=True)
 class Catalog:
-    """Paths of every artifact of one task, below one project folder.
+    """Paths of every artifact of one task, below one root folder.
 
     ``root`` holds ``data/``, ``models/`` and ``reports/``; ``task`` keys the
     sub-folders so that runs of different tasks never overwrite each other.
@@ -43,238 +209,93 @@ class Catalog:
 
     @classmethod
     def for_task(cls, task: str, root: str | os.PathLike[str] = PROJECT_DIR) -> Catalog:
+        """The catalog of ``task`` below ``root`` (default: the project folder)."""
         return cls(Path(root).resolve(), task)
+
+    def path(self, name: str) -> Path:
+        """Where artifact ``name`` lives for this task."""
+        declared = artifact(name)
+        base = PROJECT_DIR if declared.shipped else self.root
+        return base / declared.path.format(task=self.task)
+
+    def require(self, name: str) -> Path:
+        """The path of ``name`` if it exists, else an error naming the stage that writes it."""
+        path = self.path(name)
+        if not path.exists():
+            writer = producer(name)
+            if writer is None:
+                raise MissingArtifactError(
+                    f"{self.relative(path)} does not exist; it ships with the project: restore "
+                    "it from git (`git checkout -- data/builtin`)."
+                )
+            raise MissingArtifactError(
+                f"{self.relative(path)} does not exist. It is written by {writer.label}: run "
+                f"that notebook, or `python -m shared.runner --task {self.task} --from "
+                f"{writer.key}`, first."
+            )
+        return path
+
+    def read(self, name: str) -> Any:
+        """Artifact ``name`` as its format gives it: a dict, a DataFrame, a model or text."""
+        path = self.require(name)
+        kind = artifact(name).format
+        if kind == "json":
+            return storage.read_json(path)
+        if kind == "csv":
+            return storage.read_csv(path)
+        if kind == "skops":
+            from shared import modelfile
+
+            return modelfile.load_model(path)
+        if kind == "markdown":
+            return path.read_text(encoding="utf-8")
+        raise ValueError(f"{name} is a {kind} artifact: read it with its own module")
+
+    def write(self, name: str, value: Any) -> Path:
+        """Write artifact ``name`` atomically, in its declared format."""
+        path = self.path(name)
+        declared = artifact(name)
+        if declared.shipped:
+            raise ValueError(f"{name} ships with the project and is never written by a stage")
+        if declared.format == "json":
+            return storage.write_json(path, value)
+        if declared.format == "csv":
+            return storage.write_csv(path, value)
+        if declared.format == "skops":
+            from shared import modelfile
+
+            return modelfile.save_model(value, path)
+        if declared.format == "markdown":
+            return storage.write_text(path, value)
+        raise ValueError(f"{name} is a {declared.format} artifact: write it with its own module")
 
     # -- folders -----------------------------------------------------------
     @property
     def data_dir(self) -> Path:
+        """``data/<task>/``: what stages 2 and 3 write."""
         return self.root / "data" / self.task
 
     @property
-    def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
-
-    @property
-    def interim_dir(self) -> Path:
-        return self.data_dir / "interim"
-
-    @property
-    def processed_dir(self) -> Path:
-        return self.data_dir / "processed"
-
-    @property
     def models_dir(self) -> Path:
+        """``models/<task>/``: what stages 1 and 4 to 7 write."""
         return self.root / "models" / self.task
 
     @property
-    def training_dir(self) -> Path:
-        return self.models_dir / "training"
-
-    @property
-    def evaluation_dir(self) -> Path:
-        return self.models_dir / "evaluation"
-
-    @property
     def deployed_dir(self) -> Path:
-        return self.models_dir / "deployed"
+        """The deployed folder that the service, the batch command and stage 7 load."""
+        return self.path("manifest").parent
 
     @property
     def reports_dir(self) -> Path:
+        """``reports/<task>/``: the executed notebooks, their HTML and the run record."""
         return self.root / "reports" / self.task
 
-    # -- stage 1 -----------------------------------------------------------
-    @property
-    def problem_spec(self) -> Path:
-        return self.models_dir / "problem.json"
-
-    # -- stage 2 -----------------------------------------------------------
-    @property
-    def raw_snapshot(self) -> Path:
-        return self.raw_dir / "dataset.csv"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.raw_dir / "quarantine.csv"
-
-    @property
-    def collection_report(self) -> Path:
-        return self.raw_dir / "collection.json"
-
-    # -- stage 3 -----------------------------------------------------------
-    @property
-    def clean_dataset(self) -> Path:
-        return self.interim_dir / "clean.csv"
-
-    @property
-    def preparation_report(self) -> Path:
-        return self.interim_dir / "preparation.json"
-
-    def split(self, name: str) -> Path:
-        """Path of the ``train`` or ``test`` split."""
-        if name not in ("train", "test"):
-            raise ValueError(f"unknown split {name!r}: expected 'train' or 'test'")
-        return self.processed_dir / f"{name}.csv"
-
-    # -- stage 4 -----------------------------------------------------------
-    @property
-    def trained_model(self) -> Path:
-        return self.training_dir / "pipeline.skops"
-
-    @property
-    def baseline_model(self) -> Path:
-        return self.training_dir / "baseline.skops"
-
-    @property
-    def cv_results(self) -> Path:
-        return self.training_dir / "cv_results.csv"
-
-    @property
-    def oof_predictions(self) -> Path:
-        """Out-of-fold scores on the training split: the validation data for thresholds."""
-        return self.training_dir / "oof_predictions.csv"
-
-    @property
-    def training_report(self) -> Path:
-        return self.training_dir / "training.json"
-
-    # -- stage 5 -----------------------------------------------------------
-    @property
-    def metrics(self) -> Path:
-        return self.evaluation_dir / "metrics.json"
-
-    @property
-    def final_model(self) -> Path:
-        """The model stage 5 evaluated (calibrated when that helped): the one deployed."""
-        return self.evaluation_dir / "model.skops"
-
-    @property
-    def reference_predictions(self) -> Path:
-        return self.evaluation_dir / "reference_predictions.csv"
-
-    # -- stage 6 -----------------------------------------------------------
-    @property
-    def deployed_model(self) -> Path:
-        return self.deployed_dir / "model.skops"
-
-    @property
-    def deployed_metrics(self) -> Path:
-        return self.deployed_dir / "metrics.json"
-
-    @property
-    def deployed_problem_spec(self) -> Path:
-        return self.deployed_dir / "problem.json"
-
-    @property
-    def deployed_reference(self) -> Path:
-        return self.deployed_dir / "reference_predictions.csv"
-
-    @property
-    def manifest(self) -> Path:
-        return self.deployed_dir / "manifest.json"
-
-    @property
-    def model_card(self) -> Path:
-        return self.deployed_dir / "MODEL_CARD.md"
-
-    # -- stage 7 -----------------------------------------------------------
-    @property
-    def prediction_log(self) -> Path:
-        return self.models_dir / "predictions.sqlite"
-
-    @property
-    def monitoring_report(self) -> Path:
-        return self.models_dir / "monitoring" / "report.json"
-
-    @property
-    def batch_predictions(self) -> Path:
-        return self.models_dir / "monitoring" / "batch_predictions.csv"
-
-    def relative(self, path: Path) -> str:
-        """The path as shown to people: relative to the project folder, never absolute."""
-        try:
-            return Path(path).resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return Path(path).name
-
-    # -- stage 7: the monitor (python -m shared.monitor) -----------------------------
-    @property
-    def monitoring_windows(self) -> Path:
-        """The figures of every window of the monitor's last run, one row per window."""
-        return self.models_dir / "monitoring" / "windows.csv"
-
-    @property
-    def monitoring_alerts(self) -> Path:
-        """The alert table (every rule of every window) of the monitor's last run."""
-        return self.models_dir / "monitoring" / "alerts.csv"
-
-
-def require(path: Path, produced_by: str) -> Path:
-    """Return ``path`` if it exists, else explain which stage must run first."""
-    if not Path(path).exists():
-        raise MissingArtifactError(
-            f"{path} does not exist. It is written by {produced_by}: run that notebook "
-            "(or `python -m shared.pipeline`) first."
-        )
-    return Path(path)
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` on success.
-
-    On any exception the temporary file is removed and ``target`` is untouched.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
-
-
-def write_text(target: str | os.PathLike[str], text: str) -> Path:
-    return write_bytes(target, text.encode("utf-8"))
-
-
-def write_json(target: str | os.PathLike[str], payload: Any) -> Path:
-    text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
-    return write_text(target, text + "\n")
-
-
-def read_json(path: str | os.PathLike[str]) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def write_csv(target: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
-    with atomic_path(target) as tmp:
-        frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
-    return Path(target)
-
-
-def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV this project wrote: UTF-8, text columns kept as strings, '' not NaN."""
-    return pd.read_csv(path, encoding="utf-8", keep_default_na=False, dtype={"text": str})
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        """The path as shown to people: relative to the root or project, never absolute."""
+        resolved = Path(path).resolve()
+        for base in (self.root, PROJECT_DIR):
+            try:
+                return resolved.relative_to(base).as_posix()
+            except ValueError:
+                continue
+        return resolved.name

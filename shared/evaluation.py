@@ -1,138 +1,55 @@
-"""Metrics, the decision threshold, the PASS/FAIL gate and error analysis."""
+"""Stage 5's evaluation: held-out metrics with intervals, the gate, and error analysis
+(worst mistakes, slices, reliability, the threshold curve)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
+from sklearn.metrics import roc_auc_score
 
-from shared import catalog, persistence
 from shared.catalog import Catalog
+from shared.metrics import METRIC_NAMES, binary_metrics, brier_score, confusion, rates
 from shared.problem import ProblemSpec
+from shared.records import Calibration, EvaluationReport, Gate, GateCheck, TrainingReport
+from shared.scoring import confidence, predict_labels
 
-
-def positive_scores(model, texts: Sequence[str], spec: ProblemSpec) -> np.ndarray:
-    """P(positive class) for each text, whatever the order of ``model.classes_``."""
-    column = list(model.classes_).index(spec.positive_label)
-    return model.predict_proba(list(texts))[:, column]
-
-
-def predict_labels(scores: np.ndarray, threshold: float, spec: ProblemSpec) -> np.ndarray:
-    """The positive label where the score reaches the threshold, else the negative one."""
-    return np.where(np.asarray(scores) >= threshold, spec.positive_label, spec.negative_label)
-
-
-def confidence(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """The model's probability of the label it predicted."""
-    scores = np.asarray(scores, dtype=float)
-    return np.where(scores >= threshold, scores, 1.0 - scores)
-
-
-def binary_metrics(
-    y_true: Sequence[str], scores: np.ndarray, threshold: float, spec: ProblemSpec
-) -> dict[str, float | int]:
-    """Every headline metric at ``threshold``, plus the confusion counts."""
-    y = np.asarray(y_true) == spec.positive_label
-    predicted = np.asarray(scores) >= threshold
-    tp = int(np.sum(y & predicted))
-    fp = int(np.sum(~y & predicted))
-    fn = int(np.sum(y & ~predicted))
-    tn = int(np.sum(~y & ~predicted))
-    both_classes = 0 < y.sum() < len(y)
-    return {
-        "accuracy": float(skm.accuracy_score(y, predicted)),
-        "precision": float(skm.precision_score(y, predicted, zero_division=0)),
-        "recall": float(skm.recall_score(y, predicted, zero_division=0)),
-        "f1": float(skm.f1_score(y, predicted, zero_division=0)),
-        "roc_auc": float(skm.roc_auc_score(y, scores)) if both_classes else float("nan"),
-        "mcc": _mcc(tp, fp, fn, tn),
-        "false_positive_rate": fp / (fp + tn) if fp + tn else 0.0,
-        "true_positives": tp,
-        "false_positives": fp,
-        "false_negatives": fn,
-        "true_negatives": tn,
-        "support": int(len(y)),
-    }
-
-
-def _mcc(tp: int, fp: int, fn: int, tn: int) -> float:
-    """Matthews correlation from the confusion counts; 0 when a margin is empty."""
-    denominator = float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
-    return float((tp * tn - fp * fn) / np.sqrt(denominator)) if denominator else 0.0
-
-
-def score_metric(
-    name: str, y_true: Sequence[str], scores: np.ndarray, threshold: float, spec: ProblemSpec
-) -> float:
-    return float(binary_metrics(y_true, scores, threshold, spec)[name])
-
-
-def choose_threshold(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpec) -> float:
-    """The decision threshold the spec's rule picks, from validation scores.
-
-    ``fixed`` keeps the spec's threshold. ``max_recall_at_ham_blocked`` takes the
-    candidate threshold with the highest recall whose false-positive rate (ham
-    blocked) stays within ``max_false_positive_rate``; among equal recalls the
-    highest threshold, which blocks the least ham.
-    """
-    if spec.decision_rule == "fixed":
-        return spec.decision_threshold
-    y = np.asarray(y_true) == spec.positive_label
-    scores = np.asarray(scores, dtype=float)
-    negatives = max(int((~y).sum()), 1)
-    positives = max(int(y.sum()), 1)
-    best: tuple[float, float] | None = None
-    for threshold in np.unique(np.append(scores, 1.0)):
-        predicted = scores >= threshold
-        fpr = np.sum(predicted & ~y) / negatives
-        if fpr > spec.max_false_positive_rate:
-            continue
-        recall = np.sum(predicted & y) / positives
-        if best is None or recall > best[0] or (recall == best[0] and threshold > best[1]):
-            best = (recall, float(threshold))
-    assert best is not None  # threshold 1.0 above every score blocks nothing
-    return best[1]
+if TYPE_CHECKING:
+    from shared.calibration import CalibrationResult
 
 
 def threshold_curve(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpec) -> pd.DataFrame:
     """Precision, recall, F1 and ham/negatives blocked at 101 evenly spaced thresholds."""
-    rows = []
-    for threshold in np.linspace(0, 1, 101):
-        m = binary_metrics(y_true, scores, threshold, spec)
-        rows.append({"threshold": threshold, **{k: m[k] for k in (
-            "precision", "recall", "f1", "false_positive_rate")}})
-    return pd.DataFrame(rows)
+    thresholds = np.linspace(0, 1, 101)
+    actual = np.asarray(y_true) == spec.positive_label
+    predicted = np.asarray(scores, dtype=float)[None, :] >= thresholds[:, None]
+    values = rates(*confusion(np.broadcast_to(actual, predicted.shape), predicted))
+    return pd.DataFrame({"threshold": thresholds, **{
+        name: values[name] for name in ("precision", "recall", "f1", "false_positive_rate")}})
 
 
 def gate(
     metrics: dict[str, float], baseline: dict[str, float], spec: ProblemSpec
-) -> dict[str, object]:
+) -> Gate:
     """PASS when the primary metric meets the target, beats the baseline's, and (where the
     spec sets one) the false-positive rate stays within its limit."""
     primary = spec.primary_metric
     checks = [
-        {
-            "check": f"{spec.primary_metric} >= {spec.target:.2f}",
-            "value": round(metrics[spec.primary_metric], 4),
-            "passed": bool(metrics[spec.primary_metric] >= spec.target),
-        },
-        {
-            "check": "beats the majority baseline on the primary metric",
-            "value": round(metrics[primary] - baseline[primary], 4),
-            "passed": bool(metrics[primary] > baseline[primary]),
-        },
+        GateCheck(f"{primary} >= {spec.target:.2f}", round(metrics[primary], 4),
+                  bool(metrics[primary] >= spec.target)),
+        GateCheck("beats the majority baseline on the primary metric",
+                  round(metrics[primary] - baseline[primary], 4),
+                  bool(metrics[primary] > baseline[primary])),
     ]
     if spec.max_false_positive_rate is not None:
-        checks.append(
-            {
-                "check": f"false_positive_rate <= {spec.max_false_positive_rate:.3f}",
-                "value": round(metrics["false_positive_rate"], 4),
-                "passed": bool(metrics["false_positive_rate"] <= spec.max_false_positive_rate),
-            }
-        )
-    return {"passed": all(c["passed"] for c in checks), "checks": checks}
+        checks.append(GateCheck(
+            f"false_positive_rate <= {spec.max_false_positive_rate:.3f}",
+            round(metrics["false_positive_rate"], 4),
+            bool(metrics["false_positive_rate"] <= spec.max_false_positive_rate),
+        ))
+    return Gate.of(checks)
 
 
 def worst_errors(
@@ -140,37 +57,18 @@ def worst_errors(
     spec: ProblemSpec, n: int = 8,
 ) -> pd.DataFrame:
     """The misclassified texts the model was most confident about."""
-    predicted = predict_labels(scores, threshold, spec)
     frame = pd.DataFrame(
         {
             "text": list(texts),
             "true": list(y_true),
-            "predicted": predicted,
+            "predicted": predict_labels(scores, threshold, spec.positive_label,
+                                        spec.negative_label),
             "confidence": confidence(scores, threshold),
         }
     )
     wrong = frame[frame["true"] != frame["predicted"]]
     return wrong.sort_values(["confidence", "text"], ascending=[False, True]).head(n).reset_index(
         drop=True
-    )
-
-
-def metrics_table(results: dict[str, dict[str, float]]) -> pd.DataFrame:
-    """Headline metrics of several models side by side, rounded for reading."""
-    names = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc", "false_positive_rate")
-    return pd.DataFrame({model: {n: m[n] for n in names} for model, m in results.items()}).round(3)
-
-
-def save(cat: Catalog, metrics: dict, reference: pd.DataFrame, model) -> None:
-    """Write the evaluated model, metrics.json and the test predictions monitoring compares to."""
-    persistence.save_model(model, cat.final_model)
-    catalog.write_json(cat.metrics, metrics)
-    catalog.write_csv(cat.reference_predictions, reference)
-
-
-def load_metrics(cat: Catalog) -> dict:
-    return catalog.read_json(
-        catalog.require(cat.metrics, "stage 5, notebooks/05_model_evaluation.ipynb")
     )
 
 
@@ -188,42 +86,21 @@ def bootstrap_intervals(
     scores = np.asarray(scores, dtype=float)
     rng = np.random.default_rng(spec.seed)
     index = rng.integers(0, len(y), size=(n_resamples, len(y)))
-    yb, predicted = y[index], scores[index] >= threshold
-    tp = (yb & predicted).sum(axis=1).astype(float)
-    fp = (~yb & predicted).sum(axis=1).astype(float)
-    fn = (yb & ~predicted).sum(axis=1).astype(float)
-    tn = (~yb & ~predicted).sum(axis=1).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        samples = {
-            "accuracy": (tp + tn) / len(y),
-            "precision": np.where(tp + fp > 0, tp / (tp + fp), 0.0),
-            "recall": np.where(tp + fn > 0, tp / (tp + fn), 0.0),
-            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
-            "false_positive_rate": np.where(fp + tn > 0, fp / (fp + tn), 0.0),
-            "mcc": np.nan_to_num(
-                (tp * tn - fp * fn)
-                / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-            ),
-        }
-    both = (yb.sum(axis=1) > 0) & (yb.sum(axis=1) < len(y))
+    resampled = y[index]
+    samples = rates(*confusion(resampled, scores[index] >= threshold))
+    both = (resampled.sum(axis=1) > 0) & (resampled.sum(axis=1) < len(y))
     samples["roc_auc"] = np.array(
-        [skm.roc_auc_score(yb[i], scores[index[i]]) for i in np.flatnonzero(both)]
+        [roc_auc_score(resampled[i], scores[index[i]]) for i in np.flatnonzero(both)]
     )
-    point = binary_metrics(y_true, scores, threshold, spec)
+    point = binary_metrics(y_true, scores, threshold, spec.positive_label)
     tail = (1 - level) / 2 * 100
     rows = [
         {"metric": name, "value": point[name],
-         "low": float(np.percentile(values, tail)), "high": float(np.percentile(values, 100 - tail))}
-        for name, values in samples.items()
+         "low": float(np.percentile(samples[name], tail)),
+         "high": float(np.percentile(samples[name], 100 - tail))}
+        for name in METRIC_NAMES
     ]
-    order = ["accuracy", "precision", "recall", "f1", "roc_auc", "mcc", "false_positive_rate"]
-    return pd.DataFrame(rows).set_index("metric").loc[order]
-
-
-def brier_score(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpec) -> float:
-    """Mean squared distance between P(positive) and the outcome: lower is better."""
-    y = np.asarray(y_true) == spec.positive_label
-    return float(np.mean((np.asarray(scores, dtype=float) - y) ** 2))
+    return pd.DataFrame(rows).set_index("metric")
 
 
 def reliability_table(
@@ -258,7 +135,52 @@ def slice_metrics(
             mask = (keys == key).to_numpy()
             if not mask.any():
                 continue
-            m = binary_metrics(frame["label"][mask], scores[mask], threshold, spec)
+            m = binary_metrics(frame["label"][mask], scores[mask], threshold, spec.positive_label)
             rows.append({"slice": kind, "value": str(key), "texts": int(mask.sum()),
                          "accuracy": m["accuracy"], "f1": m["f1"]})
     return pd.DataFrame(rows).set_index(["slice", "value"])
+
+
+def report(
+    spec: ProblemSpec, threshold: float, test_metrics: dict, baseline_metrics: dict,
+    intervals: pd.DataFrame, calibrated: CalibrationResult, y_test: Sequence[str],
+    scores: np.ndarray, slices: pd.DataFrame, terms: pd.DataFrame | None,
+    training: TrainingReport,
+) -> EvaluationReport:
+    """Everything stage 5 concluded, with the gate decided on the test metrics."""
+    return EvaluationReport(
+        threshold=float(threshold),
+        test=test_metrics,
+        baseline=baseline_metrics,
+        intervals=intervals[["low", "high"]].to_dict("index"),
+        calibration=Calibration(
+            method=calibrated.method,
+            validation_brier=calibrated.brier.set_index("method")["brier"].to_dict(),
+            test_brier=brier_score(y_test, scores, spec.positive_label),
+        ),
+        slices=slices.reset_index().to_dict("records"),
+        terms=[] if terms is None else terms.to_dict("records"),
+        training=training,
+        problem=spec.to_dict(),
+        gate=gate(test_metrics, baseline_metrics, spec),
+    )
+
+
+def reference_predictions(
+    test: pd.DataFrame, scores: np.ndarray, threshold: float, spec: ProblemSpec
+) -> pd.DataFrame:
+    """The test split with the model's score, label and confidence: monitoring's reference."""
+    return test.assign(
+        score=scores,
+        predicted=predict_labels(scores, threshold, spec.positive_label, spec.negative_label),
+        confidence=confidence(scores, threshold),
+    )
+
+
+def save(
+    cat: Catalog, model: object, evaluation: EvaluationReport, reference: pd.DataFrame
+) -> None:
+    """Write stage 5's outputs: the evaluated model, ``metrics.json`` and the reference."""
+    cat.write("final_model", model)
+    evaluation.save(cat)
+    cat.write("reference_predictions", reference)

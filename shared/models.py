@@ -7,10 +7,12 @@ that vectorizer settings are tuned together with the model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
@@ -42,25 +44,6 @@ def text_pipeline(classifier: Any, nb_scaling: bool = False, char: bool = False)
             ("nb", LogCountRatio() if nb_scaling else "passthrough"),
             ("clf", classifier),
         ]
-    )
-
-
-def tfidf_logistic_regression(seed: int, C: float = 10.0) -> Pipeline:  # noqa: N803
-    """TF-IDF on word unigrams and bigrams, then an L2-regularised logistic regression.
-
-    ``class_weight`` keeps the minority class from being ignored on unbalanced
-    data such as spam.
-    """
-    return text_pipeline(
-        LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
-    )
-
-
-def nbsvm(seed: int, C: float = 3.0, char: bool = True) -> Pipeline:  # noqa: N803
-    """NB-SVM style: log-count-ratio scaled n-grams, then logistic regression."""
-    return text_pipeline(
-        LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed),
-        nb_scaling=True, char=char,
     )
 
 
@@ -138,24 +121,44 @@ def word_vectorizer(pipeline: Pipeline) -> TfidfVectorizer:
     return _word_step(pipeline)[1]
 
 
-def word_vocabulary(model: Any) -> tuple[Callable[[Sequence[str]], list[list[str]]], set[str]]:
-    """A function that turns texts into word lists as the model sees them, and its vocabulary.
+class Vocabulary:
+    """The words a fitted model knows, and the share of a text's words it has never seen.
 
     The vocabulary is the union over the model's fitted pipelines (a calibrated
-    wrapper holds one per fold); the steps before the vectorizer (the cleaner)
-    run first, so the words are those the model really receives.
+    wrapper holds one per fold). Texts go through the steps before the word
+    vectorizer (the cleaner) first, so the words counted are those the model
+    really receives. A model can only weigh words from its training vocabulary;
+    when most words of incoming texts are new to it, the texts come from
+    somewhere else. This is the one place that share is computed.
     """
-    pipelines = fitted_pipelines(model)
-    index, vectorizer = _word_step(pipelines[0])
-    before = pipelines[0][:index] if index else None
-    analyze = vectorizer.build_analyzer()
-    vocabulary = set().union(*(word_vectorizer(p).vocabulary_ for p in pipelines))
 
-    def words(texts: Sequence[str]) -> list[list[str]]:
-        prepared = before.transform(list(texts)) if before is not None else list(texts)
-        return [[term for term in analyze(str(t)) if " " not in term] for t in prepared]
+    def __init__(self, model: Any) -> None:
+        pipelines = fitted_pipelines(model)
+        index, vectorizer = _word_step(pipelines[0])
+        self._before = pipelines[0][:index] if index else None
+        self._analyze = vectorizer.build_analyzer()
+        self.words: set[str] = set().union(*(word_vectorizer(p).vocabulary_ for p in pipelines))
 
-    return words, vocabulary
+    @classmethod
+    def of(cls, model: Any) -> Vocabulary | None:
+        """The model's vocabulary, or None for a model without a word vectorizer."""
+        try:
+            return cls(model)
+        except ValueError:
+            return None
+
+    def tokens(self, texts: Sequence[str]) -> list[list[str]]:
+        """Each text's words (unigrams), as the model's word vectorizer sees them."""
+        prepared = self._before.transform(list(texts)) if self._before is not None else texts
+        return [[term for term in self._analyze(str(t)) if " " not in term] for t in prepared]
+
+    def unknown_shares(self, texts: Sequence[str]) -> np.ndarray:
+        """For each text, the share of its words the model never saw (1.0 for no words)."""
+        known = self.words
+        return np.asarray([
+            sum(word not in known for word in words) / len(words) if words else 1.0
+            for words in self.tokens(texts)
+        ], dtype=float)
 
 
 def describe_params(params: dict[str, Any]) -> str:
@@ -179,8 +182,6 @@ def fitted_pipelines(model: Any) -> list[Pipeline]:
 
 def _linear_weights(classifier: Any) -> Any:
     """Per-feature weights toward the second class, for the linear families we train."""
-    import numpy as np
-
     if isinstance(classifier, CalibratedClassifierCV):
         return np.mean([_linear_weights(c.estimator) for c in classifier.calibrated_classifiers_],
                        axis=0)
@@ -198,9 +199,6 @@ def term_weights(model: Any, n: int = 12) -> Any:
     ratio where the pipeline scales by it); a random forest has no direction
     per feature, so it gets None.
     """
-    import numpy as np
-    import pandas as pd
-
     totals = None
     for pipeline in fitted_pipelines(model):
         weights = _linear_weights(pipeline.named_steps["clf"])

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import catalog, monitoring, predlog
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.persistence import ManifestMismatchError, UntrustedModelError
-from shared.predict import Predictor
+from shared import alerts, drift, prediction_log
+from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
+from shared.manifest import ManifestMismatchError
+from shared.modelfile import UntrustedModelError
+from shared.predictor import Predictor
 
 DEFAULT_WINDOW_SIZE = 50
 DEFAULT_WINDOWS = 1
@@ -64,9 +65,13 @@ def run(
     """
     predictor = Predictor.from_deployed(cat.deployed_dir)
     spec = predictor.spec
-    log_path = Path(log_path) if log_path else cat.prediction_log
-    catalog.require(log_path, "the service, the batch command or stage 7 (07_monitoring)")
-    log = predlog.read(log_path, batch_id=batches, with_feedback=True)
+    log_path = Path(log_path) if log_path else cat.path("prediction_log")
+    if not log_path.exists():
+        raise MissingArtifactError(
+            f"{cat.relative(log_path)} does not exist: nothing has been predicted yet. It is "
+            "written by the service, the batch command and stage 7 (07_monitoring)."
+        )
+    log = prediction_log.read(log_path, batch_id=batches, with_feedback=True)
     if not all_versions:
         log = log[log["model_version"] == predictor.model_version]
     if log.empty:
@@ -79,13 +84,13 @@ def run(
         named = {f"batch {b[:12]}": log[log["batch_id"] == b] for b in batches}
         named = {name: frame for name, frame in named.items() if not frame.empty}
     else:
-        named = {monitoring.window_name(w): w
-                 for w in monitoring.split_windows(log, window_size, windows)}
-    reference = monitoring.load_reference(cat, predictor.model, spec)
-    reports, table = monitoring.monitor(named, reference, spec, predictor.model)
-    recorded = monitoring.record(log_path, table, predictor.model_version) if record else 0
-    catalog.write_csv(cat.monitoring_windows, reports.reset_index())
-    catalog.write_csv(cat.monitoring_alerts, table)
+        named = {alerts.window_name(w): w
+                 for w in alerts.split_windows(log, window_size, windows)}
+    reference = drift.load_reference(cat, predictor.model, spec)
+    reports, table = alerts.monitor(named, reference, spec, predictor.model)
+    recorded = alerts.record(log_path, table, predictor.model_version) if record else 0
+    cat.write("monitoring_windows", reports.reset_index())
+    cat.write("monitoring_alerts", table)
     return MonitorResult(reports, table, recorded)
 
 
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(cat, args.window_size, args.windows, args.batch, args.log,
                      args.all_versions, not args.no_record)
-    except (catalog.MissingArtifactError, ManifestMismatchError, UntrustedModelError,
+    except (MissingArtifactError, ManifestMismatchError, UntrustedModelError,
             ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,22 +1,67 @@
-"""Display settings every notebook starts with, so that re-runs print exactly the same."""
+"""What the notebooks share beyond the stage logic: display settings and small demonstrations.
+
+Every notebook starts with :func:`setup`, so that a re-run prints and draws
+exactly the same (nbval compares every output, figures included).
+"""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
 import seaborn as sns
 import sklearn
+from IPython.display import Markdown
+
+from shared.catalog import Catalog, stage
 
 
 def setup() -> None:
-    """Plain-text estimator reprs, PNG figures, rounded tables, one seaborn theme.
+    """Plain-text estimator reprs, reproducible PNG figures, rounded tables, one theme.
 
-    sklearn's HTML repr embeds counters and version links that change between
-    runs, and SVG figures embed a date, so both would break nbval's comparison.
+    sklearn's HTML repr is shown only where a cell asks for it (the chosen
+    pipeline in stage 4). Figures are PNG, drawn by Agg at a fixed size and dpi,
+    without the "Software" text chunk matplotlib would otherwise write into
+    each file: the same figure is then the same bytes, which nbval compares.
     """
     sklearn.set_config(display="text")
-    matplotlib.rcParams.update({"figure.dpi": 80, "svg.hashsalt": "ml-workflow"})
+    matplotlib.rcParams.update({"figure.dpi": 80})
+    try:  # only inside a kernel with the inline backend
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png", metadata={"Software": None})
+    except (ImportError, AttributeError):
+        pass
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_colwidth", 90)
     pd.set_option("display.width", 120)
     sns.set_theme(style="whitegrid", context="notebook")
+
+
+def show_written(cat: Catalog, stage_number: int) -> None:
+    """Print every artifact the stage declares as its output, as the catalog names it."""
+    for name in stage(stage_number).writes:
+        print("wrote", cat.relative(cat.path(name)))
+
+
+def tampered_copy(deployed_dir: Path, copy_dir: Path) -> Path:
+    """Copy the deployed folder to ``copy_dir`` and change one byte of its model file.
+
+    The manifest still lists the original SHA-256, so loading the copy must be refused.
+    """
+    shutil.copytree(deployed_dir, copy_dir)
+    model = Path(copy_dir) / "model.skops"
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 0xFF
+    model.write_bytes(bytes(data))
+    return Path(copy_dir)
+
+
+def alert_banner(window: str, alert_table: pd.DataFrame) -> Markdown:
+    """A heading saying whether any alert fired in ``window`` (rows of ``shared.alerts.monitor``)."""
+    fired = alert_table[(alert_table["window"] == window) & alert_table["fired"]]
+    if len(fired):
+        return Markdown(f"### 🚨 {window}: ALERT ({', '.join(fired['metric'])})")
+    return Markdown(f"### ✅ {window}: no alert, it looks like the reference")

@@ -11,6 +11,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from shared.alerts import rules
 from shared.problem import ProblemSpec
 
 
@@ -55,7 +56,12 @@ def cv_scores(cv: pd.DataFrame, metric: str, target: float) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 2.8))
     sns.pointplot(data=cv, x=metric, y="model", errorbar="sd", linestyle="none", ax=ax,
                   color="tab:blue", capsize=0.2)
+    # seaborn jitters the dots with numpy's global generator: seed it here (and put it
+    # back afterwards) so that the same scores always give the same picture
+    state = np.random.get_state()
+    np.random.seed(0)
     sns.stripplot(data=cv, x=metric, y="model", color="0.4", size=4, ax=ax)
+    np.random.set_state(state)
     ax.axvline(target, color="tab:red", linestyle="--", label=f"target {target:.2f}")
     ax.set(title=f"Cross-validated {metric} (mean ± sd, dots = folds)", xlabel=metric, ylabel="")
     ax.legend(loc="lower left")
@@ -136,35 +142,16 @@ def threshold_metrics(curve: pd.DataFrame, chosen: float) -> Figure:
     return fig
 
 
-def confidence_distribution(
-    current: Sequence[float], reference: Sequence[float], threshold: float
-) -> Figure:
-    """Confidence of a new batch against the test-set reference, with the alert threshold."""
-    data = pd.concat([
-        pd.DataFrame({"confidence": reference, "set": "reference (test split)"}),
-        pd.DataFrame({"confidence": current, "set": "new batch"}),
-    ], ignore_index=True)
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    sns.histplot(data=data, x="confidence", hue="set", bins=np.linspace(0, 1, 21),
-                 stat="density", common_norm=False, element="step", ax=ax)
-    ax.axvline(threshold, color="tab:red", linestyle="--", label="confidence threshold")
-    ax.set(title="Confidence: new batch vs reference", xlabel="confidence of predicted label")
-    fig.tight_layout()
-    return fig
-
-
 def monitoring_windows(
     reports: pd.DataFrame, spec: ProblemSpec, panels: Sequence[tuple[str, str, str]] | None = None,
 ) -> Figure:
     """Each monitored figure over windows (one panel a figure), with its alert threshold.
 
-    ``reports`` has one row per window (``shared.monitoring.monitor``); each
+    ``reports`` has one row per window (``shared.alerts.monitor``); each
     panel draws the figure per window, the stage-1 threshold as a dashed line,
     the reference's own value (where it has one) as a dotted line, and marks in
     red the windows where the rule fired.
     """
-    from shared.monitoring import rules
-
     limits = {rule.metric: rule for rule in rules(spec)}
     panels = panels or [
         ("low_confidence_share", "share under confidence threshold", "reference_low_confidence_share"),
@@ -189,7 +176,7 @@ def monitoring_windows(
         ax.plot(x, values, color="0.5", linewidth=1, zorder=1)
         if rule is not None:
             threshold = rule.threshold(spec)
-            fired = values > threshold if rule.fires_when == "above" else values < threshold
+            fired = rule.fired(values, threshold)
             ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label="threshold")
         else:
             fired = np.zeros(len(values), dtype=bool)

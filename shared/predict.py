@@ -1,11 +1,4 @@
-"""The predictor: one object answers for stage 7, the batch command and the HTTP service.
-
-It loads the deployed model only after checking the manifest, applies the
-decision threshold chosen in stage 5, and returns a label and a confidence for
-every text, or an error for a text it cannot score. Predictions are appended to
-the prediction log (``shared.predlog``).
-
-The batch command scores a file, one row out for every row in::
+"""The batch command: score a file with the deployed model, one row out for every row in.
 
     python -m shared.predict --task sentiment input.csv            # writes input.predictions.csv
     python -m shared.predict --task spam inbox.csv -o scored.csv --text-column body
@@ -14,148 +7,19 @@ The batch command scores a file, one row out for every row in::
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from shared import catalog, evaluation, models, predlog
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.datasets import MAX_TEXT_CHARS
-from shared.persistence import ManifestMismatchError, UntrustedModelError, load_deployed
-from shared.problem import ProblemSpec
+from shared import storage
+from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
+from shared.manifest import ManifestMismatchError
+from shared.modelfile import UntrustedModelError
+from shared.predictor import Predictor
 
-
-def check_text(text: object, max_chars: int = MAX_TEXT_CHARS) -> str | None:
-    """Why ``text`` cannot be scored, or None when it can."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return "text is missing"
-    if not isinstance(text, str):
-        return f"text must be a string, got {type(text).__name__}"
-    if not text.strip():
-        return "text is empty or blank"
-    if len(text) > max_chars:
-        return f"text is longer than {max_chars:,} characters"
-    return None
-
-
-@dataclass
-class Predictor:
-    """The deployed model with its spec, threshold and version."""
-
-    model: Any
-    spec: ProblemSpec
-    threshold: float
-    model_version: str
-    manifest: dict[str, Any]
-    max_text_chars: int = MAX_TEXT_CHARS
-    _words: Any = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        try:
-            self._words = models.word_vocabulary(self.model)
-        except ValueError:  # a model without a word vectorizer: no unknown-word share
-            self._words = None
-
-    @classmethod
-    def from_deployed(
-        cls, deployed_dir: str | os.PathLike[str], max_text_chars: int = MAX_TEXT_CHARS
-    ) -> Predictor:
-        """Load the deployed model, refusing files that do not match the manifest.
-
-        Raises ManifestMismatchError (a file changed or is missing) or
-        UntrustedModelError (the model holds a type nobody vouched for).
-        """
-        model, manifest = load_deployed(deployed_dir)
-        return cls(
-            model=model,
-            spec=ProblemSpec.from_dict(manifest["problem"]),
-            threshold=float(manifest["metrics"]["threshold"]),
-            model_version=manifest["model_version"],
-            manifest=manifest,
-            max_text_chars=max_text_chars,
-        )
-
-    def check_text(self, text: object) -> str | None:
-        """Why ``text`` cannot be scored, or None when it can."""
-        return check_text(text, self.max_text_chars)
-
-    def unknown_word_shares(self, texts: list[str]) -> np.ndarray:
-        """Share of each text's words the model never saw (NaN if the model has no vocabulary)."""
-        if self._words is None or not texts:
-            return np.full(len(texts), np.nan)
-        words, vocabulary = self._words
-        return np.asarray([
-            float(np.mean([w not in vocabulary for w in ws])) if ws else 1.0
-            for ws in words(texts)
-        ], dtype=float)
-
-    def predict(self, texts: list[object]) -> pd.DataFrame:
-        """One row per input, in order: label, confidence, score, or an error."""
-        errors = [self.check_text(t) for t in texts]
-        valid = [i for i, e in enumerate(errors) if e is None]
-        ok = np.asarray([e is None for e in errors], dtype=bool)
-        start = time.perf_counter()
-        scores = np.full(len(texts), np.nan)
-        if valid:
-            scores[valid] = evaluation.positive_scores(
-                self.model, [texts[i] for i in valid], self.spec
-            )
-        latency_ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
-        unknown = np.full(len(texts), np.nan)
-        unknown[valid] = self.unknown_word_shares([str(texts[i]) for i in valid])
-        confidence = evaluation.confidence(scores, self.threshold)  # NaN where not scored
-        return pd.DataFrame(
-            {
-                "text": [t if isinstance(t, str) else repr(t) for t in texts],
-                "label": np.where(ok, evaluation.predict_labels(scores, self.threshold, self.spec),
-                                  ""),
-                "confidence": confidence,
-                "score": scores,
-                "low_confidence": ok & (confidence < self.spec.confidence_threshold),
-                "unknown_word_share": unknown,
-                "error": [e or "" for e in errors],
-                "latency_ms": latency_ms,
-            }
-        )
-
-    def predict_and_log(
-        self, texts: list[object], log_path: str | os.PathLike[str], source: str,
-        store_text: bool = True,
-    ) -> tuple[pd.DataFrame, str]:
-        """Predict and append every scored text to the prediction log, in one transaction.
-
-        With ``store_text=False`` the log keeps each text's SHA-256 and length only.
-        """
-        result = self.predict(texts)
-        scored = np.flatnonzero(result["error"].to_numpy() == "")
-        columns = [result[c].to_numpy() for c in (
-            "text", "label", "confidence", "score", "latency_ms", "unknown_word_share")]
-        batch_id, ids = predlog.append(
-            log_path,
-            (predlog.LoggedPrediction(*(column[i] for column in columns)) for i in scored),
-            model_version=self.model_version,
-            source=source,
-            store_text=store_text,
-        )
-        prediction_ids = np.full(len(result), "", dtype=object)
-        prediction_ids[scored] = ids
-        result["prediction_id"] = prediction_ids
-        return result, batch_id
-
-
-def load_batch(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A batch of new texts shipped with the project (columns text, label, source)."""
-    return catalog.read_csv(catalog.require(Path(path), "the project's data/builtin folder"))
-
-
-# -- the batch command ------------------------------------------------------------------
 #: rows scored (and logged as one batch) at a time, so a large file needs little memory
 CHUNK_ROWS = 1000
 OUTPUT_COLUMNS = ("label", "confidence", "low_confidence", "prediction_id", "error")
@@ -187,7 +51,7 @@ def predict_file(
         # blank lines are rows too (an empty text), so they are not skipped
         reader = pd.read_csv(input_path, dtype=str, keep_default_na=False, encoding="utf-8",
                              chunksize=CHUNK_ROWS, skip_blank_lines=False)
-        with catalog.atomic_path(output_path) as tmp:
+        with storage.atomic_path(output_path) as tmp:
             first = True
             for chunk in reader:
                 if text_column not in chunk.columns:
@@ -254,16 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         predictor = Predictor.from_deployed(cat.deployed_dir)
         counts = predict_file(
             predictor, args.input, output, args.text_column,
-            None if args.no_log else cat.prediction_log, store_text=not args.hash_texts,
+            None if args.no_log else cat.path("prediction_log"), store_text=not args.hash_texts,
         )
-    except (ManifestMismatchError, UntrustedModelError, catalog.MissingArtifactError,
+    except (ManifestMismatchError, UntrustedModelError, MissingArtifactError,
             BatchInputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{counts['rows_in']} rows in, {counts['rows_scored']} scored, "
           f"{counts['rows_failed']} not scored (see the error column); wrote {output}")
     if not args.no_log:
-        print(f"logged {counts['rows_scored']} predictions to {cat.prediction_log} "
+        print(f"logged {counts['rows_scored']} predictions to {cat.relative(cat.path('prediction_log'))} "
               f"(model {predictor.model_version})")
     return 0
 

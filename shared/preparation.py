@@ -8,13 +8,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.feature_selection import chi2
 from sklearn.model_selection import train_test_split
 
-from shared import catalog
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec
+from shared.records import PreparationReport
 from shared.text import clean_text, dedup_key
 
 
-def clean_and_deduplicate(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+def clean_and_deduplicate(raw: pd.DataFrame) -> tuple[pd.DataFrame, PreparationReport]:
     """Clean every text, then keep the first of each group of exact duplicates.
 
     Duplicates go before the split: a text in both train and test would let
@@ -24,13 +24,12 @@ def clean_and_deduplicate(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, in
     changed = int((cleaned["text"] != raw["text"]).sum())
     duplicated = cleaned["text"].map(dedup_key).duplicated(keep="first")
     kept = cleaned[~duplicated].reset_index(drop=True)
-    report = {
-        "rows_in": len(raw),
-        "texts_changed_by_cleaning": changed,
-        "exact_duplicates_dropped": int(duplicated.sum()),
-        "rows_out": len(kept),
-    }
-    assert report["rows_in"] == report["rows_out"] + report["exact_duplicates_dropped"]
+    report = PreparationReport(
+        rows_in=len(raw),
+        texts_changed_by_cleaning=changed,
+        exact_duplicates_dropped=int(duplicated.sum()),
+        rows_out=len(kept),
+    )
     return kept, report
 
 
@@ -79,15 +78,11 @@ def telling_terms(train: pd.DataFrame, spec: ProblemSpec, n: int = 12) -> pd.Dat
     return frame.groupby("label", sort=True).head(n).reset_index(drop=True)
 
 
-def save(cat: Catalog, clean: pd.DataFrame, report: dict, splits: dict[str, pd.DataFrame]) -> None:
-    catalog.write_csv(cat.clean_dataset, clean)
-    catalog.write_json(cat.preparation_report, report)
+def save(
+    cat: Catalog, clean: pd.DataFrame, report: PreparationReport, splits: dict[str, pd.DataFrame]
+) -> None:
+    """Write the cleaned set, its report and the two splits (stage 3's outputs)."""
+    cat.write("clean_dataset", clean)
+    report.save(cat)
     for name, frame in splits.items():
-        catalog.write_csv(cat.split(name), frame)
-
-
-def load_split(cat: Catalog, name: str) -> pd.DataFrame:
-    """A split written by stage 3."""
-    return catalog.read_csv(
-        catalog.require(cat.split(name), "stage 3, notebooks/03_data_preparation.ipynb")
-    )
+        cat.write(name, frame)

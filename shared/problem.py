@@ -6,13 +6,12 @@ they read them from here.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import pandas as pd
 
-from shared import catalog
+from shared.catalog import Catalog
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc")
 DECISION_RULES = ("fixed", "max_recall_at_ham_blocked")
@@ -150,14 +149,14 @@ def _check_fraction(problems: list[str], name: str, value: float) -> None:
         problems.append(f"{name}={value!r}: must be a number between 0 and 1")
 
 
-def save(spec: ProblemSpec, path: str | os.PathLike[str]) -> None:
-    catalog.write_json(path, spec.validate().to_dict())
+def save(spec: ProblemSpec, cat: Catalog) -> None:
+    """Write the spec (stage 1's one output) after validating it."""
+    cat.write("problem_spec", spec.validate().to_dict())
 
 
-def load(path: str | os.PathLike[str]) -> ProblemSpec:
-    """Read the spec written by stage 1 (01_problem_definition)."""
-    catalog.require(path, "stage 1, notebooks/01_problem_definition.ipynb")
-    return ProblemSpec.from_dict(catalog.read_json(path))
+def load(cat: Catalog) -> ProblemSpec:
+    """The spec written by stage 1; every later stage starts here."""
+    return ProblemSpec.from_dict(cat.read("problem_spec"))
 
 
 def as_table(spec: ProblemSpec) -> pd.DataFrame:

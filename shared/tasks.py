@@ -11,13 +11,14 @@ from shared.problem import ProblemSpec
 
 @dataclass(frozen=True)
 class Task:
-    """A task the workflow knows: its default spec and the data it ships with."""
+    """A task the workflow knows: its default spec and the data set it ships with.
+
+    Its stage-7 batches are catalog entries (``new_batch``, ``drifted_batch``).
+    """
 
     name: str
     spec: ProblemSpec
     builtin_dataset: Path
-    new_batch: Path
-    drifted_batch: Path
 
 
 SENTIMENT = Task(
@@ -62,8 +63,6 @@ SENTIMENT = Task(
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "sentiment" / "reviews.csv",
-    new_batch=BUILTIN_DATA_DIR / "sentiment" / "new_reviews.csv",
-    drifted_batch=BUILTIN_DATA_DIR / "sentiment" / "drifted_reviews.csv",
 )
 
 SPAM = Task(
@@ -111,8 +110,6 @@ SPAM = Task(
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "spam" / "messages.csv",
-    new_batch=BUILTIN_DATA_DIR / "spam" / "new_messages.csv",
-    drifted_batch=BUILTIN_DATA_DIR / "spam" / "drifted_messages.csv",
 )
 
 TASKS: dict[str, Task] = {task.name: task for task in (SENTIMENT, SPAM)}

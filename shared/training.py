@@ -8,25 +8,25 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import (
     GridSearchCV,
     ParameterGrid,
     RandomizedSearchCV,
     StratifiedKFold,
-    cross_val_predict,
     learning_curve,
 )
 from sklearn.pipeline import Pipeline
 
-from shared import catalog, persistence
 from shared.catalog import Catalog
-from shared.evaluation import choose_threshold, positive_scores, score_metric
+from shared.decision import operating_score
 from shared.models import BUDGETS, Candidate, describe_params
 from shared.problem import ProblemSpec
+from shared.records import TrainingReport
+from shared.scoring import positive_scores
 
 
 def folds(spec: ProblemSpec) -> StratifiedKFold:
+    """The stratified, shuffled, seeded folds every stage-4 and stage-5 estimate uses."""
     return StratifiedKFold(n_splits=spec.cv_folds, shuffle=True, random_state=spec.seed)
 
 
@@ -48,7 +48,7 @@ def cross_validate(
         start = time.perf_counter()
         fitted.fit(texts[fit_idx], labels[fit_idx])
         seconds = time.perf_counter() - start
-        scores = positive_scores(fitted, texts[val_idx], spec)
+        scores = positive_scores(fitted, texts[val_idx], spec.positive_label)
         oof[val_idx] = scores
         value = operating_score(labels[val_idx], scores, spec)
         rows.append({"model": name, "fold": fold, spec.primary_metric: value, "fit_seconds": seconds})
@@ -69,24 +69,11 @@ def resolve_budget(budget: str, train_rows: int) -> str:
     return budget
 
 
-def operating_score(labels: Sequence[str], scores: np.ndarray, spec: ProblemSpec) -> float:
-    """The primary metric where the model will operate.
-
-    With a fixed threshold that is the metric at that threshold. With the
-    spam rule it is the recall at the threshold that keeps ham blocked within
-    the limit on these same texts (recall at a fixed false-positive rate), so
-    that models are compared at the operating point they will be used at, not
-    at 0.5.
-    """
-    threshold = choose_threshold(labels, scores, spec)
-    return score_metric(spec.primary_metric, labels, scores, threshold, spec)
-
-
 def primary_scorer(spec: ProblemSpec) -> Callable[[Pipeline, Sequence[str], Sequence[str]], float]:
     """:func:`operating_score` as a scikit-learn scorer."""
 
     def score(estimator: Pipeline, texts: Sequence[str], labels: Sequence[str]) -> float:
-        return operating_score(labels, positive_scores(estimator, texts, spec), spec)
+        return operating_score(labels, positive_scores(estimator, texts, spec.positive_label), spec)
 
     return score
 
@@ -185,41 +172,6 @@ def summarize(cv: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table.sort_values("mean", ascending=False)
 
 
-CALIBRATION_METHODS = ("sigmoid", "isotonic")
-
-
-def calibrate(
-    model: Pipeline, texts: pd.Series, labels: pd.Series, oof: np.ndarray, spec: ProblemSpec,
-    n_jobs: int = -1,
-) -> tuple[Pipeline | CalibratedClassifierCV, str, pd.DataFrame, np.ndarray]:
-    """Calibrate ``model`` when that lowers the Brier score on validation data.
-
-    Each method wraps a fresh copy of the model in a cross-validated
-    ``CalibratedClassifierCV`` and is scored by the Brier score of its
-    out-of-fold predictions on the training split, against the uncalibrated
-    out-of-fold scores of stage 4. Returns the model to evaluate (fitted on the
-    whole training split), the method chosen ('none' if calibration did not
-    help), the Brier table and the chosen model's out-of-fold scores.
-    """
-    texts, labels = list(texts), list(labels)
-    y = np.asarray(labels) == spec.positive_label
-    rows = [{"method": "none", "brier": float(np.mean((oof - y) ** 2))}]
-    oofs = {"none": oof}
-    for method in CALIBRATION_METHODS:
-        wrapped = CalibratedClassifierCV(clone(model), method=method, cv=3)
-        proba = cross_val_predict(wrapped, texts, labels, cv=folds(spec), method="predict_proba",
-                                  n_jobs=n_jobs)
-        positive = sorted(set(labels)).index(spec.positive_label)
-        oofs[method] = proba[:, positive]
-        rows.append({"method": method, "brier": float(np.mean((oofs[method] - y) ** 2))})
-    table = pd.DataFrame(rows)
-    chosen = str(table.loc[table["brier"].idxmin(), "method"])
-    if chosen == "none":
-        return model, chosen, table, oof
-    final = CalibratedClassifierCV(clone(model), method=chosen, cv=3).fit(texts, labels)
-    return final, chosen, table, oofs[chosen]
-
-
 def results_table(results: pd.DataFrame) -> pd.DataFrame:
     """The search results as written to disk: readable parameters and fold scores."""
     table = results.drop(columns=["raw_params"]).copy()
@@ -229,31 +181,14 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def save(
     cat: Catalog, model: Pipeline, baseline: Pipeline, results: pd.DataFrame,
-    train: pd.DataFrame, oof: np.ndarray, report: dict,
+    train: pd.DataFrame, oof: np.ndarray, report: TrainingReport,
 ) -> None:
     """Write the fitted pipelines (skops), the search results, out-of-fold scores, a summary."""
-    persistence.save_model(model, cat.trained_model)
-    persistence.save_model(baseline, cat.baseline_model)
-    catalog.write_csv(cat.cv_results, results_table(results))
-    catalog.write_csv(
-        cat.oof_predictions, pd.DataFrame({"label": train["label"], "score": oof})
-    )
-    catalog.write_json(cat.training_report, report)
-
-
-def load_trained(cat: Catalog) -> tuple[Pipeline, Pipeline]:
-    """The chosen pipeline and the baseline written by stage 4."""
-    stage = "stage 4, notebooks/04_model_training.ipynb"
-    model = persistence.load_model(catalog.require(cat.trained_model, stage))
-    baseline = persistence.load_model(catalog.require(cat.baseline_model, stage))
-    return model, baseline
-
-
-def load_oof(cat: Catalog) -> pd.DataFrame:
-    """Out-of-fold scores of the training split (validation data for the threshold)."""
-    return catalog.read_csv(
-        catalog.require(cat.oof_predictions, "stage 4, notebooks/04_model_training.ipynb")
-    )
+    cat.write("trained_model", model)
+    cat.write("baseline_model", baseline)
+    cat.write("cv_results", results_table(results))
+    cat.write("oof_predictions", pd.DataFrame({"label": train["label"], "score": oof}))
+    report.save(cat)
 
 
 def candidates_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
@@ -277,18 +212,18 @@ def fold_table(best: pd.DataFrame, metric: str) -> pd.DataFrame:
 def search_report(
     best: pd.DataFrame, index: int, reason: str, results: pd.DataFrame, settings: dict,
     candidate: Candidate, dataset: str, train_rows: int,
-) -> dict:
+) -> TrainingReport:
     """What stage 5, the manifest and the model card need to know about the search."""
     chosen = best.loc[index]
-    return {
-        "chosen": chosen["model"],
-        "params": chosen["params"],
-        "model_description": f"{candidate.description} ({chosen['params']})",
-        "reason": reason,
-        "cv_mean": float(chosen["mean"]),
-        "cv_std": float(chosen["std"]),
-        "configurations_tried": len(results),
-        "search": settings,
-        "dataset": dataset,
-        "train_rows": train_rows,
-    }
+    return TrainingReport(
+        chosen=chosen["model"],
+        params=chosen["params"],
+        model_description=f"{candidate.description} ({chosen['params']})",
+        reason=reason,
+        cv_mean=float(chosen["mean"]),
+        cv_std=float(chosen["std"]),
+        configurations_tried=len(results),
+        search=settings,
+        dataset=dataset,
+        train_rows=train_rows,
+    )

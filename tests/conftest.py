@@ -1,10 +1,38 @@
-"""Small fixtures made in code: a spec, a toy corpus and a project folder in tmp."""
+"""Fixtures shared by the tests, each made by the project's own code.
+
+- ``spec`` / ``spam_spec``: the built-in tasks' problem specs;
+- ``toy_corpus`` and ``toy_model``: twelve short reviews and a pipeline fitted on them;
+- ``write_file``, ``load_and_validate``, ``reasons_by_row``: stage 2 on a file a test writes;
+- ``deployed``: a project folder whose model went through stages 1 to 6 in-process (the
+  real split, a real fit, the real evaluation records and the real ``deploy``), with a
+  small, fast model instead of the model search.
+"""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
+from pathlib import Path
 
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from shared import (
+    calibration,
+    deployment,
+    evaluation,
+    models,
+    preparation,
+    problem,
+    sources,
+    training,
+    validation,
+)
+from shared.catalog import Catalog
+from shared.metrics import binary_metrics
 from shared.problem import ProblemSpec
+from shared.records import ValidatedData
+from shared.scoring import positive_scores
 from shared.tasks import get_task
 
 TOY_TEXTS = [
@@ -24,6 +52,13 @@ TOY_TEXTS = [
 TOY_LABELS = ["positive"] * 6 + ["negative"] * 6
 
 
+def small_model(seed: int = 0) -> object:
+    """Word TF-IDF and a logistic regression: the fastest of the stage-4 families."""
+    return models.text_pipeline(
+        LogisticRegression(C=10.0, class_weight="balanced", max_iter=3000, random_state=seed)
+    )
+
+
 @pytest.fixture
 def spec() -> ProblemSpec:
     return get_task("sentiment").spec
@@ -37,3 +72,96 @@ def spam_spec() -> ProblemSpec:
 @pytest.fixture
 def toy_corpus() -> tuple[list[str], list[str]]:
     return list(TOY_TEXTS), list(TOY_LABELS)
+
+
+@pytest.fixture
+def toy_model():
+    """A fresh small pipeline fitted on the toy corpus."""
+    return small_model().fit(TOY_TEXTS, TOY_LABELS)
+
+
+@pytest.fixture
+def write_file(tmp_path) -> Callable[[str, str | bytes], Path]:
+    """Write text (UTF-8) or bytes to a file of that name in the test's folder."""
+
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load_and_validate() -> Callable[..., ValidatedData]:
+    """Stage 2 on a path: load, validate, and check that rows read = kept + quarantined."""
+
+    def run(path: Path, task: str = "sentiment", **kwargs) -> ValidatedData:
+        data = sources.load_dataset(str(path), task, **kwargs)
+        validated = validation.validate(data, get_task(task).spec)
+        table = validation.reconciliation(data, validated)  # raises unless they add up
+        assert table.loc["read", "rows"] == data.rows_read
+        return validated
+
+    return run
+
+
+@pytest.fixture
+def reasons_by_row() -> Callable[[ValidatedData], dict[int, str]]:
+    """The quarantine as {row number: reason}."""
+    return lambda validated: dict(zip(validated.quarantined["row"],
+                                      validated.quarantined["reason"], strict=True))
+
+
+def deploy_small_model(root: Path, task: str = "sentiment") -> Catalog:
+    """Stages 1 to 6 in-process under ``root``, with :func:`small_model` for the search."""
+    cat = Catalog.for_task(task, root)
+    spec = get_task(task).spec
+    problem.save(spec, cat)
+    loaded = sources.load_dataset("builtin", task)
+    validation.save_collection(cat, loaded, validation.validate(loaded, spec), spec)
+    clean, report = preparation.clean_and_deduplicate(cat.read("raw_snapshot"))
+    splits = preparation.split(clean, spec)
+    preparation.save(cat, clean, report, splits)
+    train, test = splits["train"], splits["test"]
+    candidate = models.Candidate("logistic regression", "word TF-IDF, logistic regression", 2,
+                                 small_model(spec.seed), {"quick": {"clf__C": [10.0]}})
+    results = training.search([candidate], train["text"], train["label"], spec, "quick",
+                              n_jobs=1)
+    best = training.best_per_model(results)
+    index, reason = training.choose(best, "best", spec.cv_folds)
+    model = training.configured(candidate, best.loc[index, "raw_params"])
+    _, oof = training.cross_validate(candidate.name, model, train["text"], train["label"], spec)
+    model.fit(train["text"], train["label"])
+    baseline = models.majority_baseline().fit(train["text"], train["label"])
+    report = training.search_report(best, index, reason, results, {"method": "grid"}, candidate,
+                                    loaded.origin, len(train))
+    training.save(cat, model, baseline, results, train, oof, report)
+    brier = pd.DataFrame({"method": ["none"], "brier": [0.0]})
+    calibrated = calibration.CalibrationResult(model, "none", brier, oof)
+    threshold = 0.5
+    scores = positive_scores(model, test["text"], spec.positive_label)
+    baseline_scores = positive_scores(baseline, test["text"], spec.positive_label)
+    evaluated = evaluation.report(
+        spec, threshold, binary_metrics(test["label"], scores, threshold, spec.positive_label),
+        binary_metrics(test["label"], baseline_scores, threshold, spec.positive_label),
+        evaluation.bootstrap_intervals(test["label"], scores, threshold, spec, n_resamples=50),
+        calibrated, test["label"], scores, evaluation.slice_metrics(test, scores, threshold, spec),
+        models.term_weights(model), report,
+    )
+    evaluation.save(cat, model, evaluated,
+                    evaluation.reference_predictions(test, scores, threshold, spec))
+    deployment.deploy(cat, report)
+    return cat
+
+
+@pytest.fixture(scope="session")
+def deployed_project(tmp_path_factory) -> Catalog:
+    """A sentiment project deployed once for the session; tests must not change it."""
+    return deploy_small_model(tmp_path_factory.mktemp("deployed"))
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory) -> Catalog:
+    """A sentiment project deployed for one test module, which may change its log."""
+    return deploy_small_model(tmp_path_factory.mktemp("project"))

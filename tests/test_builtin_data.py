@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from shared.catalog import BUILTIN_DATA_DIR, read_csv
+from shared.catalog import BUILTIN_DATA_DIR, Catalog
+from shared.storage import read_csv
 from shared.tasks import TASKS
 
 FILES = sorted(BUILTIN_DATA_DIR.glob("*/*.csv"))
@@ -14,7 +15,8 @@ FILES = sorted(BUILTIN_DATA_DIR.glob("*/*.csv"))
 def test_shipped_files():
     names = {f"{p.parent.name}/{p.name}" for p in FILES}
     for task in TASKS.values():
-        for path in (task.builtin_dataset, task.new_batch, task.drifted_batch):
+        cat = Catalog.for_task(task.name)
+        for path in (task.builtin_dataset, cat.path("new_batch"), cat.path("drifted_batch")):
             assert f"{path.parent.name}/{path.name}" in names
 
 
@@ -45,7 +47,7 @@ def test_spam_set():
 
 
 def test_new_batch_includes_out_of_domain_text():
-    frame = read_csv(TASKS["sentiment"].new_batch)
+    frame = Catalog.for_task("sentiment").read("new_batch")
     assert "other" in set(frame["source"])
 
 

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from shared import catalog
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.pipeline import NOTEBOOKS
+from shared.catalog import ARTIFACTS, NOTEBOOKS, PROJECT_DIR, Catalog
+from shared.manifest import verify
+from shared.records import CollectionReport, EvaluationReport, PreparationReport
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,7 @@ def run(request, tmp_path_factory):
     task = request.param
     root = tmp_path_factory.mktemp(task)
     result = subprocess.run(
-        [sys.executable, "-m", "shared.pipeline", "--task", task, "--root", str(root)],
+        [sys.executable, "-m", "shared.runner", "--task", task, "--root", str(root)],
         capture_output=True, text=True, cwd=PROJECT_DIR, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -28,13 +28,8 @@ def run(request, tmp_path_factory):
 def test_every_artifact_is_written(run):
     task, root, _ = run
     cat = Catalog.for_task(task, root)
-    for path in (
-        cat.problem_spec, cat.raw_snapshot, cat.quarantine, cat.collection_report,
-        cat.clean_dataset, cat.split("train"), cat.split("test"), cat.trained_model,
-        cat.baseline_model, cat.cv_results, cat.oof_predictions, cat.metrics,
-        cat.final_model, cat.reference_predictions, cat.deployed_model, cat.deployed_metrics, cat.manifest,
-        cat.model_card, cat.prediction_log, cat.monitoring_report, cat.batch_predictions,
-    ):
+    for name in ARTIFACTS:  # every declared artifact, the shipped ones included
+        path = cat.path(name)
         assert path.is_file() and path.stat().st_size > 0, path
     assert sorted(p.name for p in cat.reports_dir.glob("*.ipynb")) == sorted(NOTEBOOKS)
     assert not list(root.rglob(".*.tmp*")), "a temporary file was left behind"
@@ -42,51 +37,48 @@ def test_every_artifact_is_written(run):
 
 def test_metrics_file_and_gate(run):
     task, root, stdout = run
-    metrics = catalog.read_json(Catalog.for_task(task, root).metrics)
-    assert metrics["problem"]["task"] == task
+    metrics = EvaluationReport.load(Catalog.for_task(task, root))
+    assert metrics.problem["task"] == task
     for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc"):
-        assert 0 <= metrics["test"][name] <= 1 or name == "mcc"
-    assert metrics["gate"]["passed"], metrics["gate"]
+        assert 0 <= metrics.test[name] <= 1 or name == "mcc"
+    assert metrics.gate.passed, metrics.gate
     assert "Gate: PASS" in stdout and "Stage times:" in stdout
 
 
 def test_counts_reconcile(run):
     task, root, _ = run
     cat = Catalog.for_task(task, root)
-    collected = catalog.read_json(cat.collection_report)
-    assert collected["rows_read"] == collected["rows_kept"] + collected["rows_quarantined"]
-    prepared = catalog.read_json(cat.preparation_report)
-    assert prepared["rows_in"] == collected["rows_kept"]
-    split_rows = sum(len(catalog.read_csv(cat.split(s))) for s in ("train", "test"))
-    assert split_rows == prepared["rows_out"]
+    collected = CollectionReport.load(cat)
+    assert collected.rows_read == collected.rows_kept + collected.rows_quarantined
+    prepared = PreparationReport.load(cat)
+    assert prepared.rows_in == collected.rows_kept
+    assert sum(len(cat.read(split)) for split in ("train", "test")) == prepared.rows_out
 
 
 def test_prediction_log_holds_every_answer(run):
     task, root, _ = run
     cat = Catalog.for_task(task, root)
-    batch = catalog.read_csv(cat.batch_predictions)
-    with sqlite3.connect(cat.prediction_log) as db:
+    batch = cat.read("batch_predictions")
+    with sqlite3.connect(cat.path("prediction_log")) as db:
         sources = dict(db.execute("SELECT source, COUNT(*) FROM predictions GROUP BY source"))
     assert sources["stage7:new"] == int((batch["error"].fillna("") == "").sum()) == len(batch)
 
 
 def test_deployed_manifest_matches_files(run):
-    from shared.persistence import verify_manifest
-
     task, root, _ = run
-    manifest = verify_manifest(Catalog.for_task(task, root).deployed_dir)
-    assert manifest["task"] == task
-    assert set(manifest["files"]) >= {"model.skops", "metrics.json", "MODEL_CARD.md"}
+    manifest = verify(Catalog.for_task(task, root).deployed_dir)
+    assert manifest.task == task
+    assert set(manifest.files) >= {"model.skops", "metrics.json", "MODEL_CARD.md"}
 
 
 def test_metrics_carry_the_evaluation_details(run):
     task, root, _ = run
-    metrics = catalog.read_json(Catalog.for_task(task, root).metrics)
-    primary = metrics["problem"]["primary_metric"]
-    interval = metrics["intervals"][primary]
-    assert interval["low"] <= metrics["test"][primary] <= interval["high"]
-    assert metrics["calibration"]["method"] in ("none", "sigmoid", "isotonic")
-    assert metrics["training"]["configurations_tried"] >= 5
-    assert {row["slice"] for row in metrics["slices"]} == {"length", "source"}
-    card = Catalog.for_task(task, root).model_card.read_text(encoding="utf-8")
-    assert "95% bootstrap interval" in card and metrics["training"]["chosen"] in card
+    cat = Catalog.for_task(task, root)
+    metrics = EvaluationReport.load(cat)
+    interval = metrics.intervals[metrics.primary_metric]
+    assert interval["low"] <= metrics.test[metrics.primary_metric] <= interval["high"]
+    assert metrics.calibration.method in ("none", "sigmoid", "isotonic")
+    assert metrics.training.configurations_tried >= 5
+    assert {row["slice"] for row in metrics.slices} == {"length", "source"}
+    card = cat.read("model_card")
+    assert "95% bootstrap interval" in card and metrics.training.chosen in card

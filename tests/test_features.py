@@ -5,9 +5,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from shared import persistence
+from shared import modelfile, models
 from shared.features import LogCountRatio
-from shared.models import nbsvm
 
 
 def test_log_count_ratio_by_hand():
@@ -47,7 +46,8 @@ def test_nb_scaled_model_learns_a_separable_problem():
 
 def test_nbsvm_pipeline_round_trips_through_skops(tmp_path, toy_corpus):
     texts, labels = toy_corpus
-    model = nbsvm(seed=0, char=True).fit(texts, labels)
-    persistence.save_model(model, tmp_path / "m.skops")
-    loaded = persistence.load_model(tmp_path / "m.skops")
+    model = models.text_pipeline(LogisticRegression(C=3.0), nb_scaling=True, char=True)
+    model.fit(texts, labels)
+    modelfile.save_model(model, tmp_path / "m.skops")
+    loaded = modelfile.load_model(tmp_path / "m.skops")
     assert np.array_equal(loaded.predict_proba(texts), model.predict_proba(texts))

@@ -1,9 +1,29 @@
+"""The candidate pipelines, their term weights and the vocabulary a fitted model knows."""
+
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
 from shared import models
+from shared.models import Vocabulary
+from shared.text import TextCleaner
+
+
+def _pipeline(features=None, classifier=None) -> Pipeline:
+    return Pipeline([
+        ("clean", TextCleaner()),
+        ("features", features or TfidfVectorizer(ngram_range=(1, 2))),
+        ("clf", classifier or LogisticRegression()),
+    ])
 
 
 def test_term_weights_point_the_right_way(toy_corpus):
     texts, labels = toy_corpus
-    for model in (models.tfidf_logistic_regression(seed=0), models.nbsvm(seed=0, char=False)):
+    lr = LogisticRegression(C=10.0, max_iter=3000)
+    for model in (models.text_pipeline(lr), models.text_pipeline(lr, nb_scaling=True)):
         model.fit(texts, labels)
         terms = models.term_weights(model, n=3)
         top_positive = set(terms.loc[terms["label"] == "positive", "term"])
@@ -23,3 +43,30 @@ def test_describe_params():
     params = {"clf__C": 3.0, "features__char": "drop"}
     assert models.describe_params(params) == "C=3, word n-grams"
     assert "word+char" in models.describe_params({"features__char": models.WITH_CHARS[0]})
+
+
+def test_unknown_word_share(toy_model):
+    shares = Vocabulary(toy_model).unknown_shares(["great film", "great zorblax", "qwe rty", ""])
+    assert shares.tolist() == [0.0, 0.5, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("kind", ["feature union", "calibrated wrapper", "calibrated step"])
+def test_unknown_word_share_finds_the_vocabulary_of_every_model_family(kind, toy_corpus):
+    texts, labels = toy_corpus
+    if kind == "feature union":
+        model = _pipeline(FeatureUnion([
+            ("word", TfidfVectorizer()),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3))),
+        ]))
+    elif kind == "calibrated wrapper":
+        model = CalibratedClassifierCV(_pipeline(), cv=2)
+    else:
+        model = _pipeline(classifier=CalibratedClassifierCV(LinearSVC(), cv=2))
+    model.fit(texts, labels)
+    assert Vocabulary(model).unknown_shares(["great film", "qwe rty"]).tolist() == [0.0, 1.0]
+
+
+def test_a_model_without_words_has_no_vocabulary(toy_corpus):
+    texts, labels = toy_corpus
+    chars = Pipeline([("f", TfidfVectorizer(analyzer="char")), ("clf", LogisticRegression())])
+    assert Vocabulary.of(chars.fit(texts, labels)) is None

@@ -1,6 +1,7 @@
 import pytest
 
 from shared import problem
+from shared.catalog import Catalog
 from shared.problem import ProblemSpec, ProblemSpecError
 from shared.tasks import TASKS, UnknownTaskError, get_task
 
@@ -8,8 +9,9 @@ from shared.tasks import TASKS, UnknownTaskError, get_task
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_builtin_specs_are_valid_and_round_trip(name, tmp_path):
     spec = get_task(name).spec.validate()
-    problem.save(spec, tmp_path / "problem.json")
-    assert problem.load(tmp_path / "problem.json") == spec
+    cat = Catalog.for_task(name, tmp_path)
+    problem.save(spec, cat)
+    assert problem.load(cat) == spec
 
 
 @pytest.mark.parametrize(
@@ -54,4 +56,4 @@ def test_unknown_task_lists_choices():
 
 def test_load_missing_spec_says_which_stage(tmp_path):
     with pytest.raises(FileNotFoundError, match="01_problem_definition"):
-        problem.load(tmp_path / "problem.json")
+        problem.load(Catalog.for_task("sentiment", tmp_path))

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.text import TextCleaner, clean_text, dedup_key
+from shared.text import TextCleaner, clean_text, dedup_key, unscoreable_reason
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,27 @@ def test_dedup_key_ignores_case_and_spacing():
 def test_text_cleaner_is_the_same_function():
     texts = ["  A<br>b ", "c"]
     assert list(TextCleaner().fit(texts).transform(texts)) == [clean_text(t) for t in texts]
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (None, "missing text"),
+    (float("nan"), "missing text"),
+    ("12345", "text is a number, not words"),
+    (" 1,000.5 ", "text is a number, not words"),
+    (42, "text is a number, not words"),
+    (b"bytes", "text is not a string"),
+    ("NULL", "text is a missing-value marker (NaN, NULL, N/A...)"),
+    (" n/a ", "text is a missing-value marker (NaN, NULL, N/A...)"),
+    ("   ", "empty text"),
+    ("\u200b\u200b", "empty text"),
+    ("x" * 20_001, "text longer than 20,000 characters"),
+    ("great film", None),
+    ("4 stars", None),
+])
+def test_one_rule_decides_what_a_scoreable_text_is(text, reason):
+    assert unscoreable_reason(text) == reason
+
+
+def test_the_length_limit_is_a_parameter():
+    assert unscoreable_reason("a" * 11, max_chars=10) == "text longer than 10 characters"
+    assert unscoreable_reason("a" * 10, max_chars=10) is None

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from shared import models, training
-from shared.persistence import load_model, save_model
+from shared.modelfile import load_model, save_model
 
 
 @pytest.fixture
@@ -58,15 +58,3 @@ def test_choice_rules():
     assert best.loc[index, "model"] == "simple" and "one standard error" in reason
     tight = best.assign(std=[0.001, 0.01, 0.01])
     assert training.choose(tight, "one_standard_error", 5)[0] == 0
-
-
-def test_calibration_is_kept_only_when_it_lowers_the_brier_score(spec, corpus):
-    texts, labels = corpus
-    spec = spec.with_overrides(cv_folds=3)
-    model = models.tfidf_logistic_regression(seed=0)
-    _, oof = training.cross_validate("lr", model, texts, labels, spec)
-    final, method, table, final_oof = training.calibrate(model, texts, labels, oof, spec, 1)
-    assert list(table["method"]) == ["none", "sigmoid", "isotonic"]
-    assert method == table.loc[table["brier"].idxmin(), "method"]
-    y = (labels == "positive").to_numpy()
-    assert np.mean((final_oof - y) ** 2) == pytest.approx(table["brier"].min())

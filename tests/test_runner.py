@@ -3,23 +3,23 @@ import sys
 
 import pytest
 
-from shared import pipeline
+from shared import catalog, runner
 from shared.catalog import PROJECT_DIR
 
 
 @pytest.fixture(scope="module")
 def declared():
-    return pipeline.notebook_parameters()
+    return runner.notebook_parameters()
 
 
 def test_every_notebook_declares_task_and_project_dir(declared):
-    assert list(declared) == list(pipeline.NOTEBOOKS)
+    assert list(declared) == list(catalog.NOTEBOOKS)
     for notebook, params in declared.items():
         assert {"task", "project_dir"} <= set(params), notebook
 
 
 def test_plan_passes_each_parameter_only_where_declared(declared, tmp_path):
-    plan = pipeline.plan("spam", "builtin", {"target": 0.9}, tmp_path, declared)
+    plan = runner.plan("spam", "builtin", {"target": 0.9}, tmp_path, declared)
     assert plan["01_problem_definition.ipynb"]["target"] == 0.9
     assert "target" not in plan["04_model_training.ipynb"]
     assert plan["02_data_collection.ipynb"]["dataset"] == "builtin"
@@ -35,13 +35,13 @@ def test_plan_passes_each_parameter_only_where_declared(declared, tmp_path):
     ],
 )
 def test_refuses_before_running(declared, tmp_path, task, dataset, overrides, message):
-    with pytest.raises(pipeline.RunError, match=message):
-        pipeline.plan(task, dataset, overrides, tmp_path, declared)
+    with pytest.raises(runner.RunError, match=message):
+        runner.plan(task, dataset, overrides, tmp_path, declared)
 
 
 def test_cli_refusal_exits_2_and_runs_nothing(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "shared.pipeline", "--task", "fraud", "--root", str(tmp_path)],
+        [sys.executable, "-m", "shared.runner", "--task", "fraud", "--root", str(tmp_path)],
         capture_output=True, text=True, cwd=PROJECT_DIR,
     )
     assert result.returncode == 2
@@ -53,12 +53,12 @@ def test_cli_refusal_exits_2_and_runs_nothing(tmp_path):
     ("text", "value"), [("0.85", 0.85), ("5", 5), ("None", None), ("True", True), ("abc", "abc")]
 )
 def test_parse_value(text, value):
-    assert pipeline.parse_value(text) == value
+    assert runner.parse_value(text) == value
 
 
 def test_a_failing_notebook_is_named_with_its_cell_and_error(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "shared.pipeline", "--task", "spam", "--root", str(tmp_path),
+        [sys.executable, "-m", "shared.runner", "--task", "spam", "--root", str(tmp_path),
          "-p", "target", "2.0"],
         capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
     )

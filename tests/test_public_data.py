@@ -16,15 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from shared import catalog, datasets
-from shared.datasets import DataSourceError, load_dataset, reconciliation, validate
+from shared import public_data
+from shared.catalog import PROJECT_DIR
+from shared.records import DataSourceError
+from shared.sources import load_dataset
 from shared.tasks import get_task
+from shared.validation import reconciliation, validate
 
 
 def _shared_datasets() -> Path | None:
     """The offline copies: beside the project (as CI lays them out), else /work/shared."""
     for candidate in (
-        catalog.PROJECT_DIR.parent / "shared" / "datasets",
+        PROJECT_DIR.parent / "shared" / "datasets",
         Path("/work/shared/datasets"),
     ):
         if (candidate / "sms-spam" / "SMSSpamCollection").is_file():
@@ -180,9 +183,9 @@ def test_download_unpack_verify_then_read_from_cache(server, empty_cache, monkey
     sms = (SHARED / "sms-spam" / "SMSSpamCollection").read_bytes()
     _rt_archive(folder, *rt)
     _sms_archive(folder, sms)
-    monkeypatch.setitem(datasets.DOWNLOAD_URLS, "rt-polarity",
+    monkeypatch.setitem(public_data.DOWNLOAD_URLS, "rt-polarity",
                         f"{server.url}/rt-polaritydata.tar.gz")
-    monkeypatch.setitem(datasets.DOWNLOAD_URLS, "sms-spam", f"{server.url}/smsspamcollection.zip")
+    monkeypatch.setitem(public_data.DOWNLOAD_URLS, "sms-spam", f"{server.url}/smsspamcollection.zip")
 
     data = load_dataset("rt-polarity", "sentiment")
     assert data.rows_read == 10_662
@@ -207,7 +210,7 @@ def test_only_missing_files_are_fetched(server, empty_cache, monkeypatch):
     assert SHARED is not None
     rt = [(SHARED / "rt-polarity" / name).read_bytes() for name in RT_FILES]
     _rt_archive(_served(server), *rt)
-    monkeypatch.setitem(datasets.DOWNLOAD_URLS, "rt-polarity",
+    monkeypatch.setitem(public_data.DOWNLOAD_URLS, "rt-polarity",
                         f"{server.url}/rt-polaritydata.tar.gz")
     (empty_cache / "rt-polarity").mkdir(parents=True)
     shutil.copyfile(SHARED / "rt-polarity" / "rt-polarity.pos",
@@ -224,7 +227,7 @@ def test_a_wrong_download_never_reaches_the_cache(server, empty_cache, monkeypat
     truncated = sms[: sms.rindex(b"\n", 0, len(sms) - 1) + 1]  # one message short
     _sms_archive(_served(server), truncated)
     url = f"{server.url}/smsspamcollection.zip"
-    monkeypatch.setitem(datasets.DOWNLOAD_URLS, "sms-spam", url)
+    monkeypatch.setitem(public_data.DOWNLOAD_URLS, "sms-spam", url)
     with pytest.raises(DataSourceError) as error:
         load_dataset("sms-spam", "spam")
     message = str(error.value)
@@ -237,7 +240,7 @@ def test_a_wrong_download_never_reaches_the_cache(server, empty_cache, monkeypat
 
 def test_not_an_archive(server, empty_cache, monkeypatch):
     (_served(server) / "moved.html").write_text("<html>This page has moved</html>")
-    monkeypatch.setitem(datasets.DOWNLOAD_URLS, "sms-spam", f"{server.url}/moved.html")
+    monkeypatch.setitem(public_data.DOWNLOAD_URLS, "sms-spam", f"{server.url}/moved.html")
     with pytest.raises(DataSourceError, match="the download is not a zip or tar archive"):
         load_dataset("sms-spam", "spam")
     assert list((empty_cache / "sms-spam").iterdir()) == []
@@ -261,7 +264,7 @@ def test_no_cache_and_no_network_says_what_to_put_where(
     empty_cache, monkeypatch, name, task, files, member
 ):
     url = f"http://127.0.0.1:{_closed_port()}/x"
-    monkeypatch.setitem(datasets.DOWNLOAD_URLS, name, url)
+    monkeypatch.setitem(public_data.DOWNLOAD_URLS, name, url)
     with pytest.raises(DataSourceError) as error:
         load_dataset(name, task)
     message = str(error.value)
@@ -285,16 +288,16 @@ def test_cache_folder_that_cannot_be_written(tmp_path, monkeypatch):
 
 
 def test_http_error_is_reported_too(server, empty_cache, monkeypatch):
-    monkeypatch.setitem(datasets.DOWNLOAD_URLS, "sms-spam", f"{server.url}/missing.zip")
+    monkeypatch.setitem(public_data.DOWNLOAD_URLS, "sms-spam", f"{server.url}/missing.zip")
     with pytest.raises(DataSourceError, match=r"SMSSpamCollection not found .*HTTP Error 404"):
         load_dataset("sms-spam", "spam")
 
 
 def test_default_cache_folder(monkeypatch):
     monkeypatch.delenv("DATA_CACHE_DIR", raising=False)
-    assert datasets.cache_dir() == catalog.PROJECT_DIR / "data" / "external"
+    assert public_data.cache_dir() == PROJECT_DIR / "data" / "external"
     monkeypatch.setenv("DATA_CACHE_DIR", "/somewhere/else")
-    assert datasets.cache_dir() == Path("/somewhere/else")
+    assert public_data.cache_dir() == Path("/somewhere/else")
 
 
 # -- a damaged cache -------------------------------------------------------------

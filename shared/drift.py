@@ -1,31 +1,31 @@
-"""Monitoring: windows of logged predictions against the test-split reference, and alerts.
+"""Drift: how a window of logged predictions differs from the reference.
 
 Per window of predictions: count, mean confidence, share under the confidence
 threshold, predicted-label shares against the training prior, text length,
 share of words unknown to the model, PSI and a Kolmogorov-Smirnov test of the
 confidence distribution, a domain-classifier drift score and, where true labels
-came back as feedback, live metrics. Every alert threshold comes from the
-problem spec written in stage 1; only scipy and scikit-learn are used.
+came back as feedback, live metrics. The reference is the test split as stage
+5 predicted it. Which of these figures raise an alert is ``shared.alerts``'.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn import metrics as skm
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from shared import catalog, models, predlog
+from shared.catalog import Catalog
+from shared.metrics import confusion, rates
+from shared.models import Vocabulary
 from shared.problem import ProblemSpec
 from shared.text import TextCleaner
 
@@ -98,20 +98,6 @@ def confidence_report(
     }
 
 
-# -- vocabulary ------------------------------------------------------------------------
-def unknown_word_share(model: Any, texts: Sequence[str]) -> np.ndarray:
-    """For each text, the share of its words that the fitted vectorizer never saw.
-
-    A model can only weigh words from its training vocabulary; when most words
-    of incoming texts are new to it, the texts come from somewhere else.
-    Empty texts count as entirely unknown.
-    """
-    words, vocabulary = models.word_vocabulary(model)
-    return np.asarray([
-        float(np.mean([w not in vocabulary for w in ws])) if ws else 1.0
-        for ws in words(list(texts))
-    ], dtype=float)
-
 
 # -- the domain classifier ----------------------------------------------------------
 def domain_classifier_auc(
@@ -149,8 +135,9 @@ def domain_classifier_auc(
         classifier = LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear")
         cv = StratifiedKFold(folds, shuffle=True, random_state=seed + repeat)
         scores = cross_val_predict(classifier, features, y, cv=cv, method="predict_proba")[:, 1]
-        aucs.append(skm.roc_auc_score(y, scores))
+        aucs.append(roc_auc_score(y, scores))
     return float(np.mean(aucs))
+
 
 
 # -- the reference ------------------------------------------------------------------------
@@ -179,46 +166,48 @@ class Reference:
             texts=texts,
             confidences=reference["confidence"].to_numpy(dtype=float),
             lengths=np.asarray([len(t) for t in texts], dtype=float),
-            unknown_word_share=float(unknown_word_share(model, texts).mean()),
+            unknown_word_share=_mean_unknown_share(model, texts),
             prior={label: float(np.mean(labels == label)) for label in spec.labels},
             prior_source="training split" if training_labels is not None else "test split",
         )
 
 
-def load_reference(cat: catalog.Catalog, model: Any, spec: ProblemSpec) -> Reference:
+def load_reference(cat: Catalog, model: Any, spec: ProblemSpec) -> Reference:
     """The deployed reference; the label prior from the training split when it is present."""
-    reference = catalog.read_csv(
-        catalog.require(cat.deployed_reference, "stage 6, notebooks/06_deployment.ipynb")
-    )
-    train_path = cat.split("train")
-    training = catalog.read_csv(train_path)["label"] if Path(train_path).exists() else None
+    reference = cat.read("deployed_reference")
+    train_path = cat.path("train")
+    training = cat.read("train")["label"] if train_path.exists() else None
     return Reference.build(reference, model, spec, training)
+
+
+def _mean_unknown_share(model: Any, texts: Sequence[str]) -> float:
+    """Mean share of unknown words over ``texts`` (NaN for a model without a vocabulary)."""
+    vocabulary = Vocabulary.of(model)
+    return float(vocabulary.unknown_shares(texts).mean()) if vocabulary else math.nan
 
 
 # -- one window -------------------------------------------------------------------------
 def live_metrics(window: pd.DataFrame, spec: ProblemSpec) -> dict[str, float]:
-    """Accuracy, precision, recall, F1, MCC and ham/negatives flagged on the predictions
-    of ``window`` whose true label came back (column ``true_label``, '' when none)."""
+    """Accuracy, precision, recall, F1, MCC, ROC-AUC and negatives flagged, live.
+
+    Computed on the predictions of ``window`` whose true label came back
+    (column ``true_label``, '' when none). Negatives flagged is NaN when no
+    negative came back (nothing to be wrong about).
+    """
     if "true_label" not in window:
         return {"feedback_count": 0}
     known = window[window["true_label"].fillna("") != ""]
     result: dict[str, float] = {"feedback_count": int(len(known))}
     if known.empty:
         return result
-    y = known["true_label"].to_numpy() == spec.positive_label
-    predicted = known["label"].to_numpy() == spec.positive_label
-    negatives = int((~y).sum())
-    result.update({
-        "live_accuracy": float(skm.accuracy_score(y, predicted)),
-        "live_precision": float(skm.precision_score(y, predicted, zero_division=0)),
-        "live_recall": float(skm.recall_score(y, predicted, zero_division=0)),
-        "live_f1": float(skm.f1_score(y, predicted, zero_division=0)),
-        "live_mcc": float(skm.matthews_corrcoef(y, predicted)),
-        "live_false_positive_rate": float(np.sum(predicted & ~y) / negatives)
-        if negatives else float("nan"),
-        "live_roc_auc": float(skm.roc_auc_score(y, known["score"])) if 0 < y.sum() < len(y)
-        else float("nan"),
-    })
+    actual = known["true_label"].to_numpy() == spec.positive_label
+    counts = confusion(actual, known["label"].to_numpy() == spec.positive_label)
+    values = rates(*counts)
+    result.update({f"live_{name}": float(value) for name, value in values.items()})
+    if not (~actual).any():
+        result["live_false_positive_rate"] = math.nan
+    result["live_roc_auc"] = (float(roc_auc_score(actual, known["score"]))
+                              if 0 < actual.sum() < len(actual) else math.nan)
     return result
 
 
@@ -252,7 +241,7 @@ def window_report(
     if shares is not None and shares.notna().all() and len(shares):
         report["unknown_word_share"] = float(shares.mean())
     elif has_text and model is not None:
-        report["unknown_word_share"] = float(unknown_word_share(model, list(texts)).mean())
+        report["unknown_word_share"] = _mean_unknown_share(model, list(texts))
     else:
         report["unknown_word_share"] = math.nan
     report["reference_unknown_word_share"] = reference.unknown_word_share
@@ -263,134 +252,3 @@ def window_report(
     return report
 
 
-# -- alert rules -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Rule:
-    """An alert rule: the report figure it watches, how, and the spec field of its limit."""
-
-    metric: str
-    description: str
-    fires_when: str  # "above" or "below"
-    threshold_field: str
-
-    def threshold(self, spec: ProblemSpec) -> float:
-        """The rule's limit, read from the problem spec."""
-        return float(getattr(spec, self.threshold_field))
-
-
-RULES: tuple[Rule, ...] = (
-    Rule("low_confidence_share", "share of predictions under the confidence threshold",
-         "above", "max_low_confidence_share"),
-    Rule("mean_confidence", "mean confidence", "below", "confidence_threshold"),
-    Rule("unknown_word_share", "share of words unknown to the model", "above",
-         "max_unknown_word_share"),
-    Rule("confidence_psi", "PSI of confidence against the reference", "above",
-         "max_confidence_psi"),
-    Rule("confidence_ks_pvalue", "KS test of confidence against the reference (p-value)",
-         "below", "min_ks_pvalue"),
-    Rule("length_ks_pvalue", "KS test of text length against the reference (p-value)",
-         "below", "min_ks_pvalue"),
-    Rule("label_shift", "largest gap between a predicted-label share and the training prior",
-         "above", "max_label_shift"),
-    Rule("domain_auc", "domain classifier ROC-AUC (window texts vs reference texts)", "above",
-         "max_domain_auc"),
-)
-
-
-def rules(spec: ProblemSpec) -> list[Rule]:
-    """The alert rules for ``spec``: the fixed ones, then live quality on feedback."""
-    live = Rule(f"live_{spec.primary_metric}",
-                f"live {spec.primary_metric} on feedback labels (at least "
-                f"{spec.min_live_feedback})", "below", "target")
-    return [*RULES, live]
-
-
-def alerts(report: dict[str, float], spec: ProblemSpec) -> pd.DataFrame:
-    """Each rule whose figure the report holds, with its value, threshold and whether it fired.
-
-    A rule whose figure is missing or NaN (no texts stored, too little feedback)
-    is left out rather than reported as calm.
-    """
-    rows = []
-    for rule in rules(spec):
-        value = report.get(rule.metric)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            continue
-        if rule.metric.startswith("live_") and report.get("feedback_count", 0) < (
-            spec.min_live_feedback
-        ):
-            continue
-        threshold = rule.threshold(spec)
-        fired = value > threshold if rule.fires_when == "above" else value < threshold
-        rows.append((rule.description, rule.metric, float(value), threshold, bool(fired)))
-    return pd.DataFrame(rows, columns=["rule", "metric", "value", "threshold", "fired"])
-
-
-# -- windows of the log -------------------------------------------------------------------
-def split_windows(log: pd.DataFrame, size: int, count: int | None = None) -> list[pd.DataFrame]:
-    """The log cut into windows of ``size`` predictions, counted back from the newest.
-
-    The newest window is always full (when the log holds ``size`` rows); an
-    older remainder shorter than ``size`` is dropped unless it is all there is.
-    ``count`` keeps only the newest windows. Oldest window first.
-    """
-    if size < 1:
-        raise ValueError(f"window size must be at least 1, got {size}")
-    log = log.reset_index(drop=True)
-    ends = list(range(len(log), 0, -size))
-    windows = [log.iloc[max(end - size, 0):end] for end in ends]
-    if len(windows) > 1 and len(windows[-1]) < size:
-        windows = windows[:-1]
-    if count is not None:
-        windows = windows[:count]
-    return windows[::-1]
-
-
-def window_name(window: pd.DataFrame) -> str:
-    """A stable name for a window of logged predictions: its row-id range."""
-    if window.empty:
-        return "empty window"
-    return f"predictions {int(window['id'].min())}-{int(window['id'].max())}"
-
-
-def monitor(
-    windows: dict[str, pd.DataFrame], reference: Reference, spec: ProblemSpec,
-    model: Any | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reports (one row per window) and the alert table (one row per window and rule)."""
-    reports = {}
-    tables = []
-    for name, window in windows.items():
-        reports[name] = window_report(window, reference, spec, model)
-        tables.append(alerts(reports[name], spec).assign(window=name))
-    table = pd.concat(tables, ignore_index=True) if tables else alerts({}, spec).assign(window="")
-    table = table[["window", "rule", "metric", "value", "threshold", "fired"]]
-    return pd.DataFrame(reports).T.rename_axis("window"), table
-
-
-def record(
-    log_path: str | os.PathLike[str], table: pd.DataFrame, model_version: str,
-    names: dict[str, str] | None = None,
-) -> int:
-    """Record every fired alert of ``table`` in the log's ``alerts`` table; return how many.
-
-    ``names`` maps a window's displayed name to the name it is recorded under
-    (for example with its batch id), when they differ.
-    """
-    recorded = 0
-    for name, group in table.groupby("window", sort=False):
-        stored = (names or {}).get(str(name), str(name))
-        recorded += predlog.record_alerts(log_path, group, stored, model_version)
-    return recorded
-
-
-def as_json(report: dict[str, Any]) -> dict[str, Any]:
-    """A report with NaN replaced by None and numpy numbers by plain ones, for JSON."""
-    clean: dict[str, Any] = {}
-    for key, value in report.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        clean[key] = value
-    return clean

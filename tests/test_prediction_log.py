@@ -8,34 +8,34 @@ import time
 import pandas as pd
 import pytest
 
-from shared import predlog
+from shared import prediction_log
 
 
 def _batch(n, start=0):
-    return [predlog.LoggedPrediction(f"text {i}", "positive", 0.9, 0.9, 1.0)
+    return [prediction_log.LoggedPrediction(f"text {i}", "positive", 0.9, 0.9, 1.0)
             for i in range(start, start + n)]
 
 
 def test_append_and_read_by_batch(tmp_path):
     log = tmp_path / "log.sqlite"
-    first, ids = predlog.append(log, _batch(3), "v1", "test")
-    second, _ = predlog.append(log, _batch(2, 3), "v1", "test")
+    first, ids = prediction_log.append(log, _batch(3), "v1", "test")
+    second, _ = prediction_log.append(log, _batch(2, 3), "v1", "test")
     assert len(ids) == len(set(ids)) == 3
-    assert len(predlog.read(log)) == 5
-    assert predlog.read(log, first)["text"].tolist() == ["text 0", "text 1", "text 2"]
-    assert len(predlog.read(log, second)) == 2
+    assert len(prediction_log.read(log)) == 5
+    assert prediction_log.read(log, first)["text"].tolist() == ["text 0", "text 1", "text 2"]
+    assert len(prediction_log.read(log, second)) == 2
 
 
 def test_privacy_mode_stores_only_the_hash(tmp_path):
     log = tmp_path / "log.sqlite"
-    batch, _ = predlog.append(log, _batch(1), "v1", "test", store_text=False)
-    row = predlog.read(log, batch).iloc[0]
+    batch, _ = prediction_log.append(log, _batch(1), "v1", "test", store_text=False)
+    row = prediction_log.read(log, batch).iloc[0]
     assert row["text"] is None and len(row["text_sha256"]) == 64 and row["text_length"] == 6
 
 
 def test_wal_mode(tmp_path):
     log = tmp_path / "log.sqlite"
-    predlog.append(log, _batch(1), "v1", "test")
+    prediction_log.append(log, _batch(1), "v1", "test")
     mode = sqlite3.connect(log).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
@@ -44,9 +44,9 @@ def test_killed_writer_leaves_every_committed_batch(tmp_path):
     log = tmp_path / "log.sqlite"
     script = textwrap.dedent(f"""
         import os, sys
-        from shared import predlog
+        from shared import prediction_log
         for b in range(1000):
-            predlog.append({str(log)!r}, [predlog.LoggedPrediction(f"t{{b}}-{{i}}", "positive",
+            prediction_log.append({str(log)!r}, [prediction_log.LoggedPrediction(f"t{{b}}-{{i}}", "positive",
                            0.9, 0.9, 1.0) for i in range(50)], "v1", "writer")
             print(b, flush=True)
     """)
@@ -59,7 +59,7 @@ def test_killed_writer_leaves_every_committed_batch(tmp_path):
             writer.kill()
             break
     writer.wait()
-    rows = predlog.read(log)
+    rows = prediction_log.read(log)
     assert sqlite3.connect(log).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # every batch reported as committed is there, whole; batches are never partial
     assert len(rows) >= (committed + 1) * 50
@@ -67,20 +67,20 @@ def test_killed_writer_leaves_every_committed_batch(tmp_path):
     assert rows.groupby("batch_id").size().eq(50).all()
     present = set(rows["text"])
     assert all(f"t{b}-{i}" in present for b in range(committed + 1) for i in range(50))
-    predlog.append(log, _batch(1), "v1", "after the crash")  # and it takes new writes
+    prediction_log.append(log, _batch(1), "v1", "after the crash")  # and it takes new writes
 
 
 def test_feedback_links_to_a_prediction_and_refuses_unknown_ids(tmp_path):
     log = tmp_path / "log.sqlite"
-    batch, ids = predlog.append(log, _batch(3), "v1", "test")
-    assert predlog.add_feedback(log, ids[0], "negative") == "positive"
-    predlog.add_feedback(log, ids[0], "positive")  # a later label supersedes the first
-    assert predlog.add_feedback_many(log, [(ids[1], "negative")]) == 1
-    with pytest.raises(predlog.UnknownPredictionError):
-        predlog.add_feedback(log, "no-such-id", "positive")
-    with pytest.raises(predlog.UnknownPredictionError):  # all or nothing
-        predlog.add_feedback_many(log, [(ids[2], "negative"), ("no-such-id", "positive")])
-    rows = predlog.read(log, batch, with_feedback=True)
+    batch, ids = prediction_log.append(log, _batch(3), "v1", "test")
+    assert prediction_log.add_feedback(log, ids[0], "negative") == "positive"
+    prediction_log.add_feedback(log, ids[0], "positive")  # a later label supersedes the first
+    assert prediction_log.add_feedback_many(log, [(ids[1], "negative")]) == 1
+    with pytest.raises(prediction_log.UnknownPredictionError):
+        prediction_log.add_feedback(log, "no-such-id", "positive")
+    with pytest.raises(prediction_log.UnknownPredictionError):  # all or nothing
+        prediction_log.add_feedback_many(log, [(ids[2], "negative"), ("no-such-id", "positive")])
+    rows = prediction_log.read(log, batch, with_feedback=True)
     assert rows["true_label"].tolist() == ["positive", "negative", ""]
     with sqlite3.connect(log) as db:
         assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 3
@@ -88,11 +88,11 @@ def test_feedback_links_to_a_prediction_and_refuses_unknown_ids(tmp_path):
 
 def test_read_last_rows_and_several_batches(tmp_path):
     log = tmp_path / "log.sqlite"
-    first, _ = predlog.append(log, _batch(3), "v1", "test")
-    second, _ = predlog.append(log, _batch(2, 3), "v1", "test")
-    assert predlog.read(log, last=2)["text"].tolist() == ["text 3", "text 4"]
-    assert len(predlog.read(log, [first, second])) == 5
-    assert predlog.count(log) == 5 and predlog.count(log, "other") == 0
+    first, _ = prediction_log.append(log, _batch(3), "v1", "test")
+    second, _ = prediction_log.append(log, _batch(2, 3), "v1", "test")
+    assert prediction_log.read(log, last=2)["text"].tolist() == ["text 3", "text 4"]
+    assert len(prediction_log.read(log, [first, second])) == 5
+    assert prediction_log.count(log) == 5 and prediction_log.count(log, "other") == 0
 
 
 def test_alerts_are_recorded_with_rule_value_and_threshold(tmp_path):
@@ -101,8 +101,8 @@ def test_alerts_are_recorded_with_rule_value_and_threshold(tmp_path):
         "rule": ["mean confidence", "domain classifier"], "metric": ["mean_confidence", "domain_auc"],
         "value": [0.55, 0.91], "threshold": [0.6, 0.75], "fired": [True, False],
     })
-    assert predlog.record_alerts(log, table, "predictions 1-50", "v1") == 1
-    alerts = predlog.read_alerts(log)
+    assert prediction_log.record_alerts(log, table, "predictions 1-50", "v1") == 1
+    alerts = prediction_log.read_alerts(log)
     assert alerts[["window_name", "metric", "value", "threshold"]].values.tolist() == [
         ["predictions 1-50", "mean_confidence", 0.55, 0.6]]
     assert alerts.loc[0, "created_at"]
@@ -111,10 +111,10 @@ def test_alerts_are_recorded_with_rule_value_and_threshold(tmp_path):
 def test_an_old_log_gets_the_new_column(tmp_path):
     log = tmp_path / "old.sqlite"
     with sqlite3.connect(log) as db:
-        db.executescript(predlog.SCHEMA.replace(",\n    unknown_word_share REAL", ""))
-    predlog._ready.discard(str(log.resolve()))
-    predlog.append(log, _batch(1), "v1", "test")
-    assert "unknown_word_share" in predlog.read(log).columns
+        db.executescript(prediction_log.SCHEMA.replace(",\n    unknown_word_share REAL", ""))
+    prediction_log._ready.discard(str(log.resolve()))
+    prediction_log.append(log, _batch(1), "v1", "test")
+    assert "unknown_word_share" in prediction_log.read(log).columns
 
 
 def test_concurrent_writers_lose_no_row(tmp_path):
@@ -124,7 +124,7 @@ def test_concurrent_writers_lose_no_row(tmp_path):
     def writer(n):
         try:
             for b in range(10):
-                predlog.append(log, _batch(5, n * 1000 + b * 5), "v1", f"writer{n}")
+                prediction_log.append(log, _batch(5, n * 1000 + b * 5), "v1", f"writer{n}")
         except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
 
@@ -134,5 +134,17 @@ def test_concurrent_writers_lose_no_row(tmp_path):
     for thread in threads:
         thread.join(60)
     assert not errors
-    rows = predlog.read(log)
+    rows = prediction_log.read(log)
     assert len(rows) == 8 * 10 * 5 and rows["prediction_id"].is_unique
+
+
+def test_a_failed_write_transaction_leaves_nothing(tmp_path):
+    log = tmp_path / "log.sqlite"
+    prediction_log.append(log, _batch(2), "v1", "test")
+    with pytest.raises(RuntimeError), prediction_log.write_transaction(log) as connection:
+        connection.execute(
+            "INSERT INTO alerts (created_at, model_version, window_name, rule, metric, value, "
+            "threshold) VALUES ('t', 'v1', 'w', 'r', 'm', 1, 1)")
+        raise RuntimeError("crash inside the transaction")
+    assert prediction_log.read_alerts(log).empty
+    assert len(prediction_log.read(log)) == 2

@@ -17,13 +17,14 @@ Tables:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +135,28 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return connection
 
 
+@contextlib.contextmanager
+def write_transaction(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
+    """A connection inside ``BEGIN IMMEDIATE``: committed if the block succeeds, else rolled back.
+
+    Threads of this process take turns (one lock per log file); other processes
+    wait on SQLite's busy timeout. Either everything the block wrote is in the
+    log, or nothing is.
+    """
+    with _write_lock(path):
+        connection = connect(path)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+
 def _optional(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
@@ -163,29 +186,13 @@ def append(
             len(p.text), p.label, float(p.confidence), float(p.score), float(p.latency_ms),
             _optional(p.unknown_word_share),
         ))
-    with _write_lock(path):
-        return _append(path, rows, batch_id, ids)
-
-
-def _append(
-    path: str | os.PathLike[str], rows: list[tuple], batch_id: str, ids: list[str]
-) -> tuple[str, list[str]]:
-    connection = connect(path)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.executemany(
-                "INSERT INTO predictions (prediction_id, batch_id, created_at, model_version, "
-                "source, text, text_sha256, text_length, label, confidence, score, latency_ms, "
-                "unknown_word_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-    finally:
-        connection.close()
+    with write_transaction(path) as connection:
+        connection.executemany(
+            "INSERT INTO predictions (prediction_id, batch_id, created_at, model_version, "
+            "source, text, text_sha256, text_length, label, confidence, score, latency_ms, "
+            "unknown_word_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     return batch_id, ids
 
 
@@ -244,31 +251,8 @@ def add_feedback(path: str | os.PathLike[str], prediction_id: str, true_label: s
     Raises UnknownPredictionError when the log holds no such prediction. A
     later feedback for the same prediction supersedes an earlier one.
     """
-    with _write_lock(path):
-        return _add_feedback(path, prediction_id, true_label)
-
-
-def _add_feedback(path: str | os.PathLike[str], prediction_id: str, true_label: str) -> str:
-    connection = connect(path)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            row = connection.execute(
-                "SELECT label FROM predictions WHERE prediction_id = ?", (prediction_id,)
-            ).fetchone()
-            if row is None:
-                raise UnknownPredictionError(prediction_id)
-            connection.execute(
-                "INSERT INTO feedback (prediction_id, true_label, created_at) VALUES (?, ?, ?)",
-                (prediction_id, true_label, _now()),
-            )
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return str(row[0])
-    finally:
-        connection.close()
+    with write_transaction(path) as connection:
+        return _insert_feedback(connection, prediction_id, true_label, _now())
 
 
 def add_feedback_many(
@@ -279,33 +263,27 @@ def add_feedback_many(
     Raises UnknownPredictionError, and records nothing, if any id is unknown.
     """
     pairs = list(feedback)
-    with _write_lock(path):
-        return _add_feedback_many(path, pairs)
+    now = _now()
+    with write_transaction(path) as connection:
+        for prediction_id, true_label in pairs:
+            _insert_feedback(connection, prediction_id, true_label, now)
+    return len(pairs)
 
 
-def _add_feedback_many(path: str | os.PathLike[str], pairs: list[tuple[str, str]]) -> int:
-    connection = connect(path)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            now = _now()
-            for prediction_id, true_label in pairs:
-                known = connection.execute(
-                    "SELECT 1 FROM predictions WHERE prediction_id = ?", (prediction_id,)
-                ).fetchone()
-                if known is None:
-                    raise UnknownPredictionError(prediction_id)
-                connection.execute(
-                    "INSERT INTO feedback (prediction_id, true_label, created_at) "
-                    "VALUES (?, ?, ?)", (prediction_id, true_label, now),
-                )
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return len(pairs)
-    finally:
-        connection.close()
+def _insert_feedback(
+    connection: sqlite3.Connection, prediction_id: str, true_label: str, now: str
+) -> str:
+    """Insert one feedback row; return the predicted label, or raise for an unknown id."""
+    row = connection.execute(
+        "SELECT label FROM predictions WHERE prediction_id = ?", (prediction_id,)
+    ).fetchone()
+    if row is None:
+        raise UnknownPredictionError(prediction_id)
+    connection.execute(
+        "INSERT INTO feedback (prediction_id, true_label, created_at) VALUES (?, ?, ?)",
+        (prediction_id, true_label, now),
+    )
+    return str(row[0])
 
 
 def record_alerts(
@@ -320,17 +298,11 @@ def record_alerts(
     ]
     if not rows:
         return 0
-    with _write_lock(path):
-        connection = connect(path)
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(
-                "INSERT INTO alerts (created_at, model_version, window_name, rule, metric, value, "
-                "threshold) VALUES (?, ?, ?, ?, ?, ?, ?)", rows,
-            )
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
+    with write_transaction(path) as connection:
+        connection.executemany(
+            "INSERT INTO alerts (created_at, model_version, window_name, rule, metric, value, "
+            "threshold) VALUES (?, ?, ?, ?, ?, ?, ?)", rows,
+        )
     return len(rows)
 
 

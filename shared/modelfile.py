@@ -1,0 +1,92 @@
+"""Model files: skops (never pickle), byte-for-byte reproducible, and loaded only if trusted.
+
+A model file is loaded only when every type it contains is either one skops
+trusts by default or one of the components listed in ``TRUSTED_TYPES``. (A
+deployed model is also checked against its manifest first: ``shared.manifest``.)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+from shared import storage
+
+#: the only types beyond skops' defaults that a model file may contain, each by name:
+#: this project's own components, and scikit-learn internals that calibration and
+#: random forests are made of but that skops' default list leaves out
+TRUSTED_TYPES: tuple[str, ...] = (
+    "shared.text.TextCleaner",
+    "shared.features.LogCountRatio",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.tree._tree.Tree",
+)
+
+_MEMBER = re.compile(r'"([^"/]+\.npy)"')
+_OBJECT_ID = re.compile(r'"__id__": (\d+)')
+# sklearn's vectorizers remember id(stop_words), a memory address that differs in every
+# process and means nothing once loaded elsewhere; it only decides whether to re-check them.
+_STOP_WORDS_ID = re.compile(r'("_stop_words_id": \{[^{}]*?"content": ")\d+')
+
+
+class UntrustedModelError(RuntimeError):
+    """The model file holds types nobody vouched for; it is not loaded."""
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` with skops, atomically, as a byte-for-byte reproducible file."""
+    buffer = io.BytesIO()
+    sio.dump(model, buffer)
+    return storage.write_bytes(path, canonical_skops(buffer.getvalue()))
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """The same skops archive with deterministic member names and timestamps.
+
+    skops names array members and memo keys after ``id()`` of the objects and
+    stamps the current time, so two dumps of one model differ. Renumbering both
+    in order of first mention in the schema (a one-to-one renaming, so shared
+    references stay shared) and fixing the timestamps makes the file's
+    SHA-256 a content hash: the same model always gets the same version.
+    """
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = source.read("schema.json").decode("utf-8")
+    members = [n for n in source.namelist() if n != "schema.json"]
+    order = sorted(members, key=lambda n: (schema.find(f'"{n}"'), n))
+    renamed = {old: f"{i:05d}{Path(old).suffix}" for i, old in enumerate(order)}
+    schema = _MEMBER.sub(lambda m: f'"{renamed.get(m.group(1), m.group(1))}"', schema)
+    schema = _STOP_WORDS_ID.sub(r"\g<1>0", schema)
+    ids: dict[str, int] = {}
+    schema = _OBJECT_ID.sub(
+        lambda m: f'"__id__": {ids.setdefault(m.group(1), len(ids) + 1)}', schema
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name, payload in [("schema.json", schema.encode("utf-8"))] + [
+            (renamed[old], source.read(old)) for old in order
+        ]:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, payload)
+    return out.getvalue()
+
+
+def load_model(path: str | os.PathLike[str]) -> Any:
+    """Load a skops file, refusing any type outside skops' defaults and TRUSTED_TYPES."""
+    path = Path(path)
+    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+    if untrusted:
+        raise UntrustedModelError(
+            f"{path.name} contains types that are not trusted: {', '.join(untrusted)}. "
+            "Only scikit-learn types and shared.modelfile.TRUSTED_TYPES are loaded; "
+            "retrain the model with the project's own components."
+        )
+    return sio.load(path, trusted=list(TRUSTED_TYPES))

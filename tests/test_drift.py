@@ -1,0 +1,46 @@
+"""Drift statistics of a window against the reference: PSI, KS, the domain classifier."""
+
+import numpy as np
+import pytest
+
+from shared import drift
+from shared.catalog import Catalog
+from shared.storage import read_csv
+from shared.tasks import get_task
+
+
+def test_psi_is_zero_for_the_same_distribution():
+    values = np.linspace(0.5, 1, 200)
+    assert drift.population_stability_index(values, values) == pytest.approx(0, abs=1e-9)
+
+
+def test_psi_grows_with_the_shift():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0.5, 1, 1000)
+    small = drift.population_stability_index(reference, rng.uniform(0.48, 0.98, 1000))
+    large = drift.population_stability_index(reference, rng.uniform(0.5, 0.65, 1000))
+    assert 0 < small < 0.25 < large
+
+
+def test_psi_of_a_small_window_of_the_same_distribution_stays_low():
+    rng = np.random.default_rng(1)
+    reference = rng.uniform(0.5, 1, 200)
+    calm = [drift.population_stability_index(reference, rng.uniform(0.5, 1, 40))
+            for _ in range(50)]
+    shifted = drift.population_stability_index(reference, rng.uniform(0.5, 0.65, 40))
+    assert np.mean(calm) < 0.1 and np.quantile(calm, 0.9) < 0.25 < shifted
+
+
+def test_psi_handles_a_constant_reference():
+    reference = np.full(100, 0.9)
+    assert drift.population_stability_index(reference, np.full(50, 0.9)) < 0.01
+    assert drift.population_stability_index(reference, np.full(50, 0.6)) > 1
+
+
+def test_domain_classifier_tells_other_domains_apart():
+    reviews = read_csv(get_task("sentiment").builtin_dataset)["text"]
+    drifted = Catalog.for_task("sentiment").read("drifted_batch")["text"]
+    reference, same_domain = list(reviews[:150]), list(reviews[150:190])
+    assert drift.domain_classifier_auc(reference, same_domain, seed=0) < 0.7
+    assert drift.domain_classifier_auc(reference, list(drifted), seed=0) > 0.85
+    assert np.isnan(drift.domain_classifier_auc(reference, ["one text"]))

@@ -1,0 +1,167 @@
+"""The HTTP service, for real: a subprocess on a free loopback port, real HTTP requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from shared import prediction_log, service_client
+from shared.manifest import Manifest
+from shared.service import Settings
+
+LIMITS = ["--max-texts", "5", "--max-text-chars", "300", "--max-body-bytes", "4000"]
+
+
+@pytest.fixture(scope="module")
+def service(deployed):
+    with service_client.Service("sentiment", deployed.root, tuple(LIMITS)) as running:
+        yield running
+
+
+@pytest.fixture
+def client(service):
+    client = service.client(timeout=30)
+    yield client
+    client.close()
+
+
+def test_listens_on_loopback_by_default(service):
+    assert Settings().host == "127.0.0.1"
+    assert service.url.startswith("http://127.0.0.1:")
+
+
+def test_health_and_model(client, deployed):
+    manifest = Manifest.load(deployed)
+    health = client.get("/health")
+    assert health.status == 200
+    assert health.body["model_loaded"] is True
+    assert health.body["model_version"] == manifest.model_version
+    assert health.body["model_sha256"] == manifest.files["model.skops"]
+    info = client.get("/model").body
+    assert info["files"] == manifest.files
+    assert info["labels"] == ["negative", "positive"]
+    assert info["limits"] == {"max_body_bytes": 4000, "max_texts": 5, "max_text_chars": 300}
+    assert info["model_card"]["title"] == f"Model card: sentiment ({manifest.model_version})"
+    assert 0 <= info["metrics"]["f1"] <= 1
+
+
+def test_predict_answers_every_text_and_logs_it(client, deployed):
+    texts = ["Wonderful film, superb acting", "Cold food and rude staff", "It arrived."]
+    answer = client.post("/predict", {"texts": texts})
+    assert answer.status == 200, answer.body
+    predictions = answer.body["predictions"]
+    assert [p["label"] for p in predictions][:2] == ["positive", "negative"]
+    assert all(0.5 <= p["confidence"] <= 1 for p in predictions)
+    assert len({p["prediction_id"] for p in predictions}) == 3
+    logged = prediction_log.read(deployed.path("prediction_log"), answer.body["batch_id"])
+    assert logged["prediction_id"].tolist() == [p["prediction_id"] for p in predictions]
+    assert logged["text"].tolist() == texts
+    assert (logged["source"] == "service").all()
+    assert logged["unknown_word_share"].between(0, 1).all()
+    assert np.allclose(logged["confidence"], [p["confidence"] for p in predictions], atol=1e-6)
+
+
+def test_feedback_links_to_the_prediction(client, deployed):
+    answer = client.post("/predict", {"texts": ["Awful, broke on day one"]})
+    prediction = answer.body["predictions"][0]
+    reply = client.post("/feedback", {"prediction_id": prediction["prediction_id"],
+                                      "true_label": "negative"})
+    assert reply.status == 200
+    assert reply.body["predicted_label"] == prediction["label"]
+    assert reply.body["correct"] == (prediction["label"] == "negative")
+    logged = prediction_log.read(deployed.path("prediction_log"), answer.body["batch_id"], with_feedback=True)
+    assert logged["true_label"].tolist() == ["negative"]
+
+
+EXPECTED = {
+    "invalid JSON": (400, "not valid JSON"),
+    "no body": (422, "missing"),
+    "body is not an object": (422, "JSON object"),
+    "texts is not a list": (422, "texts: Input should be a valid list"),
+    "a text is not a string": (422, "texts[1]: Input should be a valid string"),
+    "unknown field": (422, "extra"),
+    "empty list": (422, "texts is empty"),
+    "blank text": (422, "texts[1]: empty text"),
+    "too many texts": (422, "too many texts: 6 in one request, at most 5"),
+    "text too long": (422, "texts[0]: text longer than 300 characters"),
+    "body too large": (413, "larger than 4,000 bytes"),
+    "not JSON content type": (415, "application/json"),
+    "unknown prediction id": (404, "unknown prediction id 'no-such-id'"),
+    "unknown label in feedback": (422, "true_label 'maybe' is not one of: negative, positive"),
+    "unknown endpoint": (404, "Not Found"),
+    "wrong method": (405, "Method Not Allowed"),
+}
+
+
+def test_every_bad_request_gets_a_clear_4xx(client, deployed):
+    before = prediction_log.count(deployed.path("prediction_log"))
+    info = client.get("/model").body
+    answers = {case: (status, detail)
+               for case, status, detail in service_client.try_bad_requests(client, info)}
+    assert set(answers) == set(EXPECTED)
+    for case, (status, text) in EXPECTED.items():
+        assert answers[case][0] == status, (case, answers[case])
+        assert text in answers[case][1], (case, answers[case])
+    # nothing was logged, and the service still answers good requests
+    assert prediction_log.count(deployed.path("prediction_log")) == before
+    assert client.post("/predict", {"texts": ["great"]}).status == 200
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_streaming(service):
+    host, port = service.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    chunks = (b"z" * 1000 for _ in range(5))  # 5,000 bytes, no Content-Length
+    connection.request("POST", "/predict", body=chunks, encode_chunked=True,
+                       headers={"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    assert answer.status == 413
+    assert "larger than" in json.loads(answer.read())["detail"]
+    connection.close()
+
+
+def test_concurrent_requests_lose_no_row(service, deployed):
+    answered: list[str] = []
+    failures: list[object] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        client = service.client(timeout=30)
+        try:
+            for i in range(8):
+                answer = client.post("/predict", {"texts": [f"great film {n} {i}", f"awful {i}"]})
+                if answer.status != 200:
+                    failures.append(answer)
+                    continue
+                with lock:
+                    answered.extend(p["prediction_id"] for p in answer.body["predictions"])
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures
+    assert len(answered) == 8 * 8 * 2
+    with sqlite3.connect(deployed.path("prediction_log")) as db:
+        placeholders = ", ".join("?" * len(answered))
+        found = db.execute(
+            f"SELECT COUNT(*) FROM predictions WHERE prediction_id IN ({placeholders})", answered
+        ).fetchone()[0]
+    assert found == len(answered)
+
+
+def test_privacy_setting_logs_only_the_hash(tmp_path, deployed):
+    log = tmp_path / "private.sqlite"
+    with service_client.Service("sentiment", deployed.root, ("--hash-texts", "--log", str(log))) as running:
+        client = running.client()
+        answer = client.post("/predict", {"texts": ["a secret review, great"]})
+        client.close()
+    row = prediction_log.read(log, answer.body["batch_id"]).iloc[0]
+    assert row["text"] is None and len(row["text_sha256"]) == 64 and row["text_length"] == 22
