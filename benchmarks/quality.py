@@ -46,12 +46,12 @@ from sklearn.model_selection import train_test_split
 from shared import models, training
 from shared.decision import choose_threshold
 from shared.metrics import binary_metrics
+from shared.problem import ProblemSpec
 from shared.records import DataSourceError
 from shared.scoring import positive_scores
 from shared.sources import load_dataset
-from shared.validation import validate
-from shared.problem import ProblemSpec
 from shared.tasks import get_task
+from shared.validation import validate
 
 MODEL = "this project"
 RT_PUBLISHED = {
