@@ -8,10 +8,44 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
+# No vocabulary term can hold a newline: texts are cleaned (white space collapsed to
+# single spaces) before any vectorizer sees them.
+_TERM_SEPARATOR = "\n"
+
+
+class CompactTfidfVectorizer(TfidfVectorizer):
+    """scikit-learn's ``TfidfVectorizer``, whose vocabulary is stored compactly in model files.
+
+    skops writes a dict entry by entry, as a typed JSON node per key and per value,
+    so a vocabulary of 100,000 n-grams becomes a schema of tens of megabytes that
+    takes seconds to write and to read back. Stored instead as its terms in index
+    order, joined by newlines, it is the same vocabulary in one string: the model
+    predicts identically and its file loads in a fraction of the time.
+    """
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
+        vocabulary = state.get("vocabulary_")
+        if vocabulary is not None and not any(_TERM_SEPARATOR in t for t in vocabulary):
+            terms = sorted(vocabulary, key=vocabulary.__getitem__)
+            state.pop("vocabulary_")
+            state["vocabulary_terms_"] = _TERM_SEPARATOR.join(terms)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        terms = state.pop("vocabulary_terms_", None)
+        if terms is not None:
+            state["vocabulary_"] = (
+                {term: index for index, term in enumerate(terms.split(_TERM_SEPARATOR))}
+                if terms else {}
+            )
+        super().__setstate__(state)
+
 
 def word_tfidf(ngram_range: tuple[int, int] = (1, 2), min_df: int = 1) -> TfidfVectorizer:
     """Word n-grams, lower-cased, accents stripped, sub-linear term frequency."""
-    return TfidfVectorizer(
+    return CompactTfidfVectorizer(
         lowercase=True, ngram_range=ngram_range, min_df=min_df, sublinear_tf=True,
         strip_accents="unicode",
     )
@@ -19,7 +53,7 @@ def word_tfidf(ngram_range: tuple[int, int] = (1, 2), min_df: int = 1) -> TfidfV
 
 def char_tfidf(ngram_range: tuple[int, int] = (2, 5), min_df: int = 2) -> TfidfVectorizer:
     """Character n-grams inside word boundaries: robust to typos and word forms."""
-    return TfidfVectorizer(
+    return CompactTfidfVectorizer(
         analyzer="char_wb", lowercase=True, ngram_range=ngram_range, min_df=min_df,
         sublinear_tf=True,
     )

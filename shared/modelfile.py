@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import skops.io as sio
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from shared import storage
 
@@ -23,6 +24,7 @@ from shared import storage
 #: random forests are made of but that skops' default list leaves out
 TRUSTED_TYPES: tuple[str, ...] = (
     "shared.text.TextCleaner",
+    "shared.features.CompactTfidfVectorizer",
     "shared.features.LogCountRatio",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
@@ -58,8 +60,12 @@ def canonical_skops(data: bytes) -> bytes:
     """
     source = zipfile.ZipFile(io.BytesIO(data))
     schema = source.read("schema.json").decode("utf-8")
-    members = [n for n in source.namelist() if n != "schema.json"]
-    order = sorted(members, key=lambda n: (schema.find(f'"{n}"'), n))
+    members = set(source.namelist()) - {"schema.json"}
+    first_mention: dict[str, int] = {}
+    for match in _MEMBER.finditer(schema):  # one pass over the schema, not one per member
+        if match.group(1) in members:
+            first_mention.setdefault(match.group(1), match.start())
+    order = sorted(members, key=lambda n: (first_mention.get(n, -1), n))
     renamed = {old: f"{i:05d}{Path(old).suffix}" for i, old in enumerate(order)}
     schema = _MEMBER.sub(lambda m: f'"{renamed.get(m.group(1), m.group(1))}"', schema)
     schema = _STOP_WORDS_ID.sub(r"\g<1>0", schema)
@@ -80,13 +86,18 @@ def canonical_skops(data: bytes) -> bytes:
 
 
 def load_model(path: str | os.PathLike[str]) -> Any:
-    """Load a skops file, refusing any type outside skops' defaults and TRUSTED_TYPES."""
+    """Load a skops file, refusing any type outside skops' defaults and TRUSTED_TYPES.
+
+    The file is read once: skops audits every type before it builds anything,
+    and its refusal is turned into an error that names the untrusted types.
+    """
     path = Path(path)
-    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
-    if untrusted:
+    try:
+        return sio.load(path, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException:
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
         raise UntrustedModelError(
             f"{path.name} contains types that are not trusted: {', '.join(untrusted)}. "
             "Only scikit-learn types and shared.modelfile.TRUSTED_TYPES are loaded; "
             "retrain the model with the project's own components."
-        )
-    return sio.load(path, trusted=list(TRUSTED_TYPES))
+        ) from None

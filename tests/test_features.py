@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from shared import modelfile, models
-from shared.features import LogCountRatio
+from shared.features import CompactTfidfVectorizer, LogCountRatio
 
 
 def test_log_count_ratio_by_hand():
@@ -51,3 +51,14 @@ def test_nbsvm_pipeline_round_trips_through_skops(tmp_path, toy_corpus):
     modelfile.save_model(model, tmp_path / "m.skops")
     loaded = modelfile.load_model(tmp_path / "m.skops")
     assert np.array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+
+
+def test_compact_vocabulary_round_trips_and_leaves_the_model_alone(tmp_path, toy_corpus):
+    texts, _ = toy_corpus
+    vectorizer = CompactTfidfVectorizer(ngram_range=(1, 2)).fit(texts)
+    before = dict(vectorizer.vocabulary_)
+    modelfile.save_model(vectorizer, tmp_path / "v.skops")
+    assert vectorizer.vocabulary_ == before  # saving did not take it away
+    loaded = modelfile.load_model(tmp_path / "v.skops")
+    assert loaded.vocabulary_ == before
+    assert (loaded.transform(texts) != vectorizer.transform(texts)).nnz == 0
