@@ -1,7 +1,7 @@
 """Quality benchmark: the project's own model on two public data sets, beside published results.
 
 Runs the project's pipeline code as it is (``shared.sources`` loaders, the
-stage-4 model search ``shared.training.search`` over ``shared.models.candidates``
+stage-4 model search ``shared.training.run_search`` over ``shared.models.candidates``
 with the full budget, ``shared.training.cross_validate`` and the
 ``shared.metrics`` and the ``shared.decision`` threshold rule) with the protocol each
 publication used. The model is the one the stage-4 search chooses ("best"
@@ -40,6 +40,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -73,29 +74,34 @@ def _announce(data, spec) -> None:
     )
 
 
-def select(texts: pd.Series, labels: pd.Series, spec: ProblemSpec) -> tuple[object, dict]:
-    """Stage 4's full-budget search and 'best' choice; the unfitted chosen pipeline."""
+def select(
+    texts: pd.Series, labels: pd.Series, spec: ProblemSpec, method: str
+) -> tuple[object, dict, np.ndarray]:
+    """Stage 4's full-budget search and 'best' choice: the unfitted chosen pipeline, what was
+    chosen, and its out-of-fold scores from the search."""
     began = time.perf_counter()
     candidates = models.candidates(spec.seed)
-    results = training.search(candidates, texts, labels, spec, "full")
-    best = training.best_per_model(results)
-    index, _ = training.choose(best, "best", spec.cv_folds)
-    chosen = best.loc[index]
+    train = pd.DataFrame({"text": list(texts), "label": list(labels)})
+    result = training.run_search(candidates, train, spec, "full", method)
+    final = training.best_per_model(result.final())
+    index, _ = training.choose(final, "best", spec.cv_folds)
+    chosen = final.loc[index]
     seconds = time.perf_counter() - began
-    print(f"  search: {len(results)} configurations x {spec.cv_folds} folds in {seconds:.0f} s; "
-          f"chosen {chosen['model']} ({chosen['params']}), CV {spec.primary_metric} "
-          f"{chosen['mean']:.4f}")
+    print(f"  search ({training.resolve_search(method, 'full')}): "
+          f"{result.table['config'].nunique()} configurations, {len(result.table)} scored x "
+          f"{spec.cv_folds} folds in {seconds:.0f} s; chosen {chosen['model']} "
+          f"({chosen['params']}), CV {spec.primary_metric} {chosen['mean']:.4f}")
     candidate = next(c for c in candidates if c.name == chosen["model"])
     info = {"model": chosen["model"], "params": chosen["params"], "search_seconds": seconds}
-    return training.configured(candidate, chosen["raw_params"]), info
+    return training.configured(candidate, chosen["raw_params"]), info, result.oof[index]
 
 
-def rt_polarity() -> dict[str, float]:
+def rt_polarity(method: str) -> dict[str, float]:
     """10-fold stratified CV accuracy of the chosen model on rt-polarity."""
     data = load_dataset("rt-polarity", "sentiment")
     spec = get_task("sentiment").spec.with_overrides(primary_metric="accuracy")
     _announce(data, spec)
-    model, info = select(data.frame["text"], data.frame["label"], spec)
+    model, info, _ = select(data.frame["text"], data.frame["label"], spec, method)
     ten_fold = spec.with_overrides(cv_folds=10)
     cv, _ = training.cross_validate(
         MODEL, model, data.frame["text"], data.frame["label"], ten_fold
@@ -108,7 +114,7 @@ def rt_polarity() -> dict[str, float]:
     }
 
 
-def sms_spam() -> tuple[dict[str, float], dict[str, float], float]:
+def sms_spam(method: str) -> tuple[dict[str, float], dict[str, float], float]:
     """Hold-out 30% train / 70% test on sms-spam; threshold chosen on the train part only.
 
     Returns the metrics at the chosen threshold, the metrics at 0.5 for
@@ -123,8 +129,7 @@ def sms_spam() -> tuple[dict[str, float], dict[str, float], float]:
     train, test = train_test_split(
         frame, train_size=0.3, stratify=frame["label"], random_state=spec.seed
     )
-    model, info = select(train["text"], train["label"], spec)
-    _, oof = training.cross_validate(MODEL, model, train["text"], train["label"], spec)
+    model, info, oof = select(train["text"], train["label"], spec, method)
     threshold = choose_threshold(train["label"].to_numpy(), oof, spec)
     model.fit(list(train["text"]), list(train["label"]))
     scores = positive_scores(model, test["text"], spec.positive_label)
@@ -181,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the tables, optionally write the JSON summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--json", type=Path, help="write the results (fractions) to this file")
+    parser.add_argument("--search", default="auto", choices=training.SEARCHES,
+                        help="stage 4's search method (auto: successive halving for these sets)")
     parser.add_argument("--only", choices=("rt-polarity", "sms-spam"),
                         help="run one data set only")
     args = parser.parse_args(argv)
@@ -191,13 +198,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "rt-polarity"):
                 began = time.perf_counter()
                 print("rt-polarity: 10-fold stratified cross-validation accuracy")
-                results["rt-polarity"] = rt_polarity()
+                results["rt-polarity"] = rt_polarity(args.search)
                 print(rt_table(results["rt-polarity"]).to_string())
                 print(f"  ({time.perf_counter() - began:.1f} s)\n")
             if args.only in (None, "sms-spam"):
                 began = time.perf_counter()
                 print("sms-spam: hold-out, 30% train / 70% test")
-                chosen, at_half, threshold = sms_spam()
+                chosen, at_half, threshold = sms_spam(args.search)
                 results["sms-spam"] = chosen
                 print(sms_table(chosen, at_half, threshold).to_string())
                 print(f"  ({time.perf_counter() - began:.1f} s)\n")

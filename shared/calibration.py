@@ -2,8 +2,16 @@
 
 A model's scores are probabilities only if, among texts scored 0.8, about 80%
 are positive. Calibration (sigmoid or isotonic) can fix a systematic bias; it
-is kept only when it lowers the Brier score of out-of-fold predictions on the
-training split, so the test split is not touched.
+is kept only when it lowers the Brier score of the out-of-fold predictions of
+stage 4, so the test split is not touched.
+
+The decision costs no model fit: each method is fitted on four folds of stage
+4's out-of-fold scores and applied to the fifth (cross-fitting), giving the
+calibrated out-of-fold scores whose Brier score is compared, and on which the
+threshold is then chosen. The calibrated model keeps the fitted vectorizers of
+stage 4 and calibrates its classifier step inside the pipeline
+(``CalibratedClassifierCV(ensemble=False)``): each text is still cleaned and
+vectorized once when the model is served.
 """
 
 from __future__ import annotations
@@ -13,14 +21,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import logit
 from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import cross_val_predict
+from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+from sklearn.isotonic import IsotonicRegression
 from sklearn.pipeline import Pipeline
 
 from shared.metrics import brier_score
 from shared.problem import ProblemSpec
-from shared.training import folds
+from shared.search import folds
 
 METHODS = ("sigmoid", "isotonic")
 
@@ -36,32 +45,73 @@ class CalibrationResult:
     oof_scores: np.ndarray
 
 
+def _response(classifier: Any, scores: np.ndarray) -> np.ndarray:
+    """What ``CalibratedClassifierCV`` calibrates: the decision function where the classifier
+    has one (for a logistic model, the logit of its probability), else the probability."""
+    if hasattr(classifier, "decision_function"):
+        return logit(np.clip(scores, 1e-15, 1 - 1e-15))
+    return scores
+
+
+def _calibrator(method: str) -> Any:
+    """A fresh calibrator of the kind ``CalibratedClassifierCV`` fits for ``method``."""
+    return _SigmoidCalibration() if method == "sigmoid" else IsotonicRegression(
+        out_of_bounds="clip")
+
+
+def cross_fitted(
+    classifier: Any, oof: np.ndarray, labels: np.ndarray, method: str, spec: ProblemSpec,
+    positive_is_second: bool = True,
+) -> np.ndarray:
+    """Calibrated out-of-fold scores: each fold calibrated by a calibrator fitted on the others.
+
+    ``oof`` is P(positive); ``CalibratedClassifierCV`` calibrates the score of the
+    second of the sorted classes, so the scores are turned around when the positive
+    label sorts first.
+    """
+    second = oof if positive_is_second else 1 - oof
+    target = (labels == spec.positive_label) == positive_is_second
+    response = _response(classifier, second)
+    calibrated = np.zeros(len(oof))
+    for train, valid in folds(spec).split(np.zeros(len(labels)), labels):
+        fitted = _calibrator(method).fit(response[train], target[train])
+        calibrated[valid] = fitted.predict(response[valid])
+    return calibrated if positive_is_second else 1 - calibrated
+
+
+def calibrated_pipeline(
+    model: Pipeline, texts: list[str], labels: list[str], method: str, spec: ProblemSpec,
+    n_jobs: int = -1,
+) -> Pipeline:
+    """The fitted pipeline with its classifier step calibrated, the vectorizers kept as fitted.
+
+    The classifier is wrapped in ``CalibratedClassifierCV(ensemble=False)`` on the
+    spec's folds and fitted on the training texts as the pipeline's earlier
+    steps transform them (no vectorizer is fitted again).
+    """
+    features = model[:-1].transform(texts)
+    step = CalibratedClassifierCV(clone(model.steps[-1][1]), method=method, cv=folds(spec),
+                                  ensemble=False, n_jobs=n_jobs).fit(features, labels)
+    return Pipeline([*model.steps[:-1], (model.steps[-1][0], step)])
+
+
 def calibrate(
     model: Pipeline, texts: pd.Series, labels: pd.Series, oof: np.ndarray, spec: ProblemSpec,
     n_jobs: int = -1,
 ) -> CalibrationResult:
-    """Calibrate ``model`` when that lowers the Brier score on validation data.
-
-    Each method wraps a fresh copy of the model in a cross-validated
-    ``CalibratedClassifierCV`` and is scored by the Brier score of its
-    out-of-fold predictions on the training split, against the uncalibrated
-    out-of-fold scores of stage 4. The model returned is fitted on the whole
-    training split.
-    """
-    texts, labels = list(texts), list(labels)
-    rows = [{"method": "none", "brier": brier_score(labels, oof, spec.positive_label)}]
-    oofs = {"none": oof}
+    """Calibrate ``model`` when that lowers the Brier score of stage 4's out-of-fold scores."""
+    texts, labels = list(texts), np.asarray(labels)
+    classifier = model.steps[-1][1]
+    positive_is_second = list(model.classes_).index(spec.positive_label) == 1
+    oofs = {"none": np.asarray(oof, dtype=float)}
     for method in METHODS:
-        wrapped = CalibratedClassifierCV(clone(model), method=method, cv=3)
-        proba = cross_val_predict(wrapped, texts, labels, cv=folds(spec), method="predict_proba",
-                                  n_jobs=n_jobs)
-        positive = sorted(set(labels)).index(spec.positive_label)
-        oofs[method] = proba[:, positive]
-        rows.append({"method": method,
-                     "brier": brier_score(labels, oofs[method], spec.positive_label)})
-    table = pd.DataFrame(rows)
+        oofs[method] = cross_fitted(classifier, oofs["none"], labels, method, spec,
+                                    positive_is_second)
+    table = pd.DataFrame([{"method": method, "brier": brier_score(labels, scores,
+                                                                   spec.positive_label)}
+                          for method, scores in oofs.items()])
     chosen = str(table.loc[table["brier"].idxmin(), "method"])
     if chosen == "none":
-        return CalibrationResult(model, chosen, table, oof)
-    final = CalibratedClassifierCV(clone(model), method=chosen, cv=3).fit(texts, labels)
+        return CalibrationResult(model, chosen, table, oofs["none"])
+    final = calibrated_pipeline(model, texts, list(labels), chosen, spec, n_jobs)
     return CalibrationResult(final, chosen, table, oofs[chosen])

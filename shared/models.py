@@ -59,7 +59,14 @@ class Candidate:
 
 
 def candidates(seed: int) -> list[Candidate]:
-    """The candidates of stage 4, simplest first."""
+    """The candidates of stage 4, simplest first, each with a grid per budget.
+
+    The ``quick`` grids (small data sets) search each model's main setting and
+    word versus word + character n-grams. The ``full`` grids (real data sets,
+    searched by successive halving) also search the word n-gram range and the
+    minimum document frequency of the vectorizer, and the forest's size, its
+    features per split and its leaf size.
+    """
     lr = LogisticRegression(class_weight="balanced", max_iter=3000, random_state=seed)
     svm = CalibratedClassifierCV(
         LinearSVC(class_weight="balanced", random_state=seed), method="sigmoid", cv=3
@@ -70,36 +77,40 @@ def candidates(seed: int) -> list[Candidate]:
     forest_features = Pipeline(
         [("clean", TextCleaner()), ("features", word_tfidf(min_df=2)), ("clf", forest)]
     )
-    chars = {"quick": WORDS_ONLY + WITH_CHARS, "full": WORDS_ONLY + WITH_CHARS}
+    chars = {"features__char": WORDS_ONLY + WITH_CHARS}
+    words = {**chars, "features__word__ngram_range": [(1, 1), (1, 2)],
+             "features__word__min_df": [1, 2]}
     return [
         Candidate(
             "complement naive Bayes", "word (+char) TF-IDF, complement naive Bayes", 1,
             text_pipeline(ComplementNB()),
-            {"quick": {"clf__alpha": [0.3, 1.0], "features__char": chars["quick"]},
-             "full": {"clf__alpha": [0.1, 0.3, 1.0], "features__char": chars["full"]}},
+            {"quick": {"clf__alpha": [0.3, 1.0], **chars},
+             "full": {"clf__alpha": [0.1, 0.3, 1.0], **words}},
         ),
         Candidate(
             "logistic regression", "word (+char) TF-IDF, logistic regression", 2,
             text_pipeline(lr),
-            {"quick": {"clf__C": [3.0, 10.0], "features__char": chars["quick"]},
-             "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], "features__char": chars["full"]}},
+            {"quick": {"clf__C": [3.0, 10.0], **chars},
+             "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}},
         ),
         Candidate(
             "linear SVM", "word (+char) TF-IDF, linear SVM with sigmoid-calibrated scores", 3,
             text_pipeline(svm),
-            {"quick": {"clf__estimator__C": [0.1, 0.5], "features__char": chars["quick"]},
-             "full": {"clf__estimator__C": [0.05, 0.2, 0.5], "features__char": chars["full"]}},
+            {"quick": {"clf__estimator__C": [0.1, 0.5], **chars},
+             "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}},
         ),
         Candidate(
             "NB-SVM", "word (+char) TF-IDF scaled by NB log-count ratios, logistic regression", 4,
             text_pipeline(lr, nb_scaling=True),
-            {"quick": {"clf__C": [1.0, 3.0], "features__char": chars["quick"]},
-             "full": {"clf__C": [1.0, 3.0, 10.0], "features__char": chars["full"]}},
+            {"quick": {"clf__C": [1.0, 3.0], **chars},
+             "full": {"clf__C": [1.0, 3.0, 10.0], **words}},
         ),
         Candidate(
-            "random forest", "word TF-IDF (min_df 2), random forest of 200 trees", 5,
+            "random forest", "word TF-IDF (min_df 2), random forest", 5,
             forest_features,
-            {"quick": {"clf__min_samples_leaf": [1]}, "full": {"clf__min_samples_leaf": [1]}},
+            {"quick": {"clf__min_samples_leaf": [1, 2]},
+             "full": {"clf__n_estimators": [100, 300], "clf__max_features": ["sqrt", "log2"],
+                      "clf__min_samples_leaf": [1, 2]}},
         ),
     ]
 
@@ -162,14 +173,18 @@ class Vocabulary:
 
 
 def describe_params(params: dict[str, Any]) -> str:
-    """Readable search parameters: 'C=3, word+char' rather than estimator reprs."""
+    """Readable search parameters: 'C=3, word+char n-grams' rather than estimator reprs."""
     parts = []
     for key, value in sorted(params.items()):
+        name = key.rsplit("__", 1)[-1]
         if key == "features__char":
             parts.append("word+char n-grams" if value != "drop" else "word n-grams")
+        elif name == "ngram_range":
+            parts.append(f"words {value[0]}-{value[1]}")
+        elif isinstance(value, float):
+            parts.append(f"{name}={value:g}")
         else:
-            parts.append(f"{key.rsplit('__', 1)[-1]}={value:g}" if isinstance(value, float)
-                         else f"{key.rsplit('__', 1)[-1]}={value}")
+            parts.append(f"{name}={value}")
     return ", ".join(parts)
 
 

@@ -13,7 +13,7 @@ import matplotlib
 import pandas as pd
 import seaborn as sns
 import sklearn
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from shared.catalog import Catalog, stage
 
@@ -65,3 +65,13 @@ def alert_banner(window: str, alert_table: pd.DataFrame) -> Markdown:
     if len(fired):
         return Markdown(f"### 🚨 {window}: ALERT ({', '.join(fired['metric'])})")
     return Markdown(f"### ✅ {window}: no alert, it looks like the reference")
+
+
+def show_pipeline(model: object) -> None:
+    """Display an estimator with scikit-learn's HTML diagram (its text form beside it).
+
+    Only here: the diagram's element ids count up per process, which a fresh
+    kernel (papermill's run, nbval's re-run) starts from the same value.
+    """
+    with sklearn.config_context(display="diagram"):
+        display(model)

@@ -171,6 +171,8 @@ class TrainingReport(Record):
     search: dict[str, Any]
     dataset: str
     train_rows: int
+    #: ConvergenceWarning messages of the chosen configuration's fits (the final fit included)
+    convergence_warnings: list[str] = field(default_factory=list)
 
 
 # -- stage 5 ------------------------------------------------------------------------------

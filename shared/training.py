@@ -1,22 +1,25 @@
-"""Model selection on the training split only: search, cross-validation, learning curve."""
+"""Stage 4's model selection on the training split: the search, the choice, the curve, the save.
+
+The search itself (every configuration cross-validated on the same folds,
+each vectorizer setting fitted once per fold) is ``shared.search``; this
+module decides which budget and method to use, chooses among the results,
+and writes stage 4's artifacts. Nothing here sees the test split.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import (
-    GridSearchCV,
-    ParameterGrid,
-    RandomizedSearchCV,
-    StratifiedKFold,
-    learning_curve,
-)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import ParameterGrid
 from sklearn.pipeline import Pipeline
 
+from shared import search
 from shared.catalog import Catalog
 from shared.decision import operating_score
 from shared.models import BUDGETS, Candidate, describe_params
@@ -24,38 +27,7 @@ from shared.problem import ProblemSpec
 from shared.records import TrainingReport
 from shared.scoring import positive_scores
 
-
-def folds(spec: ProblemSpec) -> StratifiedKFold:
-    """The stratified, shuffled, seeded folds every stage-4 and stage-5 estimate uses."""
-    return StratifiedKFold(n_splits=spec.cv_folds, shuffle=True, random_state=spec.seed)
-
-
-def cross_validate(
-    name: str, model: Pipeline, texts: pd.Series, labels: pd.Series, spec: ProblemSpec
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Score ``model`` on each fold with the spec's primary metric (see operating_score).
-
-    Returns one row per fold (score, fit seconds) and the out-of-fold scores
-    P(positive) for every training text: held-out predictions that later stages
-    use as validation data (threshold choice) without touching the test split.
-    """
-    texts = texts.reset_index(drop=True)
-    labels = labels.reset_index(drop=True)
-    oof = np.zeros(len(texts))
-    rows = []
-    for fold, (fit_idx, val_idx) in enumerate(folds(spec).split(texts, labels), start=1):
-        fitted = clone(model)
-        start = time.perf_counter()
-        fitted.fit(texts[fit_idx], labels[fit_idx])
-        seconds = time.perf_counter() - start
-        scores = positive_scores(fitted, texts[val_idx], spec.positive_label)
-        oof[val_idx] = scores
-        value = operating_score(labels[val_idx], scores, spec)
-        rows.append({"model": name, "fold": fold, spec.primary_metric: value, "fit_seconds": seconds})
-    return pd.DataFrame(rows), oof
-
-
-SEARCHES = ("grid", "random")
+SEARCHES = ("auto", *search.METHODS)
 SELECTION_RULES = ("best", "one_standard_error")
 QUICK_BUDGET_MAX_ROWS = 2_000
 
@@ -69,61 +41,60 @@ def resolve_budget(budget: str, train_rows: int) -> str:
     return budget
 
 
-def primary_scorer(spec: ProblemSpec) -> Callable[[Pipeline, Sequence[str], Sequence[str]], float]:
-    """:func:`operating_score` as a scikit-learn scorer."""
-
-    def score(estimator: Pipeline, texts: Sequence[str], labels: Sequence[str]) -> float:
-        return operating_score(labels, positive_scores(estimator, texts, spec.positive_label), spec)
-
-    return score
-
-
-def search(
-    candidates: list[Candidate], texts: pd.Series, labels: pd.Series, spec: ProblemSpec,
-    budget: str, method: str = "grid", n_iter: int = 4, n_jobs: int = -1,
-) -> pd.DataFrame:
-    """Cross-validated search of every candidate's grid; one row per configuration tried.
-
-    Every configuration is scored on the same stratified folds of the training
-    split with the spec's primary metric; nothing here sees the test split.
-    """
+def resolve_search(method: str, budget: str) -> str:
+    """'auto' means every configuration on every text for the quick budget, successive
+    halving for the full one (on small data a subset is too noisy to rank on)."""
     if method not in SEARCHES:
         raise ValueError(f"search={method!r}: choose one of {', '.join(SEARCHES)}")
+    if method == "auto":
+        return "grid" if budget == "quick" else "halving"
+    return method
+
+
+def run_search(
+    candidates: list[Candidate], train: pd.DataFrame, spec: ProblemSpec, budget: str,
+    method: str = "auto", n_iter: int = 4, n_jobs: int = -1,
+) -> search.SearchResult:
+    """Search the candidates' grids for ``budget`` on the training split (see ``shared.search``)."""
+    method = resolve_search(method, budget)
+    configs = search.configurations(candidates, budget, "random" if method == "random" else "grid",
+                                    n_iter, spec.seed)
+    return search.run(configs, train["text"], train["label"], spec,
+                      halving=method == "halving", n_jobs=n_jobs)
+
+
+def cross_validate(
+    name: str, model: Pipeline, texts: pd.Series, labels: pd.Series, spec: ProblemSpec
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Score one whole pipeline on each fold (the baseline has no features to share).
+
+    Returns one row per fold (score, fit seconds) and the out-of-fold P(positive).
+    """
+    texts = texts.reset_index(drop=True)
+    labels = labels.reset_index(drop=True)
+    oof = np.zeros(len(texts))
     rows = []
-    for candidate in candidates:
-        grid = candidate.grids[budget]
-        common = {"scoring": primary_scorer(spec), "cv": folds(spec), "n_jobs": n_jobs,
-                  "refit": False, "error_score": "raise"}
-        if method == "random" and len(ParameterGrid(grid)) > n_iter:
-            searcher = RandomizedSearchCV(candidate.pipeline, grid, n_iter=n_iter,
-                                          random_state=spec.seed, **common)
-        else:
-            searcher = GridSearchCV(candidate.pipeline, grid, **common)
-        searcher.fit(list(texts), list(labels))
-        results = searcher.cv_results_
-        for i, params in enumerate(results["params"]):
-            folds_scores = [results[f"split{k}_test_score"][i] for k in range(spec.cv_folds)]
-            rows.append({
-                "model": candidate.name,
-                "params": describe_params(params),
-                "mean": float(np.mean(folds_scores)),
-                "std": float(np.std(folds_scores, ddof=1)),
-                "fit_seconds": float(results["mean_fit_time"][i]),
-                "complexity": candidate.complexity,
-                "fold_scores": folds_scores,
-                "raw_params": params,
-            })
-    return pd.DataFrame(rows)
+    for fold, (fit_idx, val_idx) in enumerate(search.folds(spec).split(texts, labels), start=1):
+        fitted = clone(model)
+        start = time.perf_counter()
+        fitted.fit(texts[fit_idx], labels[fit_idx])
+        seconds = time.perf_counter() - start
+        scores = positive_scores(fitted, texts[val_idx], spec.positive_label)
+        oof[val_idx] = scores
+        value = operating_score(labels[val_idx], scores, spec)
+        rows.append({"model": name, "fold": fold, spec.primary_metric: value,
+                     "fit_seconds": seconds})
+    return pd.DataFrame(rows), oof
 
 
 def best_per_model(results: pd.DataFrame) -> pd.DataFrame:
     """The best configuration of each candidate, best first (ties: the simpler model)."""
-    ranked = results.sort_values(["mean", "complexity"], ascending=[False, True])
-    return ranked.groupby("model", sort=False).head(1).reset_index(drop=True)
+    ranked = results.sort_values(["mean", "complexity"], ascending=[False, True], kind="stable")
+    return ranked.groupby("model", sort=False).head(1)
 
 
-def choose(best: pd.DataFrame, rule: str, folds_count: int) -> tuple[int, str]:
-    """Index into ``best`` of the chosen model, and why it was chosen.
+def choose(best: pd.DataFrame, rule: str, folds_count: int) -> tuple[Any, str]:
+    """Index (a label of ``best``) of the chosen configuration, and why it was chosen.
 
     ``best`` takes the highest mean CV score. ``one_standard_error`` takes the
     simplest model whose mean is within one standard error of the best: a
@@ -133,10 +104,11 @@ def choose(best: pd.DataFrame, rule: str, folds_count: int) -> tuple[int, str]:
         raise ValueError(f"selection={rule!r}: choose one of {', '.join(SELECTION_RULES)}")
     top = best.iloc[0]
     if rule == "best":
-        return 0, f"highest mean cross-validated score ({top['mean']:.3f} ± {top['std']:.3f})"
+        return best.index[0], (f"highest mean cross-validated score ({top['mean']:.3f} ± "
+                               f"{top['std']:.3f})")
     standard_error = top["std"] / np.sqrt(folds_count)
     within = best[best["mean"] >= top["mean"] - standard_error]
-    index = int(within.sort_values(["complexity", "mean"], ascending=[True, False]).index[0])
+    index = within.sort_values(["complexity", "mean"], ascending=[True, False]).index[0]
     chosen = best.loc[index]
     return index, (
         f"simplest model within one standard error ({standard_error:.3f}) of the best "
@@ -149,33 +121,45 @@ def configured(candidate: Candidate, params: dict) -> Pipeline:
     return clone(candidate.pipeline).set_params(**params)
 
 
-def learning_curve_table(
-    model: Pipeline, texts: pd.Series, labels: pd.Series, spec: ProblemSpec, n_jobs: int = -1
+def learning_curve(
+    result: search.SearchResult, chosen: pd.Series, candidate: Candidate, train: pd.DataFrame,
+    spec: ProblemSpec, n_jobs: int = -1,
 ) -> pd.DataFrame:
-    """Training and validation score against the number of training texts."""
-    sizes, train_scores, valid_scores = learning_curve(
-        model, list(texts), list(labels), cv=folds(spec), scoring=primary_scorer(spec),
-        train_sizes=np.linspace(0.2, 1.0, 5), n_jobs=n_jobs,
-    )
-    return pd.DataFrame({
-        "train_size": sizes,
-        "train_mean": train_scores.mean(axis=1), "train_std": train_scores.std(axis=1),
-        "valid_mean": valid_scores.mean(axis=1), "valid_std": valid_scores.std(axis=1),
-    })
+    """Training and validation score of the chosen configuration against training texts.
+
+    After successive halving the chosen configuration was scored in every round,
+    on ever larger subsets: those rounds are its curve, at no extra cost.
+    Otherwise it is refitted on growing parts of each fold
+    (``shared.search.learning_curve``).
+    """
+    rounds = result.table[result.table["config"] == chosen["config"]].sort_values("round")
+    if len(rounds) > 1:
+        share = (spec.cv_folds - 1) / spec.cv_folds  # the training part of each fold
+        return pd.DataFrame([search.curve_point(int(row["texts"] * share), row)
+                             for _, row in rounds.iterrows()])
+    config = search.Configuration(candidate, chosen["raw_params"])
+    return search.learning_curve(config, train["text"], train["label"], spec, n_jobs=n_jobs)
 
 
-def summarize(cv: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Mean and standard deviation of the CV score per model, best first."""
-    table = cv.groupby("model", sort=False).agg(
-        mean=(metric, "mean"), std=(metric, "std"), fit_seconds=("fit_seconds", "mean")
-    )
-    return table.sort_values("mean", ascending=False)
+def versus_baseline(chosen: pd.Series, baseline: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean and standard deviation over the folds of the chosen model and of the baseline."""
+    folds = pd.concat([fold_table(chosen.to_frame().T, metric), baseline[["model", "fold", metric]]])
+    return folds.groupby("model", sort=False)[metric].agg(["mean", "std"])
+
+
+def fit_final(model: Pipeline, texts: pd.Series, labels: pd.Series) -> list[str]:
+    """Fit the chosen pipeline on the whole training split; return any convergence warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(list(texts), list(labels))
+    return sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
 
 
 def results_table(results: pd.DataFrame) -> pd.DataFrame:
     """The search results as written to disk: readable parameters and fold scores."""
-    table = results.drop(columns=["raw_params"]).copy()
+    table = results.drop(columns=["raw_params", "config", "train_fold_scores"]).copy()
     table["fold_scores"] = table["fold_scores"].map(lambda s: " ".join(f"{v:.4f}" for v in s))
+    table["convergence_warnings"] = table["convergence_warnings"].map(len)
     return table
 
 
@@ -200,6 +184,16 @@ def candidates_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
     ]).set_index("model")
 
 
+def grid_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
+    """The grid itself: each candidate's searched parameters and their values."""
+    rows = []
+    for candidate in candidates:
+        for name, values in candidate.grids[budget].items():
+            shown = [describe_params({name: v}).split("=")[-1] for v in values]
+            rows.append({"model": candidate.name, "parameter": name, "values": ", ".join(shown)})
+    return pd.DataFrame(rows).set_index(["model", "parameter"])
+
+
 def fold_table(best: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per model and fold, from the search's fold scores (for plotting)."""
     rows = [
@@ -210,11 +204,10 @@ def fold_table(best: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def search_report(
-    best: pd.DataFrame, index: int, reason: str, results: pd.DataFrame, settings: dict,
-    candidate: Candidate, dataset: str, train_rows: int,
+    chosen: pd.Series, reason: str, results: pd.DataFrame, settings: dict,
+    candidate: Candidate, dataset: str, train_rows: int, convergence_warnings: list[str],
 ) -> TrainingReport:
     """What stage 5, the manifest and the model card need to know about the search."""
-    chosen = best.loc[index]
     return TrainingReport(
         chosen=chosen["model"],
         params=chosen["params"],
@@ -222,8 +215,9 @@ def search_report(
         reason=reason,
         cv_mean=float(chosen["mean"]),
         cv_std=float(chosen["std"]),
-        configurations_tried=len(results),
+        configurations_tried=int(results["config"].nunique()),
         search=settings,
         dataset=dataset,
         train_rows=train_rows,
+        convergence_warnings=convergence_warnings,
     )

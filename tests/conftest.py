@@ -126,17 +126,17 @@ def deploy_small_model(root: Path, task: str = "sentiment") -> Catalog:
     train, test = splits["train"], splits["test"]
     candidate = models.Candidate("logistic regression", "word TF-IDF, logistic regression", 2,
                                  small_model(spec.seed), {"quick": {"clf__C": [10.0]}})
-    results = training.search([candidate], train["text"], train["label"], spec, "quick",
-                              n_jobs=1)
-    best = training.best_per_model(results)
-    index, reason = training.choose(best, "best", spec.cv_folds)
-    model = training.configured(candidate, best.loc[index, "raw_params"])
-    _, oof = training.cross_validate(candidate.name, model, train["text"], train["label"], spec)
-    model.fit(train["text"], train["label"])
+    result = training.run_search([candidate], train, spec, "quick", "grid", n_jobs=1)
+    final = training.best_per_model(result.final())
+    index, reason = training.choose(final, "best", spec.cv_folds)
+    chosen = final.loc[index]
+    model = training.configured(candidate, chosen["raw_params"])
+    unconverged = training.fit_final(model, train["text"], train["label"])
     baseline = models.majority_baseline().fit(train["text"], train["label"])
-    report = training.search_report(best, index, reason, results, {"method": "grid"}, candidate,
-                                    loaded.origin, len(train))
-    training.save(cat, model, baseline, results, train, oof, report)
+    report = training.search_report(chosen, reason, result.table, {"method": "grid"}, candidate,
+                                    loaded.origin, len(train), unconverged)
+    oof = result.oof[index]
+    training.save(cat, model, baseline, result.table, train, oof, report)
     brier = pd.DataFrame({"method": ["none"], "brier": [0.0]})
     calibrated = calibration.CalibrationResult(model, "none", brier, oof)
     threshold = 0.5

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import small_model
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
 
 from shared import calibration, training
 
@@ -17,11 +19,35 @@ def corpus(toy_corpus):
 def test_calibration_is_kept_only_when_it_lowers_the_brier_score(spec, corpus):
     texts, labels = corpus
     spec = spec.with_overrides(cv_folds=3)
-    model = small_model()
-    _, oof = training.cross_validate("lr", model, texts, labels, spec)
+    _, oof = training.cross_validate("lr", small_model(), texts, labels, spec)
+    model = small_model().fit(texts, labels)
     result = calibration.calibrate(model, texts, labels, oof, spec, 1)
     table = result.brier
     assert list(table["method"]) == ["none", "sigmoid", "isotonic"]
     assert result.method == table.loc[table["brier"].idxmin(), "method"]
     y = (labels == "positive").to_numpy()
     assert np.mean((result.oof_scores - y) ** 2) == pytest.approx(table["brier"].min())
+
+
+def test_a_calibrated_model_vectorizes_each_text_once_and_keeps_the_fitted_vectorizers(
+    spec, corpus
+):
+    texts, labels = corpus
+    spec = spec.with_overrides(cv_folds=3)
+    model = small_model().fit(texts, labels)
+    calibrated = calibration.calibrated_pipeline(model, list(texts), list(labels), "sigmoid",
+                                                 spec, n_jobs=1)
+    assert calibrated[:-1] is not model[:-1] and all(
+        a is b for (_, a), (_, b) in zip(calibrated.steps[:-1], model.steps[:-1], strict=True))
+    step = calibrated.named_steps["clf"]
+    assert isinstance(step, CalibratedClassifierCV) and len(step.calibrated_classifiers_) == 1
+    scores = calibrated.predict_proba(list(texts))[:, 1]
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_cross_fitting_uses_only_other_folds(spec):
+    labels = np.array(["positive", "negative"] * 30)
+    oof = np.where(labels == "positive", 0.7, 0.3)
+    calibrated = calibration.cross_fitted(LogisticRegression(), oof, labels, "isotonic", spec)
+    # a perfectly separating score is calibrated to certainty by every fold's calibrator
+    assert np.array_equal(calibrated, (labels == "positive").astype(float))

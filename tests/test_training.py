@@ -12,11 +12,14 @@ def corpus(toy_corpus):
     return pd.Series(texts * 3), pd.Series(labels * 3)
 
 
-def test_budget():
+def test_budget_and_search_method():
     assert training.resolve_budget("auto", 768) == "quick"
     assert training.resolve_budget("auto", 8_000) == "full"
     with pytest.raises(ValueError, match="budget='huge'"):
         training.resolve_budget("huge", 10)
+    assert training.resolve_search("auto", "quick") == "grid"
+    assert training.resolve_search("auto", "full") == "halving"
+    assert training.resolve_search("random", "full") == "random"
 
 
 def test_every_candidate_has_both_budgets_and_is_saveable(tmp_path, toy_corpus):
@@ -29,25 +32,6 @@ def test_every_candidate_has_both_budgets_and_is_saveable(tmp_path, toy_corpus):
         assert np.allclose(loaded.predict_proba(texts), fitted.predict_proba(texts))
 
 
-def test_search_scores_every_configuration_on_the_same_folds(spec, corpus):
-    texts, labels = corpus
-    spec = spec.with_overrides(cv_folds=3)
-    chosen = [c for c in models.candidates(0) if c.name in ("logistic regression", "NB-SVM")]
-    results = training.search(chosen, texts, labels, spec, "quick", n_jobs=1)
-    assert len(results) == sum(len(training.ParameterGrid(c.grids["quick"])) for c in chosen)
-    assert results["fold_scores"].map(len).eq(3).all()
-    assert np.allclose(results["mean"], results["fold_scores"].map(np.mean))
-
-
-def test_random_search_tries_n_iter(spec, corpus):
-    texts, labels = corpus
-    spec = spec.with_overrides(cv_folds=3)
-    lr = [c for c in models.candidates(0) if c.name == "logistic regression"]
-    results = training.search(lr, texts, labels, spec, "full", method="random", n_iter=3,
-                              n_jobs=1)
-    assert len(results) == 3
-
-
 def test_choice_rules():
     best = pd.DataFrame({
         "model": ["complex", "simple", "middle"], "mean": [0.80, 0.79, 0.70],
@@ -58,3 +42,23 @@ def test_choice_rules():
     assert best.loc[index, "model"] == "simple" and "one standard error" in reason
     tight = best.assign(std=[0.001, 0.01, 0.01])
     assert training.choose(tight, "one_standard_error", 5)[0] == 0
+
+
+def test_the_learning_curve_of_a_halving_search_is_its_rounds(spec, corpus):
+    texts, labels = corpus
+    train = pd.DataFrame({"text": list(texts) * 4, "label": list(labels) * 4})
+    spec = spec.with_overrides(cv_folds=2)
+    candidates = [c for c in models.candidates(0) if c.name == "logistic regression"]
+    result = training.run_search(candidates, train, spec, "quick", "halving", n_jobs=1)
+    final = training.best_per_model(result.final())
+    index, _ = training.choose(final, "best", spec.cv_folds)
+    curve = training.learning_curve(result, final.loc[index], candidates[0], train, spec)
+    assert curve["train_size"].tolist() == [int(n / 2) for n in sorted(result.table["texts"].unique())]
+    assert curve["valid_mean"].iloc[-1] == pytest.approx(final.loc[index, "mean"])
+
+
+def test_versus_baseline(spec):
+    chosen = pd.Series({"model": "m", "fold_scores": [0.7, 0.8]})
+    baseline = pd.DataFrame({"model": ["b", "b"], "fold": [1, 2], "f1": [0.0, 0.2]})
+    table = training.versus_baseline(chosen, baseline, "f1")
+    assert table.loc["m", "mean"] == pytest.approx(0.75) and table.loc["b", "mean"] == 0.1

@@ -1,0 +1,339 @@
+"""The stage-4 search: every configuration cross-validated, each feature setting fitted once.
+
+Every candidate is a scikit-learn ``Pipeline``: ``clean`` -> ``features`` (a
+vectorizer, or a ``FeatureUnion`` of word and character vectorizers) -> the
+steps that learn from the labels (NB scaling, the classifier). Refitting the
+vectorizers for every configuration is most of the cost of a grid search on
+text, and needless: a vectorizer's output depends only on its own settings
+and the fold. So per fold each distinct vectorizer setting is fitted once, its
+matrices are kept, and every configuration trains only its label-dependent
+steps on them. The matrices are exactly what the pipeline itself would build
+(same fit, same ``FeatureUnion`` stacking), so the scores are those of a
+``GridSearchCV`` over the whole pipeline with the same folds, and the
+out-of-fold scores of every configuration come out of the search for free.
+
+On large training sets the ``full`` budget runs successive halving, the rule
+of scikit-learn's ``HalvingGridSearchCV`` (resource: training texts, factor
+3, the last round on all of them): every configuration is scored on a small
+stratified subset, the best third goes on to a subset three times larger, and
+so on. Its rounds are also the chosen model's learning curve.
+
+Fits run in parallel through joblib, so ``joblib.parallel_config(backend="dask")``
+spreads them over a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import (
+    ParameterGrid,
+    ParameterSampler,
+    StratifiedKFold,
+    train_test_split,
+)
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from shared.decision import operating_score
+from shared.models import Candidate, describe_params
+from shared.problem import ProblemSpec
+from shared.text import clean_text
+
+METHODS = ("grid", "random", "halving")
+#: successive halving keeps the best 1/FACTOR of the configurations each round
+FACTOR = 3
+#: the smallest subset a halving round scores on, per cross-validation fold
+MIN_TEXTS_PER_FOLD = 20
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One point of a candidate's grid: the pipeline with these parameters."""
+
+    candidate: Candidate
+    params: dict[str, Any]
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """A fresh, unfitted copy of the candidate's pipeline with the parameters set."""
+        return clone(self.candidate.pipeline).set_params(**self.params)
+
+
+def configurations(
+    candidates: list[Candidate], budget: str, method: str, n_iter: int, seed: int
+) -> list[Configuration]:
+    """Every configuration to try: each candidate's whole grid, or ``n_iter`` drawn from it."""
+    if method not in METHODS:
+        raise ValueError(f"search={method!r}: choose one of {', '.join(METHODS)}")
+    result = []
+    for candidate in candidates:
+        grid = candidate.grids[budget]
+        points = (ParameterSampler(grid, n_iter, random_state=seed)
+                  if method == "random" and len(ParameterGrid(grid)) > n_iter
+                  else ParameterGrid(grid))
+        result += [Configuration(candidate, dict(params)) for params in points]
+    return result
+
+
+@dataclass
+class SearchResult:
+    """What the search found: one row per configuration and round, and out-of-fold scores.
+
+    ``table`` has, per configuration, its ``model``, readable ``params``, the
+    halving ``round`` and the ``texts`` it was scored on, the ``mean`` and
+    ``std`` of its fold scores, ``fold_scores``, ``fit_seconds`` (mean per
+    fold), ``complexity`` and ``raw_params``. ``oof`` holds, for every
+    configuration scored on all training texts (the last round), its
+    out-of-fold P(positive) for every training text, keyed by the table's index.
+    """
+
+    table: pd.DataFrame
+    oof: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def final(self) -> pd.DataFrame:
+        """The rows scored on every training text: the ones to choose among."""
+        last = self.table["texts"] == self.table["texts"].max()
+        return self.table[last]
+
+
+class FoldFeatures:
+    """The fitted feature matrices of each vectorizer setting, per fold, computed once.
+
+    ``texts`` are cleaned once here (the ``clean`` step is stateless); then for
+    a pipeline and a fold, :meth:`matrices` returns what its ``features`` step
+    would produce on the fold's training and validation texts.
+    """
+
+    def __init__(self, texts: Sequence[str], folds: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.texts = np.array([clean_text(str(t)) for t in texts], dtype=object)
+        self.folds = folds
+        self._blocks: dict[tuple[str, int], tuple[sp.csr_matrix, sp.csr_matrix]] = {}
+
+    @staticmethod
+    def blocks(pipeline: Pipeline) -> list[tuple[str, Any]]:
+        """(key, vectorizer) of each block the pipeline's ``features`` step stacks."""
+        features = pipeline.named_steps["features"]
+        parts = (features.transformer_list if isinstance(features, FeatureUnion)
+                 else [("", features)])
+        return [(f"{name}:{sorted(t.get_params(deep=False).items())!r}", t)
+                for name, t in parts if t not in ("drop", None)]
+
+    def prepare(self, pipelines: list[Pipeline], n_jobs: int) -> None:
+        """Fit every block the pipelines need on every fold (in parallel), once."""
+        todo = {(key, fold): vectorizer
+                for pipeline in pipelines for key, vectorizer in self.blocks(pipeline)
+                for fold in range(len(self.folds)) if (key, fold) not in self._blocks}
+        fitted = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_block)(clone(vectorizer), self.texts[self.folds[fold][0]],
+                                self.texts[self.folds[fold][1]])
+            for (key, fold), vectorizer in todo.items()
+        )
+        self._blocks.update(zip(todo, fitted, strict=True))
+
+    def parts(self, pipeline: Pipeline, fold: int) -> list[tuple[sp.csr_matrix, sp.csr_matrix]]:
+        """The (training, validation) matrices of each block of the pipeline's features."""
+        return [self._blocks[(key, fold)] for key, _ in self.blocks(pipeline)]
+
+
+def stack(parts: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+    """The blocks side by side, as ``FeatureUnion`` stacks them: ``sparse.hstack(...).tocsr()``."""
+    if len(parts) == 1:
+        return parts[0]
+    return sp.hstack([p[0] for p in parts]).tocsr(), sp.hstack([p[1] for p in parts]).tocsr()
+
+
+def _fit_block(vectorizer: Any, train: np.ndarray, valid: np.ndarray) -> tuple[Any, Any]:
+    return vectorizer.fit_transform(train), vectorizer.transform(valid)
+
+
+def _label_steps(pipeline: Pipeline) -> Pipeline:
+    """The steps after ``features``: the ones that learn from the labels."""
+    index = [name for name, _ in pipeline.steps].index("features")
+    return Pipeline(pipeline.steps[index + 1:])
+
+
+def _fit_and_score(
+    steps: list[Pipeline], parts: list[tuple[Any, Any]], labels: np.ndarray, positive_label: str
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Fit each configuration's label steps on one fold's features.
+
+    Returns, for each, P(positive) of the validation texts and of the training
+    texts (for the learning curve), the fit seconds, and the messages of any
+    ``ConvergenceWarning`` (an optimiser that stopped before converging). One task per fold and
+    feature setting, so the matrices travel to a worker once for all the
+    configurations that share them.
+    """
+    train, valid = stack(parts)
+    answers = []
+    for pipeline in steps:
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            pipeline.fit(train, labels)
+        seconds = time.perf_counter() - start
+        column = list(pipeline.classes_).index(positive_label)
+        unconverged = sorted({str(w.message) for w in caught
+                              if issubclass(w.category, ConvergenceWarning)})
+        answers.append((pipeline.predict_proba(valid)[:, column],
+                        pipeline.predict_proba(train)[:, column], seconds, unconverged))
+    return answers
+
+
+def cross_validate(
+    configs: list[Configuration], texts: Sequence[str], labels: Sequence[str],
+    spec: ProblemSpec, n_jobs: int = -1, splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """Score every configuration on the spec's folds of ``texts`` (or on ``splits``).
+
+    Returns one row per configuration (validation and training fold scores,
+    their mean and standard deviation, fit seconds) and its out-of-fold
+    P(positive) for every text.
+    """
+    labels = np.asarray(labels)
+    splits = splits or list(folds(spec).split(np.zeros(len(labels)), labels))
+    features = FoldFeatures(texts, splits)
+    pipelines = [c.pipeline for c in configs]
+    features.prepare(pipelines, n_jobs)
+    groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for i, pipeline in enumerate(pipelines):
+        keys = tuple(key for key, _ in FoldFeatures.blocks(pipeline))
+        for fold in range(len(splits)):
+            groups.setdefault((fold, keys), []).append(i)
+    answers_by_group = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_score)([_label_steps(pipelines[i]) for i in members],
+                                features.parts(pipelines[members[0]], fold),
+                                labels[splits[fold][0]], spec.positive_label)
+        for (fold, _), members in groups.items()
+    )
+    answers = {(i, fold): answer
+               for ((fold, _), members), group_answers in zip(groups.items(), answers_by_group,
+                                                              strict=True)
+               for i, answer in zip(members, group_answers, strict=True)}
+    rows, oofs = [], []
+    for i, config in enumerate(configs):
+        oof = np.zeros(len(labels))
+        scores, train_scores, seconds, unconverged = [], [], [], set()
+        for fold, (train, valid) in enumerate(splits):
+            scored, scored_train, fit_seconds, messages = answers[(i, fold)]
+            unconverged.update(messages)
+            oof[valid] = scored
+            scores.append(operating_score(labels[valid], scored, spec))
+            train_scores.append(operating_score(labels[train], scored_train, spec))
+            seconds.append(fit_seconds)
+        rows.append({
+            "model": config.candidate.name,
+            "params": describe_params(config.params),
+            "mean": float(np.mean(scores)),
+            "std": float(np.std(scores, ddof=1)),
+            "train_mean": float(np.mean(train_scores)),
+            "train_std": float(np.std(train_scores, ddof=1)),
+            "fit_seconds": float(np.mean(seconds)),
+            "complexity": config.candidate.complexity,
+            "fold_scores": scores,
+            "train_fold_scores": train_scores,
+            "convergence_warnings": sorted(unconverged),
+            "raw_params": config.params,
+        })
+        oofs.append(oof)
+    return rows, oofs
+
+
+def learning_curve(
+    config: Configuration, texts: Sequence[str], labels: Sequence[str], spec: ProblemSpec,
+    fractions: Sequence[float] = (0.2, 0.4, 0.6, 0.8, 1.0), n_jobs: int = -1,
+) -> pd.DataFrame:
+    """Training and validation score against the number of training texts.
+
+    As scikit-learn's ``learning_curve`` (no shuffling): in every fold the
+    model is fitted on the first n texts of the fold's training part, for n a
+    fraction of the training part, and scored on the fold's validation part.
+    """
+    labels = np.asarray(labels)
+    splits = list(folds(spec).split(np.zeros(len(labels)), labels))
+    largest = len(splits[0][0])
+    sizes = sorted({max(2, int(fraction * largest)) for fraction in fractions})
+    rows = []
+    for size in sizes:
+        subsets = [(train[:size], valid) for train, valid in splits]
+        row = cross_validate([config], texts, labels, spec, n_jobs, splits=subsets)[0][0]
+        rows.append(curve_point(size, row))
+    return pd.DataFrame(rows)
+
+
+def curve_point(train_size: int, row: dict[str, Any]) -> dict[str, float]:
+    """One point of a learning curve from a row of the search: means and (population)
+    standard deviations of the training and validation fold scores."""
+    return {"train_size": train_size,
+            "train_mean": float(np.mean(row["train_fold_scores"])),
+            "train_std": float(np.std(row["train_fold_scores"])),
+            "valid_mean": float(np.mean(row["fold_scores"])),
+            "valid_std": float(np.std(row["fold_scores"]))}
+def folds(spec: ProblemSpec) -> StratifiedKFold:
+    """The stratified, shuffled, seeded folds every stage-4 and stage-5 estimate uses."""
+    return StratifiedKFold(n_splits=spec.cv_folds, shuffle=True, random_state=spec.seed)
+
+
+def run(
+    configs: list[Configuration], texts: Sequence[str], labels: Sequence[str],
+    spec: ProblemSpec, halving: bool = False, n_jobs: int = -1,
+) -> SearchResult:
+    """Cross-validate every configuration; with ``halving``, in rounds of growing subsets."""
+    texts, labels = list(texts), np.asarray(labels)
+    rounds = halving_rounds(len(configs), len(texts), spec.cv_folds) if halving else [len(texts)]
+    alive = list(range(len(configs)))
+    rows, oof = [], {}
+    for number, size in enumerate(rounds):
+        subset = _stratified_subset(labels, size, spec.seed)
+        scored, oofs = cross_validate([configs[i] for i in alive], [texts[j] for j in subset],
+                                      labels[subset], spec, n_jobs)
+        for i, row, scores in zip(alive, scored, oofs, strict=True):
+            rows.append({"config": i, "round": number + 1, "texts": size, **row})
+            if size == len(texts):
+                oof[len(rows) - 1] = scores
+        if number < len(rounds) - 1:
+            keep = math.ceil(len(alive) / FACTOR)
+            ranked = sorted(zip(alive, scored, strict=True),
+                            key=lambda pair: (-pair[1]["mean"], pair[1]["complexity"]))
+            alive = sorted(i for i, _ in ranked[:keep])
+    table = pd.DataFrame(rows)
+    columns = ["model", "params", "round", "texts", "mean", "std", "train_mean", "train_std",
+               "fit_seconds", "complexity", "fold_scores", "train_fold_scores",
+               "convergence_warnings", "raw_params", "config"]
+    return SearchResult(table[columns], oof)
+
+
+def halving_rounds(candidates: int, texts: int, folds: int) -> list[int]:
+    """The training-set size of each successive-halving round, the last being all of them.
+
+    As scikit-learn's "exhaust" setting: as many rounds as it takes to leave at
+    most FACTOR configurations, fewer when the first subset would be too
+    small; the first size is the largest that still lets the last round use
+    every text.
+    """
+    needed = 1 + int(math.floor(math.log(max(candidates, 1), FACTOR)))
+    smallest = MIN_TEXTS_PER_FOLD * folds
+    possible = 1 + int(math.floor(math.log(max(texts // smallest, 1), FACTOR)))
+    count = max(1, min(needed, possible))
+    first = texts // FACTOR ** (count - 1)
+    return [texts if r == count - 1 else first * FACTOR ** r for r in range(count)]
+
+
+def _stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` positions of ``labels`` with the label shares kept (all of them, in order,
+    when ``size`` is their number)."""
+    everything = np.arange(len(labels))
+    if size >= len(labels):
+        return everything
+    subset, _ = train_test_split(everything, train_size=size, stratify=labels, random_state=seed)
+    return np.sort(subset)

@@ -1,0 +1,125 @@
+"""The search engine gives the scores of a GridSearchCV over the whole pipeline, faster."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_predict
+from sklearn.model_selection import learning_curve as sklearn_learning_curve
+
+from shared import models, search
+from shared.catalog import Catalog
+from shared.decision import operating_score
+from shared.scoring import positive_scores
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    reviews = Catalog.for_task("sentiment").read("new_batch")  # 60 labelled reviews
+    frame = pd.concat([reviews, Catalog.for_task("sentiment").read("drifted_batch")])
+    return frame["text"].tolist() * 2, frame["label"].tolist() * 2
+
+
+def some_candidates():
+    return [c for c in models.candidates(0)
+            if c.name in ("complement naive Bayes", "logistic regression", "NB-SVM")]
+
+
+def test_scores_equal_a_grid_search_over_the_whole_pipeline(spec, corpus):
+    texts, labels = corpus
+    spec = spec.with_overrides(cv_folds=3)
+    configs = search.configurations(some_candidates(), "quick", "grid", 4, spec.seed)
+    result = search.run(configs, texts, labels, spec, n_jobs=1)
+
+    def scorer(estimator, x, y):
+        return operating_score(y, positive_scores(estimator, x, spec.positive_label), spec)
+
+    for candidate in some_candidates():
+        grid = GridSearchCV(candidate.pipeline, candidate.grids["quick"], scoring=scorer,
+                            cv=search.folds(spec), refit=False).fit(texts, labels)
+        mine = result.table[result.table["model"] == candidate.name]
+        for k in range(spec.cv_folds):
+            assert np.array_equal(grid.cv_results_[f"split{k}_test_score"],
+                                  mine["fold_scores"].map(lambda s, k=k: s[k]).to_numpy())
+
+
+def test_out_of_fold_scores_come_from_the_search(spec, corpus):
+    texts, labels = corpus
+    spec = spec.with_overrides(cv_folds=3)
+    configs = search.configurations(some_candidates()[1:2], "quick", "grid", 4, spec.seed)
+    result = search.run(configs, texts, labels, spec, n_jobs=1)
+    for index, row in result.table.iterrows():
+        pipeline = search.Configuration(configs[row["config"]].candidate, row["raw_params"])
+        expected = cross_val_predict(pipeline.pipeline, texts, labels, cv=search.folds(spec),
+                                     method="predict_proba")[:, 1]
+        assert np.array_equal(result.oof[index], expected)
+
+
+def test_parallel_fits_give_the_same_answers(spec, corpus):
+    texts, labels = corpus
+    configs = search.configurations(some_candidates(), "quick", "grid", 4, spec.seed)
+    one = search.run(configs, texts, labels, spec, n_jobs=1).table
+    two = search.run(configs, texts, labels, spec, n_jobs=2).table
+    assert one["fold_scores"].tolist() == two["fold_scores"].tolist()
+
+
+def test_learning_curve_equals_scikit_learns(spec, corpus):
+    texts, labels = corpus
+    spec = spec.with_overrides(cv_folds=3)
+    config = search.configurations(some_candidates()[1:2], "quick", "grid", 4, 0)[0]
+    mine = search.learning_curve(config, texts, labels, spec, n_jobs=1)
+
+    def scorer(estimator, x, y):
+        return operating_score(y, positive_scores(estimator, x, spec.positive_label), spec)
+
+    sizes, train, valid = sklearn_learning_curve(
+        config.pipeline, texts, labels, cv=search.folds(spec), scoring=scorer,
+        train_sizes=np.linspace(0.2, 1.0, 5))
+    assert mine["train_size"].tolist() == sizes.tolist()
+    assert np.array_equal(mine["valid_mean"], valid.mean(axis=1))
+    assert np.array_equal(mine["train_std"], train.std(axis=1))
+
+
+@pytest.mark.parametrize(("candidates", "texts", "rounds"), [
+    (112, 8529, [105, 315, 945, 2835, 8529]),
+    (17, 768, [256, 768]),  # a first subset of 768 // 9 texts would be under 20 a fold
+    (1, 50, [50]),
+    (3, 4000, [1333, 4000]),
+])
+def test_halving_rounds(candidates, texts, rounds):
+    assert search.halving_rounds(candidates, texts, folds=5) == rounds
+
+
+def test_halving_keeps_the_best_third_and_ends_on_every_text(spec, corpus):
+    texts, labels = corpus
+    spec = spec.with_overrides(cv_folds=2)
+    configs = search.configurations(some_candidates(), "quick", "grid", 4, spec.seed)
+    result = search.run(configs, texts, labels, spec, halving=True, n_jobs=1)
+    table = result.table
+    counts = table.groupby("round").size().tolist()
+    assert counts[0] == len(configs)
+    shrinking = zip(counts, counts[1:], strict=False)
+    assert all(later == -(-earlier // search.FACTOR) for earlier, later in shrinking)
+    assert table.loc[table["round"] == table["round"].max(), "texts"].eq(len(texts)).all()
+    assert set(result.oof) == set(result.final().index)
+    # the survivors of a round were the best of the round before
+    first = table[table["round"] == 1].sort_values("mean", ascending=False)
+    assert set(table[table["round"] == 2]["config"]) <= set(first["config"].head(counts[1] + 1))
+
+
+def test_random_search_draws_n_iter_per_model():
+    configs = search.configurations(models.candidates(0)[1:2], "full", "random", 3, 42)
+    assert len(configs) == 3
+    again = search.configurations(models.candidates(0)[1:2], "full", "random", 3, 42)
+    assert [c.params for c in configs] == [c.params for c in again]
+    with pytest.raises(ValueError, match="search='exhaustive'"):
+        search.configurations(models.candidates(0), "full", "exhaustive", 3, 42)
+
+
+def test_convergence_warnings_are_recorded(spec, corpus):
+    texts, labels = corpus
+    stubborn = models.Candidate("lr", "max_iter 1", 2, models.text_pipeline(
+        LogisticRegression(max_iter=1)), {"quick": {"clf__C": [100.0]}})
+    configs = search.configurations([stubborn], "quick", "grid", 4, 0)
+    row = search.run(configs, texts, labels, spec, n_jobs=1).table.iloc[0]
+    assert row["convergence_warnings"] and "iter" in row["convergence_warnings"][0]
