@@ -85,12 +85,13 @@ def calibrated_pipeline(
 ) -> Pipeline:
     """The fitted pipeline with its classifier step calibrated, the vectorizers kept as fitted.
 
-    The classifier is wrapped in ``CalibratedClassifierCV(ensemble=False)`` on the
-    spec's folds and fitted on the training texts as the pipeline's earlier
-    steps transform them (no vectorizer is fitted again).
+    The classifier is wrapped in ``CalibratedClassifierCV(ensemble=False)`` with
+    the spec's number of folds (an integer, so the saved model holds no splitter
+    object) and fitted on the training texts as the pipeline's earlier steps
+    transform them (no vectorizer is fitted again).
     """
     features = model[:-1].transform(texts)
-    step = CalibratedClassifierCV(clone(model.steps[-1][1]), method=method, cv=folds(spec),
+    step = CalibratedClassifierCV(clone(model.steps[-1][1]), method=method, cv=spec.cv_folds,
                                   ensemble=False, n_jobs=n_jobs).fit(features, labels)
     return Pipeline([*model.steps[:-1], (model.steps[-1][0], step)])
 

@@ -61,6 +61,8 @@ class Stage:
     title: str
     reads: tuple[str, ...]
     writes: tuple[str, ...]
+    #: also reads the data set its ``dataset`` parameter names (built-in, public or a file)
+    reads_dataset: bool = False
 
     @property
     def key(self) -> str:
@@ -145,7 +147,7 @@ STAGES: tuple[Stage, ...] = (
           reads=(), writes=("problem_spec",)),
     Stage(2, "02_data_collection.ipynb", "data collection",
           reads=("problem_spec",),
-          writes=("raw_snapshot", "quarantine", "collection_report")),
+          writes=("raw_snapshot", "quarantine", "collection_report"), reads_dataset=True),
     Stage(3, "03_data_preparation.ipynb", "data preparation",
           reads=("problem_spec", "raw_snapshot"),
           writes=("clean_dataset", "preparation_report", "train", "test")),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared.problem import ProblemSpec
-from shared.records import DataSourceError
+from shared.records import DataSourceError, preview
 from shared.text import is_missing
 
 
@@ -101,10 +101,3 @@ def check_usable_labels(
             f"{spec.negative_label!r}: {why}. Keep two label values in the file, or "
             f"rename the negative one to {spec.negative_label!r}."
         )
-
-
-def preview(values: list[str], limit: int = 8) -> str:
-    """Up to ``limit`` values, quoted, for an error message: "['a', 'b' and 3 more]"."""
-    shown = ", ".join(repr(v) for v in values[:limit])
-    more = f" and {len(values) - limit} more" if len(values) > limit else ""
-    return f"[{shown}{more}]" if values else "none (all empty)"

@@ -6,7 +6,10 @@ exactly the same (nbval compares every output, figures included).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -75,3 +78,15 @@ def show_pipeline(model: object) -> None:
     """
     with sklearn.config_context(display="diagram"):
         display(model)
+
+
+def run_command(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str]:
+    """Run a command's ``main`` in this process, as the shell would; its exit code and output.
+
+    The same code path as ``python -m ...``, without a new process that would only
+    import the libraries again.
+    """
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(argv)
+    return code, printed.getvalue()

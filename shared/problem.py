@@ -7,11 +7,12 @@ they read them from here.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shared.catalog import Catalog
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc")
 DECISION_RULES = ("fixed", "max_recall_at_ham_blocked")
@@ -161,6 +162,8 @@ def load(cat: Catalog) -> ProblemSpec:
 
 def as_table(spec: ProblemSpec) -> pd.DataFrame:
     """The spec as a two-column table for people to read."""
+    import pandas as pd  # only notebooks show tables; the runner reads specs too
+
     rows = [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in spec.to_dict().items()
             if k != "notes"]
     return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")

@@ -21,13 +21,14 @@ import zipfile
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from shared import storage
 from shared.catalog import PROJECT_DIR
-from shared.label_mapping import preview
-from shared.records import DataSourceError, LoadedData
+from shared.records import DataSourceError, LoadedData, preview
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the runner imports this
+    import pandas as pd  # module only to name a data set's files
 
 #: environment variable naming the folder that caches the public data sets
 CACHE_ENV = "DATA_CACHE_DIR"
@@ -137,6 +138,8 @@ def load_public(name: str) -> LoadedData:
     file; for rt-polarity the label says which file). The row and label
     counts are checked against the published ones.
     """
+    import pandas as pd
+
     dataset = PUBLIC_DATASETS[name]
     folder = cache_dir() / dataset.name
     ensure_cached(dataset, folder)
@@ -202,6 +205,8 @@ def parse_public_file(
     advice: str | None = None,
 ) -> pd.DataFrame:
     """The rows of one public file: one per line, nothing dropped, merged or guessed."""
+    import pandas as pd
+
     try:
         text = data.decode(public_file.encoding)
     except UnicodeDecodeError as error:

@@ -88,6 +88,13 @@ class DataSourceError(ValueError):
     """A data source cannot be read; the message names the file and what to do."""
 
 
+def preview(values: list[str], limit: int = 8) -> str:
+    """Up to ``limit`` values, quoted, for a DataSourceError: "['a', 'b' and 3 more]"."""
+    shown = ", ".join(repr(v) for v in values[:limit])
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return f"[{shown}{more}]" if values else "none (all empty)"
+
+
 @dataclass
 class LoadedData:
     """What a data source yielded, before validation (columns row, text, label, source)."""

@@ -1,69 +1,85 @@
-"""The runner: executes the seven notebooks in order with papermill.
+"""The runner: executes the seven notebooks in order with papermill, skipping what is current.
 
     python -m shared.runner                      # sentiment on its built-in data
     python -m shared.runner --task spam
     python -m shared.runner -p target 0.85       # any notebook parameter
+    python -m shared.runner --from 05            # stages 05 to 07, whatever their state
+    python -m shared.runner --only 07            # one stage, once its inputs are current
+    python -m shared.runner --force              # every stage
     python -m shared.runner --regenerate-notebooks   # refresh the committed outputs
 
 (``python -m shared.pipeline`` is the same command under its older name.)
 
 Everything is checked before the first notebook starts: the task, the data
-set and every parameter name. Each executed notebook is written (atomically)
-to ``reports/<task>/``; the run stops at the first failing notebook and says
-which notebook, which cell and what went wrong.
+set and every parameter name. A stage whose inputs did not change since it
+last succeeded, and whose outputs are still there, is skipped ("04 up to
+date"; see ``shared.run_record``). Each executed notebook is written
+(atomically) to ``reports/<task>/`` with an HTML copy and an index page; the
+run stops at the first failing notebook and says which notebook, which cell
+and what went wrong.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import sys
-import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import storage
-from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, Catalog
-from shared.records import DataSourceError, EvaluationReport
-from shared.sources import check_dataset_name
+from shared import catalog, html_reports
+from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, STAGES, Catalog, Stage
+from shared.kernels import Kernel, RunError, execute
+from shared.records import DataSourceError, EvaluationReport, RecordError
+from shared.run_record import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    Fingerprints,
+    RunRecord,
+    StageRecord,
+    now,
+    producers_of,
+    why_not_current,
+)
+from shared.sources import check_dataset_name, source_files
 from shared.tasks import TASKS, UnknownTaskError, get_task
 
-KERNEL = "python3"
-
-
-def _ipc_kernel_manager():
-    """A kernel manager that talks to kernels over Unix sockets, not TCP ports.
-
-    Nothing listens on the network while notebooks run, and the kernel has no
-    reason to warn about unencrypted TCP traffic.
-    """
-    from jupyter_client.manager import KernelManager
-    from traitlets import CaselessStrEnum
-
-    class IPCKernelManager(KernelManager):
-        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-
-    return IPCKernelManager
-
-
-class RunError(RuntimeError):
-    """The run was refused or stopped; the message says why and what to do."""
+__all__ = ["RunError", "main", "run"]
 
 
 @dataclass
 class StageResult:
-    notebook: str
-    seconds: float
+    """What the run did with one stage."""
+
+    stage: Stage
+    action: str  # "ran", "skipped" or "not selected"
+    seconds: float | None
     output: Path
 
 
 def notebook_parameters(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, dict[str, Any]]:
-    """Each notebook's parameters (name -> papermill's description), read from its cell."""
-    import papermill
+    """Each notebook's parameters and their defaults, read from its ``parameters`` cell.
 
-    return {nb: papermill.inspect_notebook(str(notebooks_dir / nb)) for nb in NOTEBOOKS}
+    Read with ``ast`` rather than papermill's inspector: the runner then needs
+    no heavy import to decide that nothing has to run.
+    """
+    declared = {}
+    for notebook in NOTEBOOKS:
+        document = json.loads((notebooks_dir / notebook).read_text(encoding="utf-8"))
+        cell = next(c for c in document["cells"]
+                    if "parameters" in c.get("metadata", {}).get("tags", []))
+        tree = ast.parse("".join(cell["source"]))
+        declared[notebook] = {
+            node.targets[0].id: ast.literal_eval(node.value)
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        }
+    return declared
 
 
 def parse_value(text: str) -> Any:
@@ -97,105 +113,164 @@ def plan(
     }
 
 
-def _strip_run_metadata(path: Path) -> None:
-    """Drop papermill's timing metadata so committed notebooks diff only on content."""
-    import nbformat
+def selected_stages(start: str | None, only: str | None) -> list[Stage]:
+    """The stages ``--from`` / ``--only`` ask for (all of them when neither is given)."""
+    try:
+        if only is not None:
+            return [catalog.stage(only)]
+        first = catalog.stage(start).number if start is not None else 1
+    except KeyError as error:
+        raise RunError(str(error.args[0])) from None
+    return [s for s in STAGES if s.number >= first]
 
-    nb = nbformat.read(path, as_version=4)
-    nb.metadata.pop("papermill", None)
-    for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
-    nbformat.write(nb, path)
 
-
-def execute(
-    notebook: str, output: Path, parameters: dict[str, Any], notebooks_dir: Path,
-    clean_metadata: bool = False,
-) -> float:
-    """Run one notebook into ``output`` atomically; return its wall time in seconds."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    start = time.perf_counter()
-    with storage.atomic_path(output) as tmp:
-        try:
-            papermill.execute_notebook(
-                str(notebooks_dir / notebook), str(tmp), parameters=parameters,
-                cwd=str(notebooks_dir), kernel_name=KERNEL, progress_bar=False,
-                log_output=False, request_save_on_cell_execute=False,
-                kernel_manager_class=_ipc_kernel_manager(),
-            )
-        except PapermillExecutionError as error:
-            failed = output.with_name(f"FAILED_{output.name}")
-            os.replace(tmp, failed)
+def check_inputs_current(
+    first: Stage, record: RunRecord, fingerprints: Fingerprints,
+    parameters: dict[str, dict[str, Any]], dataset_files: list[Path],
+) -> None:
+    """Refuse to start at ``first`` unless every stage that writes its inputs is current."""
+    for writer in producers_of(first):
+        fingerprint = fingerprints.stage(writer, parameters[writer.notebook], dataset_files)
+        reason = why_not_current(record, writer, fingerprint, fingerprints)
+        if reason is not None:
             raise RunError(
-                f"{notebook} failed in cell {error.cell_index + 1} "
-                f"(code cell [{error.exec_count}]): {error.ename}: {error.evalue}\n"
-                f"The executed notebook, with the traceback, is {failed}"
-            ) from None
-        if clean_metadata:
-            _strip_run_metadata(tmp)
-    return time.perf_counter() - start
+                f"stage {first.key} reads what stage {writer.key} ({writer.notebook}) writes, "
+                f"and stage {writer.key} is not up to date: {reason}. Run it first: "
+                f"`python -m shared.runner --task {fingerprints.cat.task} --from {writer.key}`."
+            )
 
 
 def run(
     task: str = "sentiment", dataset: str = "builtin", overrides: dict[str, Any] | None = None,
-    root: Path = PROJECT_DIR, regenerate: bool = False, log=print,
+    root: Path = PROJECT_DIR, regenerate: bool = False, force: bool = False,
+    start: str | None = None, only: str | None = None, log: Any = print,
 ) -> list[StageResult]:
-    """Run all seven notebooks; stop at the first failure."""
+    """Run the stages in order, skipping up-to-date ones unless told otherwise.
+
+    ``force`` runs every stage; ``start`` runs that stage and the ones after it;
+    ``only`` runs that one stage. The last two first check that the stages
+    writing their inputs are current. Stops at the first failing notebook.
+    """
     os.environ.setdefault("PYTHONHASHSEED", "0")
     root = Path(root).resolve()
-    declared = notebook_parameters()
-    parameters = plan(task, dataset, overrides or {}, root, declared)
+    parameters = plan(task, dataset, overrides or {}, root, notebook_parameters())
     if regenerate:
         if task != "sentiment" or dataset != "builtin" or overrides or root != PROJECT_DIR:
             raise RunError("--regenerate-notebooks runs the default run only: drop other options")
-        parameters = {nb: {} for nb in NOTEBOOKS}
-    reports = Catalog.for_task(task, root).reports_dir
-    results = []
-    for stale in reports.glob("FAILED_*.ipynb"):
+        return _regenerate(log)
+    cat = Catalog.for_task(task, root)
+    chosen = selected_stages(start, only)
+    explicit = start is not None or only is not None
+    fingerprints = Fingerprints(cat)
+    dataset_files = source_files(dataset, task)
+    record = RunRecord.read(cat)
+    if explicit:
+        check_inputs_current(chosen[0], record, fingerprints, parameters, dataset_files)
+    for stale in cat.reports_dir.glob("FAILED_*.ipynb"):
         stale.unlink()
-    for number, notebook in enumerate(NOTEBOOKS, start=1):
-        output = NOTEBOOKS_DIR / notebook if regenerate else reports / notebook
-        log(f"[{number}/{len(NOTEBOOKS)}] {notebook} ...", end="", flush=True)
-        try:
-            seconds = execute(notebook, output, parameters[notebook], NOTEBOOKS_DIR, regenerate)
-        except RunError:
-            log(" FAILED")
-            raise
+    progress = sys.stdout.isatty()
+    pages = ThreadPoolExecutor(max_workers=1)  # HTML is written while the next stage runs
+    written: list[Future] = []
+    results: list[StageResult] = []
+    kernel: Kernel | None = None
+    try:
+        for position, stage in enumerate(chosen):
+            output = cat.reports_dir / stage.notebook
+            fingerprint = fingerprints.stage(stage, parameters[stage.notebook], dataset_files)
+            reason = why_not_current(record, stage, fingerprint, fingerprints)
+            if reason is None and not (force or explicit):
+                log(f"{stage.key} up to date")
+                record = record.with_stage(stage, StageRecord.from_dict(
+                    {**record.stages[stage.key].to_dict(), "last_action": "skipped"}))
+                results.append(StageResult(stage, "skipped", None, output))
+                continue
+            log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="", flush=True)
+            record = record.with_stage(stage, StageRecord(fingerprint, RUNNING, now()))
+            record.write(cat)
+            kernel = kernel or Kernel(NOTEBOOKS_DIR)
+            upcoming = Kernel(NOTEBOOKS_DIR) if position + 1 < len(chosen) else None
+            try:
+                seconds = execute(NOTEBOOKS_DIR / stage.notebook, output,
+                                  parameters[stage.notebook], kernel, progress)
+            except RunError:
+                log(" FAILED")
+                record = record.with_stage(stage, StageRecord(fingerprint, FAILED, now()))
+                record.write(cat)
+                if upcoming is not None:
+                    upcoming.shutdown()
+                raise
+            finally:
+                kernel = upcoming
+            log(f" {seconds:5.1f} s")
+            record = record.with_stage(stage, StageRecord(
+                fingerprint, SUCCEEDED, record.stages[stage.key].started_at, round(seconds, 2),
+                fingerprints.outputs(stage)))
+            record.write(cat)
+            written.append(pages.submit(html_reports.notebook_page, output,
+                                        html_reports.html_path(cat, stage.notebook)))
+            results.append(StageResult(stage, "ran", seconds, output))
+    finally:
+        if kernel is not None:
+            kernel.shutdown()
+        for page in written:
+            page.result()
+        pages.shutdown()
+        record.write(cat)
+        html_reports.index_page(cat, record, f"Run of task {task!r} ({dataset})")
+    return results
+
+
+def _regenerate(log: Any) -> list[StageResult]:
+    """The default run, executed into ``notebooks/`` itself: the committed outputs."""
+    results = []
+    kernel = Kernel(NOTEBOOKS_DIR)
+    for position, stage in enumerate(STAGES):
+        output = NOTEBOOKS_DIR / stage.notebook
+        log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="", flush=True)
+        upcoming = Kernel(NOTEBOOKS_DIR) if position + 1 < len(STAGES) else None
+        seconds = execute(output, output, {}, kernel, clean_metadata=True)
+        kernel = upcoming
         log(f" {seconds:5.1f} s")
-        results.append(StageResult(notebook, seconds, output))
+        results.append(StageResult(stage, "ran", seconds, output))
     return results
 
 
 def summary(task: str, root: Path, results: list[StageResult]) -> str:
     """Per-stage time, key metrics, the gate and where every artifact is."""
     cat = Catalog.for_task(task, Path(root))
-    metrics = EvaluationReport.load(cat)
-    spec = metrics.problem
-    test = metrics.test
     lines = ["", f"Run of task {task!r} finished.", "", "Stage times:"]
-    lines += [f"  {r.notebook:<30} {r.seconds:6.1f} s" for r in results]
-    lines.append(f"  {'total':<30} {sum(r.seconds for r in results):6.1f} s")
-    lines += ["", "Held-out test metrics:"]
-    for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc", "false_positive_rate"):
-        lines.append(f"  {name:<20} {test[name]:.3f}")
-    lines += ["", f"Gate: {metrics.gate.verdict} ({spec['primary_metric']} target "
-              f"{spec['target']:.2f})", ""]
-    lines.append("Artifacts:")
+    for result in results:
+        shown = f"{result.seconds:6.1f} s" if result.seconds is not None else "up to date"
+        lines.append(f"  {result.stage.notebook:<30} {shown}")
+    ran = [r.seconds for r in results if r.seconds is not None]
+    lines.append(f"  {'total':<30} {sum(ran):6.1f} s")
+    try:
+        metrics = EvaluationReport.load(cat)
+    except (FileNotFoundError, RecordError):
+        metrics = None
+    if metrics is not None:
+        lines += ["", "Held-out test metrics:"]
+        for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc",
+                     "false_positive_rate"):
+            lines.append(f"  {name:<20} {metrics.test[name]:.3f}")
+        lines += ["", f"Gate: {metrics.gate.verdict} ({metrics.problem['primary_metric']} target "
+                      f"{metrics.problem['target']:.2f})"]
+    lines += ["", "Artifacts:"]
     for label, path in (
         ("problem spec", cat.path("problem_spec")), ("raw snapshot", cat.path("raw_snapshot")),
         ("quarantine", cat.path("quarantine")), ("splits", cat.path("train").parent),
         ("trained pipeline", cat.path("trained_model")), ("metrics", cat.path("metrics")),
         ("deployed model", cat.deployed_dir), ("prediction log", cat.path("prediction_log")),
-        ("executed notebooks", results[0].output.parent),
+        ("executed notebooks", cat.reports_dir),
+        ("HTML report", cat.reports_dir / "index.html"),
     ):
         lines.append(f"  {label:<20} {cat.relative(path)}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m shared.runner``: exit 0 when the run finished, 1 when a notebook failed,
+    2 when the run was refused before it started."""
     parser = argparse.ArgumentParser(
         prog="python -m shared.runner", description="Run the seven workflow notebooks in order."
     )
@@ -210,19 +285,26 @@ def main(argv: list[str] | None = None) -> int:
                         metavar=("NAME", "VALUE"), help="set a notebook parameter")
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,
                         help="folder that receives data/, models/ and reports/")
-    parser.add_argument("--regenerate-notebooks", action="store_true",
-                        help="re-run the default run and store its outputs in notebooks/")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--force", action="store_true", help="run every stage")
+    which.add_argument("--from", dest="start", metavar="NN",
+                       help="run stage NN and every stage after it")
+    which.add_argument("--only", metavar="NN", help="run stage NN alone")
+    which.add_argument("--regenerate-notebooks", action="store_true",
+                       help="re-run the default run and store its outputs in notebooks/")
     args = parser.parse_args(argv)
     overrides = {name: parse_value(value) for name, value in args.parameter}
     for name in ("text_column", "label_column", "positive_label"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     try:
-        results = run(args.task, args.dataset, overrides, args.root, args.regenerate_notebooks)
+        results = run(args.task, args.dataset, overrides, args.root, args.regenerate_notebooks,
+                      args.force, args.start, args.only)
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1 if "failed in cell" in str(error) else 2
-    print(summary(args.task, args.root, results))
+    if not args.regenerate_notebooks:
+        print(summary(args.task, args.root, results))
     return 0
 
 

@@ -17,7 +17,6 @@ from shared import public_data
 from shared.catalog import PROJECT_DIR
 from shared.records import DataSourceError, LoadedData
 from shared.tasks import TASKS, get_task
-from shared.userfile import load_file, read_table
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class Source:
 
 def load_builtin(task: str) -> LoadedData:
     """The data set that ships with the project for ``task``."""
+    from shared.userfile import read_table  # pandas: not needed to name files (the runner)
+
     path = get_task(task).builtin_dataset
     frame = read_table(path, text_column="text", label_column="label", source_column="source")
     return LoadedData(name="builtin", frame=frame, origin=path.relative_to(PROJECT_DIR).as_posix())
@@ -111,6 +112,8 @@ def load_dataset(
                 f"{dataset!r} already uses the labels {', '.join(spec.labels)}"
             )
         return SOURCES[dataset].load(task)
+    from shared.userfile import load_file
+
     return load_file(
         dataset, text_column, label_column, source_column, task=task,
         positive_label=positive_label,

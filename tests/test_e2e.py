@@ -82,3 +82,33 @@ def test_metrics_carry_the_evaluation_details(run):
     assert {row["slice"] for row in metrics.slices} == {"length", "source"}
     card = cat.read("model_card")
     assert "95% bootstrap interval" in card and metrics.training.chosen in card
+
+
+def test_every_executed_notebook_is_also_a_web_page(run):
+    import json
+
+    task, root, _ = run
+    cat = Catalog.for_task(task, root)
+    for notebook in NOTEBOOKS:
+        page = (cat.reports_dir / notebook).with_suffix(".html").read_text(encoding="utf-8")
+        executed = json.loads((cat.reports_dir / notebook).read_text(encoding="utf-8"))
+        printed = [line for cell in executed["cells"] for out in cell.get("outputs", [])
+                   if out.get("name") == "stdout" for line in "".join(out["text"]).splitlines()
+                   if line.startswith("wrote ")]
+        assert printed and all(line in page for line in printed), notebook
+        assert page.count("data:image/png;base64") >= sum(
+            "image/png" in out.get("data", {}) for cell in executed["cells"]
+            for out in cell.get("outputs", []))
+    index = (cat.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{n.replace(".ipynb", ".html")}"' in index for n in NOTEBOOKS)
+    assert "Gate: PASS" in index
+
+
+def test_a_second_run_with_nothing_changed_runs_nothing(run):
+    task, root, _ = run
+    again = subprocess.run(
+        [sys.executable, "-m", "shared.runner", "--task", task, "--root", str(root)],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert [f"{n:02d} up to date" for n in range(1, 8)] == again.stdout.splitlines()[:7]

@@ -1,10 +1,17 @@
+"""The runner: refusals before anything runs, failures named, and which stages it skips."""
+
+import hashlib
+import json
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from shared import catalog, runner
-from shared.catalog import PROJECT_DIR
+from shared.catalog import PROJECT_DIR, Catalog
+from shared.run_record import RUNNING, SUCCEEDED, RunRecord
+from shared.sources import source_files
 
 
 @pytest.fixture(scope="module")
@@ -66,5 +73,125 @@ def test_a_failing_notebook_is_named_with_its_cell_and_error(tmp_path):
     assert "01_problem_definition.ipynb failed in cell" in result.stderr
     assert "ProblemSpecError" in result.stderr and "target=2.0" in result.stderr
     reports = tmp_path / "reports" / "spam"
-    assert [p.name for p in reports.iterdir()] == ["FAILED_01_problem_definition.ipynb"]
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "FAILED_01_problem_definition.ipynb", "index.html", "run.json"]
+    assert RunRecord.read(Catalog.for_task("spam", tmp_path)).stages["01"].outcome == "failed"
     assert not (tmp_path / "models" / "spam" / "problem.json").exists()
+
+
+# -- which stages run: the real fingerprints and record, a stand-in for papermill ------------
+class FakeKernel:
+    """Stands in for a started kernel: the stand-in executor needs none."""
+
+    def __init__(self, cwd):
+        pass
+
+    def shutdown(self):
+        pass
+
+
+@pytest.fixture
+def fake_run(tmp_path, monkeypatch):
+    """``runner.run`` with each notebook replaced by a function of its declared inputs.
+
+    It writes every output the catalog declares for the stage, as a hash of the
+    stage's parameters and of the content of every input it reads, so a changed
+    input changes its outputs and the stages after it, as a real run would.
+    Returns a function that runs and gives the keys of the stages that ran.
+    """
+    ran: list[str] = []
+    killed_in: list[str] = []
+
+    def execute(notebook, output, parameters, kernel, progress=False, clean_metadata=False):
+        stage = catalog.stage(notebook.name)
+        if stage.key in killed_in:
+            raise KeyboardInterrupt  # as if the run were killed inside this stage
+        cat = Catalog.for_task(parameters["task"], parameters["project_dir"])
+        digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode())
+        for name in stage.reads:
+            digest.update(cat.path(name).read_bytes())
+        if stage.reads_dataset:
+            for path in source_files(parameters["dataset"], parameters["task"]):
+                digest.update(path.read_bytes())
+        for name in stage.writes:
+            cat.path(name).parent.mkdir(parents=True, exist_ok=True)
+            cat.path(name).write_text(json.dumps({name: digest.hexdigest()}))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nbformat.v4.new_notebook(), output)
+        ran.append(stage.key)
+        return 0.01
+
+    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(runner, "Kernel", FakeKernel)
+    monkeypatch.setattr(runner.html_reports, "notebook_page",
+                        lambda executed, target: target.write_text("<html></html>"))
+
+    def run(dataset="builtin", kill_in=None, **kwargs):
+        ran.clear()
+        killed_in[:] = [kill_in] if kill_in else []
+        runner.run("spam", dataset, root=tmp_path, log=lambda *a, **k: None, **kwargs)
+        return list(ran)
+
+    return run
+
+
+ALL = ["01", "02", "03", "04", "05", "06", "07"]
+
+
+def test_nothing_changed_nothing_runs(fake_run, tmp_path):
+    assert fake_run() == ALL
+    assert fake_run() == []
+    record = RunRecord.read(Catalog.for_task("spam", tmp_path))
+    assert {key: s.last_action for key, s in record.stages.items()} == dict.fromkeys(ALL,
+                                                                                     "skipped")
+    assert (tmp_path / "reports" / "spam" / "index.html").is_file()
+
+
+def test_a_parameter_reruns_from_the_stage_that_declares_it(fake_run):
+    fake_run()
+    assert fake_run(overrides={"n_iter": 3}) == ["04", "05", "06", "07"]
+    assert fake_run(overrides={"n_iter": 3}) == []
+    assert fake_run(overrides={"n_iter": 3, "target": 0.75}) == ALL
+
+
+def test_a_changed_data_file_reruns_from_stage_2(fake_run, tmp_path):
+    data = tmp_path / "mine.csv"
+    data.write_text("text,label\nwin a prize,spam\n")
+    fake_run(dataset=str(data))
+    data.write_text("text,label\nwin a prize now,spam\n")
+    assert fake_run(dataset=str(data)) == ALL[1:]
+
+
+def test_a_changed_or_missing_output_reruns_its_stage(fake_run, tmp_path):
+    fake_run()
+    cat = Catalog.for_task("spam", tmp_path)
+    cat.path("cv_results").unlink()
+    assert fake_run() == ["04"]  # it wrote the same outputs again: nothing after it changed
+    cat.path("monitoring_report").write_text("edited by hand")
+    assert fake_run() == ["07"]
+
+
+def test_force_from_and_only(fake_run):
+    fake_run()
+    assert fake_run(force=True) == ALL
+    assert fake_run(start="05") == ["05", "06", "07"]
+    assert fake_run(only="07") == ["07"]
+
+
+def test_only_refuses_when_an_input_is_not_current(fake_run, tmp_path):
+    fake_run()
+    Catalog.for_task("spam", tmp_path).path("trained_model").write_text("changed")
+    with pytest.raises(runner.RunError, match=r"stage 05 reads what stage 04 .* not up to "
+                                              r"date: its output .* was changed.*--from 04"):
+        fake_run(only="05")
+    with pytest.raises(runner.RunError, match="no stage '9'"):
+        fake_run(only="9")
+
+
+def test_a_killed_stage_counts_as_not_done(fake_run, tmp_path):
+    fake_run()
+    with pytest.raises(KeyboardInterrupt):
+        fake_run(force=True, kill_in="04")
+    record = RunRecord.read(Catalog.for_task("spam", tmp_path))
+    assert record.stages["03"].outcome == SUCCEEDED and record.stages["04"].outcome == RUNNING
+    assert fake_run() == ["04"]

@@ -1,0 +1,132 @@
+"""Executing one notebook with papermill, on a kernel started ahead of time.
+
+A fresh kernel per notebook is what makes each stage honest (only files carry
+state between stages), but starting one and importing pandas, scikit-learn
+and matplotlib into it takes seconds. So the runner starts the next stage's
+kernel, and has it import those libraries, while the current stage runs:
+:class:`Kernel` does that. Its warm-up runs silently (no output, no execution
+count), so the notebook's outputs are the same as on a cold kernel.
+
+Kernels talk to the runner over Unix sockets: nothing listens on the network.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from shared import storage
+
+KERNEL_NAME = "python3"
+#: what every stage imports first; importing it early is the warm-up
+WARM_UP = ("import numpy, pandas, scipy, sklearn, matplotlib.pyplot, seaborn\n"
+           "import shared.notebook, shared.catalog, shared.problem")
+
+
+class RunError(RuntimeError):
+    """The run was refused or stopped; the message says why and what to do."""
+
+
+def _kernel_manager_class() -> type:
+    """A kernel manager that talks to kernels over Unix sockets, not TCP ports.
+
+    Nothing listens on the network while notebooks run, and the kernel has no
+    reason to warn about unencrypted TCP traffic.
+    """
+    from jupyter_client.manager import KernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(KernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
+class Kernel:
+    """A kernel started in the background, in ``cwd``, warming up while other work goes on."""
+
+    def __init__(self, cwd: Path) -> None:
+        # Unix sockets are named after ``ip``: an absolute path, since the kernel runs in
+        # ``cwd`` and the runner elsewhere (a relative name would point them apart)
+        sockets = Path(tempfile.gettempdir()) / f"ml-workflow-{uuid.uuid4().hex[:12]}-ipc"
+        self.manager = _kernel_manager_class()(kernel_name=KERNEL_NAME, ip=str(sockets))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(cwd,), daemon=True,
+                                        name="kernel-warm-up")
+        self._thread.start()
+
+    def _start(self, cwd: Path) -> None:
+        try:
+            self.manager.start_kernel(cwd=str(cwd))
+            client = self.manager.client()
+            client.start_channels()
+            client.wait_for_ready(timeout=120)
+            client.execute(WARM_UP, silent=True, store_history=False)
+            client.stop_channels()
+        except BaseException as error:  # reported by ready(), in the runner's thread
+            self._error = error
+
+    def ready(self) -> Any:
+        """The kernel manager, once its kernel is up (its warm-up may still be running)."""
+        self._thread.join()
+        if self._error is not None:
+            raise RunError(f"the notebook kernel did not start: {self._error}")
+        return self.manager
+
+    def shutdown(self) -> None:
+        """Stop the kernel now (the notebook has finished with it)."""
+        self._thread.join()
+        if self.manager.has_kernel:
+            self.manager.shutdown_kernel(now=True)
+
+
+def strip_run_metadata(path: Path) -> None:
+    """Drop papermill's timing metadata so committed notebooks diff only on content."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def execute(
+    notebook: Path, output: Path, parameters: dict[str, Any], kernel: Kernel,
+    progress: bool = False, clean_metadata: bool = False,
+) -> float:
+    """Run ``notebook`` on ``kernel`` into ``output`` (atomically); return its seconds.
+
+    A failing cell stops it: the executed notebook is kept beside ``output`` as
+    ``FAILED_<name>``, and RunError names the notebook, the cell and the error.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    start = time.perf_counter()
+    with storage.atomic_path(output) as tmp:
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(tmp), parameters=parameters, cwd=str(notebook.parent),
+                kernel_name=KERNEL_NAME, progress_bar=progress, log_output=False,
+                request_save_on_cell_execute=False, km=kernel.ready(),
+            )
+        except PapermillExecutionError as error:
+            failed = output.with_name(f"FAILED_{output.name}")
+            os.replace(tmp, failed)
+            raise RunError(
+                f"{notebook.name} failed in cell {error.cell_index + 1} "
+                f"(code cell [{error.exec_count}]): {error.ename}: {error.evalue}\n"
+                f"The executed notebook, with the traceback, is {failed}"
+            ) from None
+        finally:
+            kernel.shutdown()
+        if clean_metadata:
+            strip_run_metadata(tmp)
+    return time.perf_counter() - start
