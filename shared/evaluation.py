@@ -8,10 +8,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from shared.catalog import Catalog
-from shared.metrics import METRIC_NAMES, binary_metrics, brier_score, confusion, rates
+from shared.metrics import (
+    METRIC_NAMES,
+    binary_metrics,
+    brier_score,
+    confusion,
+    rates,
+    roc_auc_rows,
+)
 from shared.problem import ProblemSpec
 from shared.records import Calibration, EvaluationReport, Gate, GateCheck, TrainingReport
 from shared.scoring import confidence, predict_labels
@@ -88,10 +94,8 @@ def bootstrap_intervals(
     index = rng.integers(0, len(y), size=(n_resamples, len(y)))
     resampled = y[index]
     samples = rates(*confusion(resampled, scores[index] >= threshold))
-    both = (resampled.sum(axis=1) > 0) & (resampled.sum(axis=1) < len(y))
-    samples["roc_auc"] = np.array(
-        [roc_auc_score(resampled[i], scores[index[i]]) for i in np.flatnonzero(both)]
-    )
+    auc = roc_auc_rows(resampled, scores[index])
+    samples["roc_auc"] = auc[~np.isnan(auc)]  # a resample with one class has no ROC-AUC
     point = binary_metrics(y_true, scores, threshold, spec.positive_label)
     tail = (1 - level) / 2 * 100
     rows = [

@@ -80,3 +80,23 @@ def brier_score(y_true: Sequence[str], scores: np.ndarray, positive_label: str) 
     """Mean squared distance between P(positive) and the outcome: lower is better."""
     actual = np.asarray(y_true) == positive_label
     return float(np.mean((np.asarray(scores, dtype=float) - actual) ** 2))
+
+
+def roc_auc_rows(actual: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC-AUC of every row of two 2-D arrays at once (NaN for a row with one class only).
+
+    The Mann-Whitney form: the chance that a positive outscores a negative, ties
+    counting half, from the ranks of the scores (ties share their mean rank). It
+    equals scikit-learn's ``roc_auc_score`` row by row, for thousands of bootstrap
+    resamples in one pass.
+    """
+    from scipy.stats import rankdata
+
+    actual = np.asarray(actual, dtype=bool)
+    ranks = rankdata(np.asarray(scores, dtype=float), method="average", axis=1)
+    positives = actual.sum(axis=1).astype(float)
+    negatives = actual.shape[1] - positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = ((ranks * actual).sum(axis=1) - positives * (positives + 1) / 2) / (
+            positives * negatives)
+    return np.where((positives > 0) & (negatives > 0), auc, np.nan)

@@ -263,11 +263,14 @@ def learning_curve(
     splits = list(folds(spec).split(np.zeros(len(labels)), labels))
     largest = len(splits[0][0])
     sizes = sorted({max(2, int(fraction * largest)) for fraction in fractions})
+    # every (size, fold) fit in one parallel batch: better shared between the workers
+    subsets = [(train[:size], valid) for size in sizes for train, valid in splits]
+    row = cross_validate([config], texts, labels, spec, n_jobs, splits=subsets)[0][0]
     rows = []
-    for size in sizes:
-        subsets = [(train[:size], valid) for train, valid in splits]
-        row = cross_validate([config], texts, labels, spec, n_jobs, splits=subsets)[0][0]
-        rows.append(curve_point(size, row))
+    for index, size in enumerate(sizes):
+        part = slice(index * len(splits), (index + 1) * len(splits))
+        rows.append(curve_point(size, {"fold_scores": row["fold_scores"][part],
+                                       "train_fold_scores": row["train_fold_scores"][part]}))
     return pd.DataFrame(rows)
 
 

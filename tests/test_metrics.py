@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from shared.metrics import binary_metrics, confusion, rates
+from shared.metrics import binary_metrics, confusion, rates, roc_auc_rows
 
 
 def test_binary_metrics_by_hand(spec):
@@ -35,3 +35,14 @@ def test_undefined_rates_are_zero():
     values = rates(0, 0, 0, 5)  # nothing positive, nothing predicted positive
     assert values["precision"] == values["recall"] == values["f1"] == values["mcc"] == 0
     assert values["accuracy"] == 1
+
+
+def test_roc_auc_of_many_rows_equals_scikit_learns():
+    rng = np.random.default_rng(3)
+    actual = rng.random((200, 60)) < 0.3
+    scores = np.round(rng.random((200, 60)), 1)  # many ties
+    actual[0] = False  # one class only: no ROC-AUC
+    auc = roc_auc_rows(actual, scores)
+    assert np.isnan(auc[0])
+    expected = [skm.roc_auc_score(a, s) for a, s in zip(actual[1:], scores[1:], strict=True)]
+    assert np.allclose(auc[1:], expected, rtol=0, atol=1e-12)
