@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_DATASETS)),)
 export DATA_CACHE_DIR ?= $(SHARED_DATASETS)
 endif
 
-.PHONY: install run test unit nbval notebooks lab lint clean
+.PHONY: install run test unit nbval notebooks lab lint diff-setup clean
 
 install: $(STAMP)
 
@@ -23,26 +23,35 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m shared.pipeline --task sentiment
+	$(PY) -m shared.runner --task sentiment
+
+# nbval compares every output of the committed notebooks with a fresh run; --nbdime makes
+# it compare the PNG figures too (byte for byte) and show a failure as a notebook diff.
+NBVAL := $(PY) -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	--nbdime -p no:cacheprovider
 
 test: $(STAMP)
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(NBVAL)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -m "not e2e"
 
 nbval: $(STAMP)
-	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(NBVAL)
 
 notebooks: $(STAMP)
-	$(PY) -m shared.pipeline --regenerate-notebooks
+	$(PY) -m shared.runner --regenerate-notebooks
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shared tests benchmarks notebooks
+
+# Readable notebook diffs in git (git diff / merge show cells, not JSON), for this clone.
+diff-setup: $(STAMP)
+	$(VENV)/bin/nbdime config-git --enable
 
 clean:
 	rm -rf data/sentiment data/spam models/sentiment models/spam reports
