@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared import alerts, canary, release, storage
+from shared.behaviour import KINDS
 from shared.catalog import Catalog
 from shared.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, library_versions, verify
 from shared.metrics import METRIC_NAMES
@@ -158,8 +159,8 @@ def _behaviour_line(evaluation: EvaluationReport) -> str:
     if not rates:
         return "Behavioural tests: not run in stage 5."
     return "Behavioural tests (pass rate per kind): " + ", ".join(
-        f"{kind} {row['passed']}/{row['cases']} ({row['pass_rate']:.2f})"
-        for kind, row in rates.items()) + "."
+        f"{kind} {rates[kind]['passed']}/{rates[kind]['cases']} ({rates[kind]['pass_rate']:.2f})"
+        for kind in KINDS if kind in rates) + "."
 
 
 def _approval_text(manifest: Manifest) -> str:

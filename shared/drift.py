@@ -206,8 +206,11 @@ def live_metrics(window: pd.DataFrame, spec: ProblemSpec) -> dict[str, float]:
     result.update({f"live_{name}": float(value) for name, value in values.items()})
     if not (~actual).any():
         result["live_false_positive_rate"] = math.nan
-    result["live_roc_auc"] = (float(roc_auc_score(actual, known["score"]))
-                              if 0 < actual.sum() < len(actual) else math.nan)
+    # a NaN score (a broken model) must reach the invalid-scores rule, not stop the monitor
+    finite = np.isfinite(known["score"].to_numpy(dtype=float))
+    result["live_roc_auc"] = (
+        float(roc_auc_score(actual[finite], known["score"].to_numpy(dtype=float)[finite]))
+        if 0 < actual[finite].sum() < finite.sum() else math.nan)
     return result
 
 

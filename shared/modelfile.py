@@ -40,6 +40,10 @@ class UntrustedModelError(RuntimeError):
     """The model file holds types nobody vouched for; it is not loaded."""
 
 
+class CorruptModelError(UntrustedModelError):
+    """The model file is not a readable skops archive; nothing in it can be vouched for."""
+
+
 def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` with skops, atomically, as a byte-for-byte reproducible file."""
     buffer = io.BytesIO()
@@ -82,7 +86,13 @@ def canonical_skops(data: bytes) -> bytes:
 def load_model(path: str | os.PathLike[str]) -> Any:
     """Load a skops file, refusing any type outside skops' defaults and TRUSTED_TYPES."""
     path = Path(path)
-    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+    try:
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise CorruptModelError(
+            f"{path.name} is not a readable skops archive ({error}); re-run the stage that "
+            "writes it"
+        ) from None
     if untrusted:
         raise UntrustedModelError(
             f"{path.name} contains types that are not trusted: {', '.join(untrusted)}. "

@@ -23,6 +23,24 @@ class Task:
     builtin_dataset: Path
 
 
+#: the reasons for the release, gate and monitoring limits both tasks share
+SHARED_NOTES = (
+    "Stage 5's gate also needs each kind of behavioural test (data/builtin/<task>/"
+    "behaviour.csv: MFT, INV, DIR) to pass at least min_behaviour_pass_rate (75%) of its "
+    "cases, and every slice of at least min_slice_texts (30) texts of both labels (length "
+    "band, source, the MFT and INV cases) to reach the target minus slice_margin (0.15): a "
+    "slice of 60 texts has a standard error of about 0.06 on its own, so a narrower margin "
+    "would fail good models on noise.",
+    "Stage 6 refuses a model whose primary metric is more than max_metric_regression (0.02) "
+    "below the live model's on the same test split; -p allow_failed_gate True overrides it "
+    "and the gate, and the manifest and model card say so.",
+    "Monitoring also alerts when any score is NaN or outside [0, 1] (max_invalid_scores 0), "
+    "when the p95 latency per text exceeds max_latency_ratio (3) times the p95 the canary "
+    "measured at deployment with one text a call (batches are faster per text), when the "
+    "model is older than max_model_age_days (90), and when the live primary metric falls "
+    "under the low end of stage 5's 95% interval.",
+)
+
 SENTIMENT = Task(
     name="sentiment",
     spec=ProblemSpec(
@@ -62,6 +80,7 @@ SENTIMENT = Task(
             "texts from support forums and logs above 0.9, so max_domain_auc is 0.75.",
             "Once at least min_live_feedback (20) predictions of a window have their true "
             "label back, an alert fires when the live F1 on them falls under the target.",
+            *SHARED_NOTES,
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "sentiment" / "reviews.csv",
@@ -108,7 +127,8 @@ SPAM = Task(
             "max_domain_auc is 0.75.",
             "Once at least min_live_feedback (20) predictions of a window have their true "
             "label back, an alert fires when the live recall (spam caught) falls under the "
-            "target.",
+            "target, or the live share of ham blocked rises over max_false_positive_rate.",
+            *SHARED_NOTES,
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "spam" / "messages.csv",

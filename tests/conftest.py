@@ -32,6 +32,7 @@ from shared import (
     validation,
 )
 from shared.catalog import Catalog
+from shared.decision import choose_threshold
 from shared.metrics import binary_metrics
 from shared.problem import ProblemSpec
 from shared.records import EvaluationReport, TrainingReport, ValidatedData
@@ -119,15 +120,16 @@ def reasons_by_row() -> Callable[[ValidatedData], dict[int, str]]:
 def evaluate_small_model(cat: Catalog, model: object | None = None) -> EvaluationReport:
     """Stage 5 in-process for the spec stage 1 wrote: metrics, intervals, slices, behavioural
     tests and the gate, then its three files. ``model`` (fitted on the training split)
-    replaces stage 4's; the calibration search is skipped and the threshold is 0.5."""
+    replaces stage 4's; the calibration search is skipped, and the threshold is chosen on
+    stage 4's out-of-fold scores by the spec's rule."""
     spec = problem.load(cat)
     test = cat.read("test")
     model = cat.read("trained_model") if model is None else model
     baseline = cat.read("baseline_model")
     brier = pd.DataFrame({"method": ["none"], "brier": [0.0]})
-    calibrated = calibration.CalibrationResult(model, "none", brier,
-                                               cat.read("oof_predictions")["score"].to_numpy())
-    threshold = 0.5
+    oof = cat.read("oof_predictions")["score"].to_numpy()
+    calibrated = calibration.CalibrationResult(model, "none", brier, oof)
+    threshold = choose_threshold(cat.read("train")["label"], oof, spec)
     scores = positive_scores(model, test["text"], spec.positive_label)
     baseline_scores = positive_scores(baseline, test["text"], spec.positive_label)
     checked = behaviour.run(model, behaviour.load_cases(cat.path("behaviour_cases"), spec),
@@ -145,9 +147,10 @@ def evaluate_small_model(cat: Catalog, model: object | None = None) -> Evaluatio
     return evaluated
 
 
-def train_small_model(cat: Catalog, c: float = 10.0) -> object:
-    """:func:`small_model` with ``C=c``, fitted on the training split stage 3 wrote."""
-    train = cat.read("train")
+def train_small_model(cat: Catalog, c: float = 10.0, rows: int | None = None) -> object:
+    """:func:`small_model` with ``C=c``, fitted on the training split stage 3 wrote (on its
+    first ``rows`` texts only, for a deliberately weaker model)."""
+    train = cat.read("train").head(rows)
     model = small_model(problem.load(cat).seed).set_params(clf__C=c)
     return model.fit(train["text"], train["label"])
 
