@@ -1,8 +1,11 @@
 """Alerts: the rules that turn a window's drift figures into alarms, and recording them.
 
 Every rule reads its limit from the problem spec written in stage 1, so a
-change of threshold is a change of stage 1. A rule whose figure is missing
-(no texts stored, too little feedback) is left out of the table rather than
+change of threshold is a change of stage 1; two rules compare with what was
+measured when the model was deployed (the manifest): live quality against the
+low end of stage 5's interval, and latency against a multiple of the p95 the
+canary measured. A rule whose figure is missing (no texts stored, too little
+feedback) or whose limit is unknown is left out of the table rather than
 reported as calm.
 """
 

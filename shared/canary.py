@@ -19,6 +19,7 @@ task's.
 
 from __future__ import annotations
 
+import http.client
 import tempfile
 from pathlib import Path
 
@@ -95,15 +96,19 @@ def _http_round_trip(staging: Path, task: str, predictor: Predictor,
                 health = client.get("/health")
                 answer = client.post("/predict", {"texts": sent})
                 client.close()
-        except (StartupError, OSError) as error:
-            return GateCheck(f"serves over HTTP: the service did not start ({error})", 0.0, False)
+        except (StartupError, OSError, http.client.HTTPException) as error:
+            return GateCheck(f"serves over HTTP: no answer from the service ({error})", 0.0,
+                             False)
     if health.status != 200 or health.body.get("model_version") != predictor.model_version:
         return GateCheck(f"serves over HTTP: /health answered {health.status} {health.body}",
                          0.0, False)
     if answer.status != 200:
         return GateCheck(f"serves over HTTP: /predict answered {answer.status} {answer.body}",
                          0.0, False)
-    answered = pd.DataFrame(answer.body["predictions"])
+    answered = pd.DataFrame(answer.body.get("predictions", []))
+    if len(answered) != len(sent):
+        return GateCheck(f"serves over HTTP: {len(answered)} answers to {len(sent)} texts", 0.0,
+                         False)
     alike = ((answered["label"].to_numpy() == expected["label"].to_numpy())
              & (np.abs(answered["confidence"].to_numpy() - expected["confidence"].to_numpy())
                 <= HTTP_TOLERANCE))

@@ -3,8 +3,9 @@
 Per window of predictions: count, mean confidence, share under the confidence
 threshold, predicted-label shares against the training prior, text length,
 share of words unknown to the model, PSI and a Kolmogorov-Smirnov test of the
-confidence distribution, a domain-classifier drift score and, where true labels
-came back as feedback, live metrics. The reference is the test split as stage
+confidence distribution, a domain-classifier drift score, scores outside [0, 1],
+the p95 latency, the model's age and, where true labels came back as feedback,
+live metrics. The reference is the test split as stage
 5 predicted it. Which of these figures raise an alert is ``shared.alerts``'.
 """
 
