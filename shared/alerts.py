@@ -1,8 +1,11 @@
 """Alerts: the rules that turn a window's drift figures into alarms, and recording them.
 
 Every rule reads its limit from the problem spec written in stage 1, so a
-change of threshold is a change of stage 1. A rule whose figure is missing
-(no texts stored, too little feedback) is left out of the table rather than
+change of threshold is a change of stage 1; two rules compare with what was
+measured when the model was deployed (the manifest): live quality against the
+low end of stage 5's interval, and latency against a multiple of the p95 the
+canary measured. A rule whose figure is missing (no texts stored, too little
+feedback) or whose limit is unknown is left out of the table rather than
 reported as calm.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,19 +22,50 @@ import pandas as pd
 from shared import drift, prediction_log
 from shared.problem import ProblemSpec
 
+if TYPE_CHECKING:
+    from shared.manifest import Manifest
+
+
+#: limits that are not spec fields: stage 5's interval and the latency measured at deployment
+OFFLINE_INTERVAL_LOW = "offline_interval_low"
+DEPLOY_LATENCY_LIMIT = "deploy_latency_limit_ms"
+
 
 @dataclass(frozen=True)
 class Rule:
-    """An alert rule: the report figure it watches, how, and the spec field of its limit."""
+    """An alert rule: the report figure it watches, how, and where its limit comes from.
+
+    ``threshold_field`` is a problem-spec field, or one of the two limits the
+    deployed model's manifest sets (``OFFLINE_INTERVAL_LOW``, ``DEPLOY_LATENCY_LIMIT``).
+    """
 
     metric: str
     description: str
     fires_when: str  # "above" or "below"
     threshold_field: str
 
-    def threshold(self, spec: ProblemSpec) -> float:
-        """The rule's limit, read from the problem spec."""
-        return float(getattr(spec, self.threshold_field))
+    def threshold(self, spec: ProblemSpec, manifest: Manifest | None = None) -> float | None:
+        """The rule's limit, from the spec (and the manifest); None when it has none."""
+        if self.threshold_field == OFFLINE_INTERVAL_LOW:
+            if manifest is None:
+                return None
+            return float(manifest.metrics.intervals[spec.primary_metric]["low"])
+        if self.threshold_field == DEPLOY_LATENCY_LIMIT:
+            if manifest is None or manifest.latency_p95_ms is None:
+                return None
+            return float(spec.max_latency_ratio * manifest.latency_p95_ms)
+        value = getattr(spec, self.threshold_field)
+        return None if value is None else float(value)
+
+    def limit_text(self, spec: ProblemSpec, manifest: Manifest | None = None) -> str:
+        """The limit as the model card states it, with where it comes from."""
+        value = self.threshold(spec, manifest)
+        if self.threshold_field == OFFLINE_INTERVAL_LOW:
+            return f"{value:.3f} (low end of stage 5's 95% interval)"
+        if self.threshold_field == DEPLOY_LATENCY_LIMIT:
+            return (f"{value:.2f} ms ({spec.max_latency_ratio:g} x the p95 of "
+                    f"{manifest.latency_p95_ms:.2f} ms measured at deployment)")
+        return f"{value:g}"
 
     def fired(self, value: float | np.ndarray, threshold: float) -> bool | np.ndarray:
         """Whether ``value`` (one figure, or one per window) is on the alerting side."""
@@ -54,37 +88,58 @@ RULES: tuple[Rule, ...] = (
          "above", "max_label_shift"),
     Rule("domain_auc", "domain classifier ROC-AUC (window texts vs reference texts)", "above",
          "max_domain_auc"),
+    Rule("invalid_scores", "scores that are NaN or outside [0, 1]", "above",
+         "max_invalid_scores"),
+    Rule("latency_p95_ms", "p95 latency per text (ms)", "above", DEPLOY_LATENCY_LIMIT),
+    Rule("model_age_days", "whole days since the model was deployed", "above",
+         "max_model_age_days"),
 )
 
 
 def rules(spec: ProblemSpec) -> list[Rule]:
-    """The alert rules for ``spec``: the fixed ones, then live quality on feedback."""
-    live = Rule(f"live_{spec.primary_metric}",
-                f"live {spec.primary_metric} on feedback labels (at least "
-                f"{spec.min_live_feedback})", "below", "target")
-    return [*RULES, live]
+    """The alert rules for ``spec``: the fixed ones, then live quality on feedback labels."""
+    primary = spec.primary_metric
+    enough = f"(at least {spec.min_live_feedback} feedback labels)"
+    live = [
+        Rule(f"live_{primary}", f"live {primary} on feedback labels {enough}", "below", "target"),
+        Rule(f"live_{primary}", f"live {primary} on feedback labels, against stage 5's interval",
+             "below", OFFLINE_INTERVAL_LOW),
+    ]
+    if spec.max_false_positive_rate is not None:
+        live.append(Rule("live_false_positive_rate",
+                         f"live share of {spec.negative_label} flagged as "
+                         f"{spec.positive_label} {enough}", "above", "max_false_positive_rate"))
+    return [*RULES, *live]
 
 
-def alerts(report: dict[str, float], spec: ProblemSpec) -> pd.DataFrame:
+def alerts(
+    report: dict[str, float], spec: ProblemSpec, manifest: Manifest | None = None
+) -> pd.DataFrame:
     """Each rule whose figure the report holds, with its value, threshold and whether it fired.
 
-    A rule whose figure is missing or NaN (no texts stored, too little feedback)
-    is left out rather than reported as calm.
+    A rule whose figure is missing or NaN (no texts stored, too little feedback),
+    or whose limit is unknown (no manifest given, no ham limit in the spec), is
+    left out rather than reported as calm.
     """
     rows = []
     for rule in rules(spec):
         value = report.get(rule.metric)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        threshold = rule.threshold(spec, manifest)
+        if value is None or threshold is None or (isinstance(value, float) and math.isnan(value)):
             continue
         if rule.metric.startswith("live_") and report.get("feedback_count", 0) < (
             spec.min_live_feedback
         ):
             continue
-        threshold = rule.threshold(spec)
         rows.append((rule.description, rule.metric, float(value), threshold,
                      bool(rule.fired(value, threshold))))
     return pd.DataFrame(rows, columns=["rule", "metric", "value", "threshold", "fired"])
 
+
+def describe(spec: ProblemSpec, manifest: Manifest | None = None) -> list[str]:
+    """One line per rule with a known limit, as the model card lists them."""
+    return [f"{rule.description}: alert when {rule.fires_when} {rule.limit_text(spec, manifest)}"
+            for rule in rules(spec) if rule.threshold(spec, manifest) is not None]
 
 
 # -- windows of the log -------------------------------------------------------------------
@@ -116,15 +171,23 @@ def window_name(window: pd.DataFrame) -> str:
 
 def monitor(
     windows: dict[str, pd.DataFrame], reference: drift.Reference, spec: ProblemSpec,
-    model: Any | None = None,
+    model: Any | None = None, manifest: Manifest | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reports (one row per window) and the alert table (one row per window and rule)."""
+    """Reports (one row per window) and the alert table (one row per window and rule).
+
+    ``manifest`` (the deployed model's) gives the rules that compare with the
+    deployment: model age, latency against the deploy-time p95, and live
+    quality against stage 5's interval; without it they are left out.
+    """
+    deployed_at = manifest.deployed_at if manifest is not None else None
     reports = {}
     tables = []
     for name, window in windows.items():
-        reports[name] = drift.window_report(window, reference, spec, model)
-        tables.append(alerts(reports[name], spec).assign(window=name))
-    table = pd.concat(tables, ignore_index=True) if tables else alerts({}, spec).assign(window="")
+        reports[name] = drift.window_report(window, reference, spec, model,
+                                            deployed_at=deployed_at)
+        tables.append(alerts(reports[name], spec, manifest).assign(window=name))
+    table = (pd.concat(tables, ignore_index=True) if tables
+             else alerts({}, spec, manifest).assign(window=""))
     table = table[["window", "rule", "metric", "value", "threshold", "fired"]]
     return pd.DataFrame(reports).T.rename_axis("window"), table
 

@@ -140,6 +140,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
              "new texts with labels for stage 7, a few from other domains", shipped=True),
     Artifact("drifted_batch", "data/builtin/{task}/drifted_batch.csv", "csv",
              "texts from other domains for stage 7", shipped=True),
+    Artifact("behaviour_cases", "data/builtin/{task}/behaviour.csv", "csv",
+             "stage 5's behavioural test cases (MFT, INV, DIR): shared.behaviour", shipped=True),
 )}
 
 STAGES: tuple[Stage, ...] = (
@@ -157,7 +159,7 @@ STAGES: tuple[Stage, ...] = (
                   "training_report")),
     Stage(5, "05_model_evaluation.ipynb", "model evaluation",
           reads=("problem_spec", "train", "test", "trained_model", "baseline_model",
-                 "oof_predictions", "training_report"),
+                 "oof_predictions", "training_report", "behaviour_cases"),
           writes=("final_model", "metrics", "reference_predictions")),
     Stage(6, "06_deployment.ipynb", "deployment",
           reads=("problem_spec", "train", "final_model", "metrics", "reference_predictions",
@@ -284,8 +286,17 @@ class Catalog:
 
     @property
     def deployed_dir(self) -> Path:
-        """The deployed folder that the service, the batch command and stage 7 load."""
+        """The deployed folder that the service, the batch command and stage 7 load.
+
+        Since releases are kept, it is a link to the live one in :attr:`releases_dir`
+        (``shared.release``); every deployed artifact is read through it.
+        """
         return self.path("manifest").parent
+
+    @property
+    def releases_dir(self) -> Path:
+        """``models/<task>/releases/``: every kept deployment, one folder each."""
+        return self.models_dir / "releases"
 
     @property
     def reports_dir(self) -> Path:

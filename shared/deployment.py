@@ -1,15 +1,29 @@
-"""Stage 6's deployment: the deployed folder, its manifest and its model card.
+"""Stage 6's deployment: release checks, the release folder, its manifest, model card and canary.
 
-The folder holds the evaluated model (skops), ``metrics.json``, the problem
-spec, the reference predictions, a ``manifest.json`` with the SHA-256 of every
-file, and ``MODEL_CARD.md`` (filled in from ``templates/model_card.md``). It
-is assembled beside the live folder and swapped in by a rename, so a service
-never sees a half-deployed model.
+:func:`deploy` makes the evaluated model the live release, in this order:
+
+1. approval: stage 5's gate must have passed, and, when the live release was
+   scored on the same test split (same fingerprint), the candidate's primary
+   metric must not be below the live one's by more than the spec's
+   ``max_metric_regression``. ``allow_failed_gate=True`` deploys anyway, and
+   the manifest and model card say so;
+2. the release folder is assembled in ``releases/`` beside the kept releases:
+   model (skops), ``metrics.json``, the problem spec, the reference
+   predictions and a ``manifest.json`` with the SHA-256 of every file;
+3. the canary (``shared.canary``) tries that folder: reload, bit-identical
+   scores, a real HTTP round trip;
+4. the model card (from ``templates/model_card.md``) and the final manifest,
+   with what the canary found, are written and every file is verified again;
+5. the release is published (``shared.release``): ``deployed`` links to it,
+   switched in one rename, and releases beyond the kept number are deleted.
+
+A refusal in step 1 or 3 raises :class:`DeploymentRefused` and leaves the live
+release exactly as it was.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import shutil
 import string
 import tempfile
@@ -17,12 +31,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared import storage
-from shared.alerts import RULES
+import pandas as pd
+
+from shared import alerts, canary, release, storage
+from shared.behaviour import KINDS
 from shared.catalog import Catalog
-from shared.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, library_versions
+from shared.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, library_versions, verify
 from shared.metrics import METRIC_NAMES
-from shared.records import EvaluationReport, TrainingReport
+from shared.problem import ProblemSpec, changed_values
+from shared.records import EvaluationReport, Gate, GateCheck, RecordError, TrainingReport
+from shared.tasks import get_task
 
 CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
 
@@ -35,22 +53,70 @@ DEPLOYED_FROM = {
 }
 
 
+class DeploymentRefused(RuntimeError):
+    """Stage 6 will not make this model live; the live release is unchanged."""
+
+
+def split_fingerprint(reference: pd.DataFrame) -> str:
+    """SHA-256 of the test split's texts and labels (not the scores): two models with the
+    same fingerprint were scored on the same texts, so their metrics compare."""
+    lines = sorted(f"{text}\t{label}" for text, label in zip(reference["text"],
+                                                             reference["label"], strict=True))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def live_manifest(cat: Catalog) -> Manifest | None:
+    """The live release's manifest, or None when nothing (readable) is deployed."""
+    try:
+        return Manifest.from_dict(storage.read_json(cat.deployed_dir / MANIFEST_NAME))
+    except (OSError, ValueError, RecordError):
+        return None
+
+
+def approval(
+    evaluation: EvaluationReport, spec: ProblemSpec, fingerprint: str, live: Manifest | None
+) -> Gate:
+    """The release checks: every check of stage 5's gate, then (when the live release was
+    scored on the same test split) no regression beyond ``spec.max_metric_regression``."""
+    checks = list(evaluation.gate.checks)
+    if live is not None and live.test_data_sha256 == fingerprint:
+        primary = spec.primary_metric
+        candidate, current = evaluation.test[primary], live.metrics.test[primary]
+        checks.append(GateCheck(
+            f"{primary} at most {spec.max_metric_regression:.3f} below the live release "
+            f"{live.release or live.model_version} ({current:.3f}) on the same test split",
+            round(candidate - current, 4),
+            bool(candidate >= current - spec.max_metric_regression)))
+    return Gate.of(checks)
+
+
+def refusal(what: str, failed: list[GateCheck], live: str | None, advice: str) -> str:
+    """The message of a refusal: what failed, check by check, and that nothing changed."""
+    unchanged = (f"the live release {live} is unchanged" if live
+                 else "nothing was deployed")
+    return (f"stage 6 refuses to deploy: {what}:\n" + "\n".join(
+        f"  - {c.check} (value {c.value})" for c in failed) + f"\n{unchanged}. {advice}")
+
+
 def model_card(manifest: Manifest, training: TrainingReport) -> str:
     """The Markdown model card of a deployment, from the manifest and the training report."""
-    spec = manifest.problem
+    spec_dict = manifest.problem
+    spec = ProblemSpec.from_dict(spec_dict)
     evaluation = manifest.metrics
-    primary = spec["primary_metric"]
+    primary = spec.primary_metric
     interval = evaluation.intervals[primary]
     values = {
-        "task": spec["task"],
+        "task": spec.task,
         "model_version": manifest.model_version,
-        "description": spec["description"],
-        "labels": ", ".join(spec["labels"]),
-        "positive_label": spec["positive_label"],
+        "release": manifest.release,
+        "deployed_at": manifest.deployed_at,
+        "description": spec.description,
+        "labels": ", ".join(spec.labels),
+        "positive_label": spec.positive_label,
         "model_description": training.model_description,
         "search_method": training.search["method"],
         "configurations_tried": training.configurations_tried,
-        "cv_folds": spec["cv_folds"],
+        "cv_folds": spec.cv_folds,
         "chosen": training.chosen,
         "cv_mean": f"{training.cv_mean:.3f}",
         "cv_std": f"{training.cv_std:.3f}",
@@ -59,64 +125,121 @@ def model_card(manifest: Manifest, training: TrainingReport) -> str:
         "calibration": evaluation.calibration.method,
         "test_brier": f"{evaluation.calibration.test_brier:.3f}",
         "threshold": f"{evaluation.threshold:.3f}",
-        "decision_rule": spec["decision_rule"],
+        "decision_rule": spec.decision_rule,
         "dataset": training.dataset,
         "train_rows": training.train_rows,
         "test_rows": evaluation.test["support"],
         "training_data_sha256": manifest.training_data_sha256[:16],
+        "test_data_sha256": manifest.test_data_sha256[:16],
         "metric_rows": "\n".join(
             f"| {name} | {evaluation.test[name]:.3f} |" for name in METRIC_NAMES),
         "interval_low": f"{interval['low']:.3f}",
         "interval_high": f"{interval['high']:.3f}",
-        "target": f"{spec['target']:.2f}",
+        "target": f"{spec.target:.2f}",
         "gate": evaluation.gate.verdict,
+        "gate_checks": "\n".join(
+            f"- {'passed' if c.passed else 'FAILED'}: {c.check} ({c.value:g})"
+            for c in evaluation.gate.checks),
         "baseline": f"{evaluation.baseline[primary]:.3f}",
-        "confidence_threshold": f"{spec['confidence_threshold']:.2f}",
-        "monitoring_rules": "\n".join(
-            f"- {rule.description}: alert when {rule.fires_when} {spec[rule.threshold_field]:g}"
-            for rule in RULES),
+        "behaviour": _behaviour_line(evaluation),
+        "approval": _approval_text(manifest),
+        "canary": ("Canary on the staging folder before the swap: " + "; ".join(
+            c.check for c in manifest.canary.checks) + ".") if manifest.canary else "",
+        "overrides": _overrides_text(manifest),
+        "confidence_threshold": f"{spec.confidence_threshold:.2f}",
+        "monitoring_rules": "\n".join(f"- {line}" for line in alerts.describe(spec, manifest)),
         "libraries": ", ".join(f"{k} {v}" for k, v in manifest.libraries.items()),
     }
     template = string.Template(CARD_TEMPLATE.read_text(encoding="utf-8"))
     return template.substitute(values)
 
 
-def deploy(cat: Catalog, training: TrainingReport) -> Manifest:
-    """Assemble the deployed folder and swap it in: model, metrics, spec, reference,
-    manifest and model card."""
+def _behaviour_line(evaluation: EvaluationReport) -> str:
+    rates = evaluation.behaviour.get("pass_rates", {})
+    if not rates:
+        return "Behavioural tests: not run in stage 5."
+    return "Behavioural tests (pass rate per kind): " + ", ".join(
+        f"{kind} {rates[kind]['passed']}/{rates[kind]['cases']} ({rates[kind]['pass_rate']:.2f})"
+        for kind in KINDS if kind in rates) + "."
+
+
+def _approval_text(manifest: Manifest) -> str:
+    if manifest.approval is None:
+        return "No release checks were recorded."
+    if manifest.approval.passed:
+        return "Every release check passed (stage 5's gate; no regression against the live model)."
+    failed = "; ".join(f"{c.check} ({c.value:g})" for c in manifest.approval.failed)
+    return (f"**Deployed although release checks failed, with `allow_failed_gate`**: {failed}.")
+
+
+def _overrides_text(manifest: Manifest) -> str:
+    if not manifest.overrides:
+        return "Every stage-1 value is the task's default."
+    return "Stage-1 values that differ from the task's defaults:\n\n" + "\n".join(
+        f"- `{name}` = {change['value']} (task default {change['default']}; {change['source']})"
+        for name, change in sorted(manifest.overrides.items()))
+
+
+def deploy(
+    cat: Catalog, training: TrainingReport, allow_failed_gate: bool = False,
+    keep: int = release.KEEP_RELEASES,
+) -> Manifest:
+    """Check, stage, canary and publish the evaluated model as the new live release.
+
+    Raises :class:`DeploymentRefused` (naming every failed check) when the
+    release checks fail and ``allow_failed_gate`` is False, or when the canary
+    fails (never overridable); the live release is then unchanged. ``keep``
+    releases are kept, the live one always among them.
+    """
     sources = {cat.path(deployed).name: cat.require(source)
                for deployed, source in DEPLOYED_FROM.items()}
-    cat.models_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".deployed.", dir=cat.models_dir))
+    evaluation = EvaluationReport.load(cat)
+    spec = ProblemSpec.from_dict(cat.read("problem_spec"))
+    fingerprint = split_fingerprint(cat.read("reference_predictions"))
+    live = live_manifest(cat)
+    live_name = release.live_release(cat) or (live.model_version if live else None)
+    checks = approval(evaluation, spec, fingerprint, live)
+    if not checks.passed and not allow_failed_gate:
+        raise DeploymentRefused(refusal(
+            "release checks failed", checks.failed, live_name,
+            "Improve the model (stages 4-5) or change stage 1's spec; to deploy anyway, run "
+            "stage 6 with -p allow_failed_gate True (recorded in the manifest and model card)."))
+    folder = cat.releases_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=folder))
     try:
         for name, path in sources.items():
             shutil.copyfile(path, staging / name)
+        files = {name: storage.sha256_file(staging / name) for name in sources}
         manifest = Manifest(
             task=cat.task,
-            model_version="",
-            files={name: storage.sha256_file(staging / name) for name in sources},
+            model_version=files[MODEL_NAME][:12],
+            files=files,
             training_data_sha256=storage.sha256_file(cat.require("train")),
             libraries=library_versions(),
-            metrics=EvaluationReport.load(cat),
-            problem=cat.read("problem_spec"),
+            metrics=evaluation,
+            problem=spec.to_dict(),
             deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            release=release.next_name(cat, files[MODEL_NAME][:12]),
+            test_data_sha256=fingerprint,
+            overrides=changed_values(spec, get_task(spec.task).spec),
+            approval=checks,
+            allow_failed_gate=allow_failed_gate,
         )
-        manifest = replace(manifest, model_version=manifest.files[MODEL_NAME][:12])
+        storage.write_json(staging / MANIFEST_NAME, manifest.to_dict())
+        tried, latency = canary.run(staging, cat.task)
+        if not tried.passed:
+            raise DeploymentRefused(refusal(
+                "the canary failed on the staging folder", tried.failed, live_name,
+                "The model files of stage 5 are broken or do not match each other: re-run "
+                "stage 5 (05_model_evaluation). allow_failed_gate does not override this."))
+        manifest = replace(manifest, canary=tried, latency_p95_ms=latency)
         card = staging / cat.path("model_card").name
         storage.write_text(card, model_card(manifest, training))
         manifest = replace(manifest, files={**manifest.files, card.name: storage.sha256_file(card)})
         storage.write_json(staging / MANIFEST_NAME, manifest.to_dict())
-        _swap_in(staging, cat.deployed_dir)
+        verify(staging)
+        release.publish(cat, staging, manifest.release, keep)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
-
-
-def _swap_in(staging: Path, live: Path) -> None:
-    """Make ``staging`` the live folder by renames; the old one is removed afterwards."""
-    retired = live.with_name(f".{live.name}.retired")
-    shutil.rmtree(retired, ignore_errors=True)
-    if live.exists():
-        os.replace(live, retired)
-    os.replace(staging, live)
-    shutil.rmtree(retired, ignore_errors=True)

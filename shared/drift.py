@@ -3,8 +3,9 @@
 Per window of predictions: count, mean confidence, share under the confidence
 threshold, predicted-label shares against the training prior, text length,
 share of words unknown to the model, PSI and a Kolmogorov-Smirnov test of the
-confidence distribution, a domain-classifier drift score and, where true labels
-came back as feedback, live metrics. The reference is the test split as stage
+confidence distribution, a domain-classifier drift score, scores outside [0, 1],
+the p95 latency, the model's age and, where true labels came back as feedback,
+live metrics. The reference is the test split as stage
 5 predicted it. Which of these figures raise an alert is ``shared.alerts``'.
 """
 
@@ -206,20 +207,46 @@ def live_metrics(window: pd.DataFrame, spec: ProblemSpec) -> dict[str, float]:
     result.update({f"live_{name}": float(value) for name, value in values.items()})
     if not (~actual).any():
         result["live_false_positive_rate"] = math.nan
-    result["live_roc_auc"] = (float(roc_auc_score(actual, known["score"]))
-                              if 0 < actual.sum() < len(actual) else math.nan)
+    # a NaN score (a broken model) must reach the invalid-scores rule, not stop the monitor
+    finite = np.isfinite(known["score"].to_numpy(dtype=float))
+    result["live_roc_auc"] = (
+        float(roc_auc_score(actual[finite], known["score"].to_numpy(dtype=float)[finite]))
+        if 0 < actual[finite].sum() < finite.sum() else math.nan)
     return result
+
+
+def invalid_scores(scores: Sequence[float]) -> int:
+    """How many scores are NaN or outside [0, 1]: a probability never is."""
+    scores = np.asarray(scores, dtype=float)
+    return int(np.sum(~((scores >= 0) & (scores <= 1))))  # NaN fails both comparisons
+
+
+def latency_p95(latencies_ms: Sequence[float]) -> float:
+    """The 95th percentile of per-text latency in ms (NaN for an empty window)."""
+    latencies_ms = np.asarray(latencies_ms, dtype=float)
+    return float(np.percentile(latencies_ms, 95)) if len(latencies_ms) else math.nan
+
+
+def model_age_days(deployed_at: str, window: pd.DataFrame) -> float:
+    """Whole days from deployment to the window's newest prediction (to now if the window
+    has no times). Whole days: the limit is in days, and the figure stays the same on a
+    re-run of the same day."""
+    start = pd.Timestamp(deployed_at)
+    times = pd.to_datetime(window["created_at"], utc=True) if "created_at" in window else None
+    end = times.max() if times is not None and len(times) else pd.Timestamp.now(tz="UTC")
+    return float(max((end - start).days, 0))
 
 
 def window_report(
     window: pd.DataFrame, reference: Reference, spec: ProblemSpec, model: Any | None = None,
-    seed: int | None = None,
+    seed: int | None = None, deployed_at: str | None = None,
 ) -> dict[str, float]:
     """Every monitoring figure of one window of logged predictions against the reference.
 
     ``window`` has the prediction log's columns (``text`` may be empty when
     texts are not stored; then the domain classifier is skipped). The
     unknown-word share comes from the log, or is computed with ``model``.
+    The model's age needs ``deployed_at`` (the manifest's); without it, it is NaN.
     """
     seed = spec.seed if seed is None else seed
     report: dict[str, float] = confidence_report(window["confidence"], reference.confidences, spec)
@@ -248,6 +275,11 @@ def window_report(
     report["domain_auc"] = (
         domain_classifier_auc(reference.texts, list(texts), seed) if has_text else math.nan
     )
+    report["invalid_scores"] = invalid_scores(window["score"])
+    report["latency_p95_ms"] = (latency_p95(window["latency_ms"]) if "latency_ms" in window
+                                else math.nan)
+    report["model_age_days"] = (model_age_days(deployed_at, window) if deployed_at
+                                else math.nan)
     report.update(live_metrics(window, spec))
     return report
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from shared.behaviour import KINDS, BehaviourResult
 from shared.catalog import Catalog
 from shared.metrics import (
     METRIC_NAMES,
@@ -37,10 +38,14 @@ def threshold_curve(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpec
 
 
 def gate(
-    metrics: dict[str, float], baseline: dict[str, float], spec: ProblemSpec
+    metrics: dict[str, float], baseline: dict[str, float], spec: ProblemSpec,
+    slices: pd.DataFrame | None = None, behaviour: BehaviourResult | None = None,
 ) -> Gate:
     """PASS when the primary metric meets the target, beats the baseline's, and (where the
-    spec sets one) the false-positive rate stays within its limit."""
+    spec sets one) the false-positive rate stays within its limit; with ``slices`` (from
+    :func:`slice_metrics`), every slice that counts (:func:`gated_slices`) reaches
+    ``target - slice_margin``; with ``behaviour``, each kind of behavioural test passes
+    at least ``min_behaviour_pass_rate`` of its cases. The one place PASS/FAIL is decided."""
     primary = spec.primary_metric
     checks = [
         GateCheck(f"{primary} >= {spec.target:.2f}", round(metrics[primary], 4),
@@ -55,7 +60,39 @@ def gate(
             round(metrics["false_positive_rate"], 4),
             bool(metrics["false_positive_rate"] <= spec.max_false_positive_rate),
         ))
+    if behaviour is not None:
+        for kind, row in behaviour.pass_rates().iterrows():
+            checks.append(GateCheck(
+                f"behavioural {kind} pass rate >= {spec.min_behaviour_pass_rate:.2f} "
+                f"({int(row['passed'])} of {int(row['cases'])} cases)",
+                round(float(row["pass_rate"]), 4),
+                bool(row["pass_rate"] >= spec.min_behaviour_pass_rate)))
+    if slices is not None:
+        counted = gated_slices(slices, spec)
+        if len(counted):
+            failing = counted[~counted["passed"]]
+            named = "; ".join(f"{kind} {value!r} {row[primary]:.3f}"
+                              for (kind, value), row in failing.iterrows())
+            checks.append(GateCheck(
+                f"every slice of >= {spec.min_slice_texts} texts: {primary} >= "
+                f"{spec.target - spec.slice_margin:.2f}"
+                + (f" (failing: {named})" if named else f" ({len(counted)} slices)"),
+                round(float(counted[primary].min()), 4), failing.empty))
     return Gate.of(checks)
+
+
+def gated_slices(slices: pd.DataFrame, spec: ProblemSpec) -> pd.DataFrame:
+    """The slices the gate judges, with their limit and verdict (``passed``).
+
+    A slice counts when it holds at least ``min_slice_texts`` texts of both
+    labels (no single-label slice has a recall, F1 or ROC-AUC worth the name);
+    it must reach ``target - slice_margin`` on the primary metric.
+    """
+    primary = spec.primary_metric
+    counted = slices[(slices["texts"] >= spec.min_slice_texts) & (slices["positives"] > 0)
+                     & (slices["positives"] < slices["texts"])]
+    limit = spec.target - spec.slice_margin
+    return counted.assign(limit=limit, passed=counted[primary] >= limit)
 
 
 def worst_errors(
@@ -126,22 +163,33 @@ LENGTH_BUCKETS = (0, 10, 25, 50, np.inf)
 
 
 def slice_metrics(
-    frame: pd.DataFrame, scores: np.ndarray, threshold: float, spec: ProblemSpec
+    frame: pd.DataFrame, scores: np.ndarray, threshold: float, spec: ProblemSpec,
+    behaviour: BehaviourResult | None = None,
 ) -> pd.DataFrame:
-    """Accuracy and F1 by text length (words) and by source, with the slice sizes."""
+    """Accuracy, F1 and the primary metric by text length (words) and by source, with the
+    slice sizes and positives; with ``behaviour``, also per behavioural kind whose cases
+    carry labels (MFT texts; INV texts and variants)."""
     words = frame["text"].str.split().str.len()
     labels = ["<= 10 words", "11-25 words", "26-50 words", "> 50 words"]
     lengths = pd.cut(words, LENGTH_BUCKETS, labels=labels)
+    parts = [("length", lengths, labels, frame["label"], np.asarray(scores)),
+             ("source", frame["source"], sorted(frame["source"].unique()), frame["label"],
+              np.asarray(scores))]
+    if behaviour is not None:
+        cases = behaviour.labelled()
+        parts.append(("behaviour", cases["kind"], [k for k in KINDS if k in set(cases["kind"])],
+                      cases["label"], cases["score"].to_numpy()))
     rows = []
-    sources = sorted(frame["source"].unique())
-    for kind, keys, values in (("length", lengths, labels), ("source", frame["source"], sources)):
+    for kind, keys, values, truth, part_scores in parts:
         for key in values:
             mask = (keys == key).to_numpy()
             if not mask.any():
                 continue
-            m = binary_metrics(frame["label"][mask], scores[mask], threshold, spec.positive_label)
+            m = binary_metrics(truth[mask], part_scores[mask], threshold, spec.positive_label)
             rows.append({"slice": kind, "value": str(key), "texts": int(mask.sum()),
-                         "accuracy": m["accuracy"], "f1": m["f1"]})
+                         "positives": int((truth[mask] == spec.positive_label).sum()),
+                         "accuracy": m["accuracy"], "f1": m["f1"],
+                         spec.primary_metric: m[spec.primary_metric]})
     return pd.DataFrame(rows).set_index(["slice", "value"])
 
 
@@ -149,9 +197,10 @@ def report(
     spec: ProblemSpec, threshold: float, test_metrics: dict, baseline_metrics: dict,
     intervals: pd.DataFrame, calibrated: CalibrationResult, y_test: Sequence[str],
     scores: np.ndarray, slices: pd.DataFrame, terms: pd.DataFrame | None,
-    training: TrainingReport,
+    training: TrainingReport, behaviour: BehaviourResult | None = None,
 ) -> EvaluationReport:
-    """Everything stage 5 concluded, with the gate decided on the test metrics."""
+    """Everything stage 5 concluded, with the gate decided on the test metrics, the slices
+    and (when run) the behavioural tests."""
     return EvaluationReport(
         threshold=float(threshold),
         test=test_metrics,
@@ -166,7 +215,8 @@ def report(
         terms=[] if terms is None else terms.to_dict("records"),
         training=training,
         problem=spec.to_dict(),
-        gate=gate(test_metrics, baseline_metrics, spec),
+        gate=gate(test_metrics, baseline_metrics, spec, slices, behaviour),
+        behaviour=behaviour.summary() if behaviour is not None else {},
     )
 
 

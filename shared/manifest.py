@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
 from shared import modelfile, storage
 from shared.catalog import MissingArtifactError
-from shared.records import EvaluationReport, Record
+from shared.records import EvaluationReport, Gate, Record
 
 #: libraries whose versions decide whether a model file loads and predicts the same
 VERSIONED_PACKAGES = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
@@ -29,9 +30,26 @@ class ManifestMismatchError(RuntimeError):
     """A deployed file differs from what the manifest recorded; it is not loaded."""
 
 
+class LibraryMismatchError(ManifestMismatchError):
+    """The running scikit-learn is another major or minor version than the model was saved with."""
+
+
+class LibraryVersionWarning(UserWarning):
+    """A library other than scikit-learn (or its patch level) differs from the manifest."""
+
+
 @dataclass(frozen=True)
 class Manifest(Record):
-    """What was deployed: every file's SHA-256, versions, data fingerprint, the evaluation."""
+    """What was deployed: every file's SHA-256, versions, data fingerprint, the evaluation.
+
+    The release fields (with defaults, so manifests of earlier versions still
+    load) say which release this is, what stage 6 checked before it went live
+    (``approval``: the gate and the comparison with the model it replaced, and
+    whether ``allow_failed_gate`` overrode a failure), what the canary found on
+    the staging folder, the p95 latency it measured, the fingerprint of the
+    test split the metrics were scored on, and the stage-1 values that differ
+    from the task's defaults.
+    """
 
     artifact: ClassVar[str] = "manifest"
 
@@ -43,10 +61,21 @@ class Manifest(Record):
     metrics: EvaluationReport
     problem: dict[str, Any]
     deployed_at: str
+    release: str = ""
+    test_data_sha256: str = ""
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    approval: Gate | None = None
+    allow_failed_gate: bool = False
+    canary: Gate | None = None
+    latency_p95_ms: float | None = None
 
     @classmethod
     def _field_from_dict(cls, name: str, value: Any) -> Any:
-        return EvaluationReport.from_dict(value) if name == "metrics" else value
+        if name == "metrics":
+            return EvaluationReport.from_dict(value)
+        if name in ("approval", "canary") and value is not None:
+            return Gate.from_dict(value)
+        return value
 
 
 def library_versions() -> dict[str, str]:
@@ -55,6 +84,30 @@ def library_versions() -> dict[str, str]:
     for package in VERSIONED_PACKAGES:
         versions[package] = metadata.version(package)
     return versions
+
+
+def check_libraries(saved: dict[str, str]) -> list[str]:
+    """Compare the versions a model was saved with to the running ones.
+
+    Raises LibraryMismatchError, naming both versions, when scikit-learn differs
+    in its major or minor version (a model file is then not guaranteed to load
+    or to predict the same). Any other difference is returned, and warned about.
+    """
+    running = library_versions()
+    saved_sklearn, now_sklearn = saved.get("scikit-learn", ""), running["scikit-learn"]
+    if saved_sklearn and saved_sklearn.split(".")[:2] != now_sklearn.split(".")[:2]:
+        raise LibraryMismatchError(
+            f"the model was saved with scikit-learn {saved_sklearn} and this environment runs "
+            f"scikit-learn {now_sklearn}: install scikit-learn=={saved_sklearn} (see "
+            "requirements.lock), or retrain and redeploy (stages 4 to 6) with this version"
+        )
+    differences = [f"{name} {saved[name]} at deployment, {version} now"
+                   for name, version in running.items()
+                   if name in saved and saved[name] != version]
+    if differences:
+        warnings.warn("library versions differ from the manifest: " + "; ".join(differences),
+                      LibraryVersionWarning, stacklevel=2)
+    return differences
 
 
 def verify(deployed_dir: str | os.PathLike[str]) -> Manifest:
@@ -85,6 +138,7 @@ def verify(deployed_dir: str | os.PathLike[str]) -> Manifest:
 
 
 def load_deployed(deployed_dir: str | os.PathLike[str]) -> tuple[Any, Manifest]:
-    """The deployed model and its manifest, after checking hashes and types."""
+    """The deployed model and its manifest, after checking hashes, library versions and types."""
     manifest = verify(deployed_dir)
+    check_libraries(manifest.libraries)
     return modelfile.load_model(Path(deployed_dir) / MODEL_NAME), manifest

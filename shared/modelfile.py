@@ -42,6 +42,10 @@ class UntrustedModelError(RuntimeError):
     """The model file holds types nobody vouched for; it is not loaded."""
 
 
+class CorruptModelError(UntrustedModelError):
+    """The model file is not a readable skops archive; nothing in it can be vouched for."""
+
+
 def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` with skops, atomically, as a byte-for-byte reproducible file."""
     buffer = io.BytesIO()
@@ -100,4 +104,9 @@ def load_model(path: str | os.PathLike[str]) -> Any:
             f"{path.name} contains types that are not trusted: {', '.join(untrusted)}. "
             "Only scikit-learn types and shared.modelfile.TRUSTED_TYPES are loaded; "
             "retrain the model with the project's own components."
+        ) from None
+    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise CorruptModelError(
+            f"{path.name} is not a readable skops archive ({error}); re-run the stage that "
+            "writes it"
         ) from None

@@ -34,7 +34,8 @@ DEFAULT_WINDOWS = 1
 SHOWN = (
     "count", "mean_confidence", "low_confidence_share", "confidence_psi",
     "confidence_ks_pvalue", "label_shift", "median_length", "length_ks_pvalue",
-    "unknown_word_share", "domain_auc", "feedback_count", "live_accuracy", "live_f1",
+    "unknown_word_share", "domain_auc", "invalid_scores", "latency_p95_ms", "model_age_days",
+    "feedback_count", "live_accuracy", "live_f1", "live_recall", "live_false_positive_rate",
 )
 
 
@@ -87,7 +88,7 @@ def run(
         named = {alerts.window_name(w): w
                  for w in alerts.split_windows(log, window_size, windows)}
     reference = drift.load_reference(cat, predictor.model, spec)
-    reports, table = alerts.monitor(named, reference, spec, predictor.model)
+    reports, table = alerts.monitor(named, reference, spec, predictor.model, predictor.manifest)
     recorded = alerts.record(log_path, table, predictor.model_version) if record else 0
     cat.write("monitoring_windows", reports.reset_index())
     cat.write("monitoring_alerts", table)

@@ -11,7 +11,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from shared.alerts import rules
+from shared.alerts import Rule, rules
 from shared.problem import ProblemSpec
 
 
@@ -152,7 +152,10 @@ def monitoring_windows(
     the reference's own value (where it has one) as a dotted line, and marks in
     red the windows where the rule fired.
     """
-    limits = {rule.metric: rule for rule in rules(spec)}
+    limits: dict[str, Rule] = {}
+    for rule in rules(spec):  # the first rule of a figure: for live quality, the target
+        if rule.threshold(spec) is not None:
+            limits.setdefault(rule.metric, rule)
     panels = panels or [
         ("low_confidence_share", "share under confidence threshold", "reference_low_confidence_share"),
         ("mean_confidence", "mean confidence", "reference_mean_confidence"),

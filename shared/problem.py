@@ -6,6 +6,7 @@ they read them from here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,18 @@ if TYPE_CHECKING:
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc")
 DECISION_RULES = ("fixed", "max_recall_at_ham_blocked")
+#: where a value of the spec came from; ``value_sources`` names the last two only
+TASK_DEFAULT = "task default"
+OVERRIDE = "override -p"
+#: the folds of the calibration that stage 4's linear SVM nests inside each cross-validation
+#: fold (``shared.models``: ``CalibratedClassifierCV(cv=3)``); it sets how many texts of a
+#: label a fold's training part must hold
+CALIBRATION_FOLDS = 3
+
+
+def dataset_default(dataset: str) -> str:
+    """How ``value_sources`` names a value that a data set's own defaults set."""
+    return f"data set {dataset} default"
 
 
 class ProblemSpecError(ValueError):
@@ -44,10 +57,19 @@ class ProblemSpec:
     max_label_shift: float = 0.2
     max_domain_auc: float = 0.75
     min_live_feedback: int = 20
+    max_model_age_days: int = 90
+    max_latency_ratio: float = 3.0
+    max_invalid_scores: int = 0
+    min_behaviour_pass_rate: float = 0.75
+    slice_margin: float = 0.15
+    min_slice_texts: int = 30
+    max_metric_regression: float = 0.02
     test_size: float = 0.2
     cv_folds: int = 5
     seed: int = 42
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: where each value that differs from the task's default came from (``VALUE_SOURCES``)
+    value_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def negative_label(self) -> str:
@@ -104,10 +126,24 @@ class ProblemSpec:
                 f"max_domain_auc={self.max_domain_auc!r}: a ROC-AUC of 0.5 means no drift, so "
                 "use a value in [0.5, 1]"
             )
-        if not isinstance(self.min_live_feedback, int) or self.min_live_feedback < 1:
+        for name in ("min_live_feedback", "min_slice_texts", "max_model_age_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name}={value!r}: use a whole number of at least 1")
+        if not isinstance(self.max_invalid_scores, int) or self.max_invalid_scores < 0:
             problems.append(
-                f"min_live_feedback={self.min_live_feedback!r}: use a whole number of at least 1"
+                f"max_invalid_scores={self.max_invalid_scores!r}: use a whole number of at least 0"
             )
+        if not isinstance(self.max_latency_ratio, int | float) or self.max_latency_ratio <= 1:
+            problems.append(
+                f"max_latency_ratio={self.max_latency_ratio!r}: use a number above 1 (3 means "
+                "three times the p95 latency measured at deployment)"
+            )
+        for name in ("min_behaviour_pass_rate", "slice_margin", "max_metric_regression"):
+            _check_fraction(problems, name, getattr(self, name))
+        unknown_sources = sorted(set(self.value_sources) - {f.name for f in fields(self)})
+        if unknown_sources:
+            problems.append(f"value_sources names unknown field(s) {unknown_sources}")
         if not 0 < self.test_size < 0.5:
             problems.append(f"test_size={self.test_size}: use a fraction between 0 and 0.5")
         if not 2 <= self.cv_folds <= 20:
@@ -127,10 +163,35 @@ class ProblemSpec:
         changes = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **changes).validate()
 
+    def min_texts_per_label(self) -> int:
+        """The fewest distinct texts of each label that stages 3 to 5 can work with.
+
+        Stage 3's stratified split must leave at least one text of the label in
+        the test split and ``cv_folds`` in the training split (stratified folds
+        need one per fold); the linear SVM calibrates inside each fold with
+        ``CALIBRATION_FOLDS`` folds of its own, so a fold's training part needs
+        that many. The split rounds a label's test share either way, so the
+        worse rounding is assumed.
+        """
+        n = 2
+        while True:
+            test = math.ceil(n * self.test_size)
+            train = n - test
+            fold_train = train * (self.cv_folds - 1) // self.cv_folds
+            if (math.floor(n * self.test_size) >= 1 and train >= self.cv_folds
+                    and fold_train >= CALIBRATION_FOLDS):
+                return n
+            n += 1
+
+    def source_of(self, name: str) -> str:
+        """Where the value of field ``name`` came from: the task default, a data set, or -p."""
+        return self.value_sources.get(name, TASK_DEFAULT)
+
     def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         payload["labels"] = list(self.labels)
         payload["notes"] = list(self.notes)
+        payload["value_sources"] = dict(sorted(self.value_sources.items()))
         return payload
 
     @classmethod
@@ -160,10 +221,24 @@ def load(cat: Catalog) -> ProblemSpec:
     return ProblemSpec.from_dict(cat.read("problem_spec"))
 
 
+def changed_values(spec: ProblemSpec, default: ProblemSpec) -> dict[str, dict[str, Any]]:
+    """Every field whose value differs from ``default`` (the task's): value, default, source.
+
+    This is what the manifest and the model card show as the run's changes, so
+    that a lowered target travels with the model.
+    """
+    mine, theirs = spec.to_dict(), default.to_dict()
+    return {
+        name: {"value": mine[name], "default": theirs[name], "source": spec.source_of(name)}
+        for name in mine
+        if name not in ("notes", "value_sources") and mine[name] != theirs[name]
+    }
+
+
 def as_table(spec: ProblemSpec) -> pd.DataFrame:
-    """The spec as a two-column table for people to read."""
+    """The spec as a table for people to read: each field, its value and where it came from."""
     import pandas as pd  # only notebooks show tables; the runner reads specs too
 
-    rows = [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in spec.to_dict().items()
-            if k != "notes"]
-    return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
+    rows = [(k, ", ".join(v) if isinstance(v, list) else v, spec.source_of(k))
+            for k, v in spec.to_dict().items() if k not in ("notes", "value_sources")]
+    return pd.DataFrame(rows, columns=["field", "value", "source"]).set_index("field")

@@ -249,6 +249,9 @@ class EvaluationReport(Record):
     training: TrainingReport
     problem: dict[str, Any]
     gate: Gate
+    #: stage 5's behavioural tests: pass rate per kind and the failed cases
+    #: (``shared.behaviour.BehaviourResult.summary``); empty when they were not run
+    behaviour: dict[str, Any] = field(default_factory=dict)
 
     @property
     def primary_metric(self) -> str:

@@ -218,13 +218,15 @@ def create_app(predictor: Predictor, settings: Settings) -> BodySizeLimit:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        """The model is loaded; its version (the first 12 hex digits of its SHA-256)."""
+        """The model is loaded; its version (the first 12 hex digits of its SHA-256) and the
+        release it came from (``shared.release``)."""
         return {
             "status": "ok",
             "task": spec.task,
             "model_loaded": True,
             "model_version": predictor.model_version,
             "model_sha256": manifest.files.get(MODEL_NAME, ""),
+            "release": manifest.release,
         }
 
     @app.get("/model")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from shared.catalog import BUILTIN_DATA_DIR
-from shared.problem import ProblemSpec
+from shared.problem import OVERRIDE, ProblemSpec, dataset_default
+from shared.public_data import PUBLIC_DATASETS
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,24 @@ class Task:
     spec: ProblemSpec
     builtin_dataset: Path
 
+
+#: the reasons for the release, gate and monitoring limits both tasks share
+SHARED_NOTES = (
+    "Stage 5's gate also needs each kind of behavioural test (data/builtin/<task>/"
+    "behaviour.csv: MFT, INV, DIR) to pass at least min_behaviour_pass_rate (75%) of its "
+    "cases, and every slice of at least min_slice_texts (30) texts of both labels (length "
+    "band, source, the MFT and INV cases) to reach the target minus slice_margin (0.15): a "
+    "slice of 60 texts has a standard error of about 0.06 on its own, so a narrower margin "
+    "would fail good models on noise.",
+    "Stage 6 refuses a model whose primary metric is more than max_metric_regression (0.02) "
+    "below the live model's on the same test split; -p allow_failed_gate True overrides it "
+    "and the gate, and the manifest and model card say so.",
+    "Monitoring also alerts when any score is NaN or outside [0, 1] (max_invalid_scores 0), "
+    "when the p95 latency per text exceeds max_latency_ratio (3) times the p95 the canary "
+    "measured at deployment with one text a call (batches are faster per text), when the "
+    "model is older than max_model_age_days (90), and when the live primary metric falls "
+    "under the low end of stage 5's 95% interval.",
+)
 
 SENTIMENT = Task(
     name="sentiment",
@@ -60,6 +80,7 @@ SENTIMENT = Task(
             "texts from support forums and logs above 0.9, so max_domain_auc is 0.75.",
             "Once at least min_live_feedback (20) predictions of a window have their true "
             "label back, an alert fires when the live F1 on them falls under the target.",
+            *SHARED_NOTES,
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "sentiment" / "reviews.csv",
@@ -90,8 +111,8 @@ SPAM = Task(
             "to meet that limit, never on the test split.",
             "The built-in set holds 200 ham messages, so the test split has 40: one blocked "
             "ham message is 2.5%. A limit under that would demand zero mistakes, so the "
-            "built-in limit is 3%; on the 5,574-message sms-spam set use -p "
-            "max_false_positive_rate 0.005.",
+            "built-in limit is 3%; the 5,574-message sms-spam set brings its own default of "
+            "0.5%.",
             "Monitoring: an alert fires when more than 35% of a batch is under the confidence "
             "threshold, or more than 30% of its words are unknown to the model (about 15% on "
             "new SMS and e-mail, nearly 40% on notifications and chat from elsewhere).",
@@ -106,7 +127,8 @@ SPAM = Task(
             "max_domain_auc is 0.75.",
             "Once at least min_live_feedback (20) predictions of a window have their true "
             "label back, an alert fires when the live recall (spam caught) falls under the "
-            "target.",
+            "target, or the live share of ham blocked rises over max_false_positive_rate.",
+            *SHARED_NOTES,
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "spam" / "messages.csv",
@@ -127,3 +149,39 @@ def get_task(name: str) -> Task:
         raise UnknownTaskError(
             f"unknown task {name!r}; choose one of: {', '.join(sorted(TASKS))}"
         ) from None
+
+
+def default_spec(task: str, dataset: str = "builtin") -> tuple[ProblemSpec, dict[str, str]]:
+    """Stage 1's starting point: the task's spec with the data set's own defaults applied.
+
+    Returns the spec and, for every field, where its value came from ("task
+    default" or "data set <name> default"). Only the public data sets carry
+    defaults of their own; the built-in sets and a user's file use the task's.
+    """
+    spec = get_task(task).spec
+    public = PUBLIC_DATASETS.get(dataset)
+    own = dict(public.spec_defaults) if public is not None and public.task == task else {}
+    if own:
+        spec = replace(spec.with_overrides(**own), notes=(*spec.notes, *public.spec_notes),
+                       value_sources={name: dataset_default(dataset) for name in own})
+    return spec, {f.name: spec.source_of(f.name) for f in fields(spec)
+                  if f.name not in ("notes", "value_sources")}
+
+
+def run_spec(
+    task: str, dataset: str = "builtin", **overrides: Any
+) -> tuple[ProblemSpec, dict[str, str]]:
+    """The spec stage 1 writes: :func:`default_spec` with the run's ``-p`` overrides.
+
+    ``None`` leaves a value alone (the notebook's parameters default to None);
+    an override that changes a value is recorded as "override -p" in the spec's
+    ``value_sources``, so the manifest and the model card can show it.
+    """
+    spec, sources = default_spec(task, dataset)
+    changed = {name: value for name, value in overrides.items()
+               if value is not None and value != getattr(spec, name, object())}
+    result = spec.with_overrides(**overrides)
+    result = replace(result, value_sources={**spec.value_sources,
+                                            **dict.fromkeys(changed, OVERRIDE)})
+    sources.update(dict.fromkeys(changed, OVERRIDE))
+    return result, sources

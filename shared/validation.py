@@ -14,11 +14,18 @@ import pandas as pd
 from shared import storage
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec
-from shared.records import CollectionReport, LoadedData, ValidatedData
-from shared.text import is_missing, unscoreable_reason
+from shared.records import CollectionReport, DataSourceError, LoadedData, ValidatedData
+from shared.text import dedup_key, is_missing, unscoreable_reason
 
 #: the columns of the raw snapshot, after ``row``
 SCHEMA = ("text", "label", "source")
+#: quarantine.csv keeps at most this many characters of a rejected text: enough to
+#: recognise it, while the row number leads to the whole text in the source file
+EXCERPT_CHARS = 100
+
+
+class DataTooSmallError(DataSourceError):
+    """Too few texts of a label survive validation for stages 3 to 5 to split and fold."""
 
 
 def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
@@ -56,16 +63,46 @@ def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
     )
 
 
-def quarantine_table(quarantined: pd.DataFrame, max_chars: int = 200) -> pd.DataFrame:
-    """The quarantine as written to disk: row, reason, a readable excerpt of text and label."""
+def excerpt(value: object, max_chars: int = EXCERPT_CHARS) -> str:
+    """A rejected value as quarantine.csv shows it: its repr (so 12345 and '12345' differ),
+    cut to ``max_chars`` characters with the full length said when cut."""
+    shown = repr(value)
+    if len(shown) <= max_chars:
+        return shown
+    note = f"... ({len(shown):,} characters)"
+    return shown[:max_chars - len(note)] + note
+
+
+def quarantine_table(quarantined: pd.DataFrame, max_chars: int = EXCERPT_CHARS) -> pd.DataFrame:
+    """The quarantine as written to disk: row, reason, short excerpts of label and text."""
     return pd.DataFrame(
         {
             "row": quarantined["row"],
             "reason": quarantined["reason"],
-            "label": quarantined["label"].map(repr),
-            "text": quarantined["text"].map(lambda v: repr(v)[:max_chars]),
+            "label": quarantined["label"].map(lambda v: excerpt(v, max_chars)),
+            "text": quarantined["text"].map(lambda v: excerpt(v, max_chars)),
         }
     )
+
+
+def check_enough_texts(kept: pd.DataFrame, spec: ProblemSpec, origin: str) -> None:
+    """Refuse a data set with too few distinct texts of a label to split and cross-validate.
+
+    Counted as stage 3 will count them, after cleaning and dropping exact
+    duplicates; the minimum is ``spec.min_texts_per_label()``.
+    """
+    distinct = kept.assign(key=kept["text"].map(dedup_key)).drop_duplicates("key")
+    counts = {label: int((distinct["label"] == label).sum()) for label in spec.labels}
+    minimum = spec.min_texts_per_label()
+    if min(counts.values()) < minimum:
+        shown = ", ".join(f"{label} {n}" for label, n in counts.items())
+        raise DataTooSmallError(
+            f"{origin}: too few texts to train on. Distinct texts kept per label: {shown}; "
+            f"stages 3 and 4 need at least {minimum} of each label (a stratified "
+            f"{spec.test_size:.0%} test split, {spec.cv_folds}-fold cross-validation and "
+            "stage 5's calibration inside each fold). Add texts of the short label, or fix "
+            "the rows stage 2 quarantined (see the reasons above)."
+        )
 
 
 def profile(kept: pd.DataFrame, spec: ProblemSpec) -> dict[str, object]:
@@ -94,7 +131,12 @@ def reconciliation(data: LoadedData, validated: ValidatedData) -> pd.DataFrame:
 def save_collection(
     cat: Catalog, data: LoadedData, validated: ValidatedData, spec: ProblemSpec
 ) -> CollectionReport:
-    """Write the raw snapshot, the quarantine and the collection report of stage 2."""
+    """Write the raw snapshot, the quarantine and the collection report of stage 2.
+
+    Refuses (DataTooSmallError, nothing written) a data set too small for the
+    later stages.
+    """
+    check_enough_texts(validated.kept, spec, data.origin)
     cat.write("raw_snapshot", validated.kept[["row", *SCHEMA]])
     cat.write("quarantine", quarantine_table(validated.quarantined))
     report = CollectionReport(

@@ -4,8 +4,9 @@
 - ``toy_corpus`` and ``toy_model``: twelve short reviews and a pipeline fitted on them;
 - ``write_file``, ``load_and_validate``, ``reasons_by_row``: stage 2 on a file a test writes;
 - ``deployed``: a project folder whose model went through stages 1 to 6 in-process (the
-  real split, a real fit, the real evaluation records and the real ``deploy``), with a
-  small, fast model instead of the model search.
+  real split, a real fit, the real evaluation records with behavioural tests, and the real
+  ``deploy`` with its canary), with a small, fast model instead of the model search;
+  ``evaluate_small_model`` and ``train_small_model`` re-run stage 5 for another candidate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from shared import (
+    behaviour,
     calibration,
     deployment,
     evaluation,
@@ -25,13 +27,15 @@ from shared import (
     preparation,
     problem,
     sources,
+    tasks,
     training,
     validation,
 )
 from shared.catalog import Catalog
+from shared.decision import choose_threshold
 from shared.metrics import binary_metrics
 from shared.problem import ProblemSpec
-from shared.records import ValidatedData
+from shared.records import EvaluationReport, TrainingReport, ValidatedData
 from shared.scoring import positive_scores
 from shared.tasks import get_task
 
@@ -113,17 +117,55 @@ def reasons_by_row() -> Callable[[ValidatedData], dict[int, str]]:
                                       validated.quarantined["reason"], strict=True))
 
 
+def evaluate_small_model(cat: Catalog, model: object | None = None) -> EvaluationReport:
+    """Stage 5 in-process for the spec stage 1 wrote: metrics, intervals, slices, behavioural
+    tests and the gate, then its three files. ``model`` (fitted on the training split)
+    replaces stage 4's; the calibration search is skipped, and the threshold is chosen on
+    stage 4's out-of-fold scores by the spec's rule."""
+    spec = problem.load(cat)
+    test = cat.read("test")
+    model = cat.read("trained_model") if model is None else model
+    baseline = cat.read("baseline_model")
+    brier = pd.DataFrame({"method": ["none"], "brier": [0.0]})
+    oof = cat.read("oof_predictions")["score"].to_numpy()
+    calibrated = calibration.CalibrationResult(model, "none", brier, oof)
+    threshold = choose_threshold(cat.read("train")["label"], oof, spec)
+    scores = positive_scores(model, test["text"], spec.positive_label)
+    baseline_scores = positive_scores(baseline, test["text"], spec.positive_label)
+    checked = behaviour.run(model, behaviour.load_cases(cat.path("behaviour_cases"), spec),
+                            threshold, spec)
+    evaluated = evaluation.report(
+        spec, threshold, binary_metrics(test["label"], scores, threshold, spec.positive_label),
+        binary_metrics(test["label"], baseline_scores, threshold, spec.positive_label),
+        evaluation.bootstrap_intervals(test["label"], scores, threshold, spec, n_resamples=50),
+        calibrated, test["label"], scores,
+        evaluation.slice_metrics(test, scores, threshold, spec, checked),
+        models.term_weights(model), TrainingReport.load(cat), checked,
+    )
+    evaluation.save(cat, model, evaluated,
+                    evaluation.reference_predictions(test, scores, threshold, spec))
+    return evaluated
+
+
+def train_small_model(cat: Catalog, c: float = 10.0, rows: int | None = None) -> object:
+    """:func:`small_model` with ``C=c``, fitted on the training split stage 3 wrote (on its
+    first ``rows`` texts only, for a deliberately weaker model)."""
+    train = cat.read("train").head(rows)
+    model = small_model(problem.load(cat).seed).set_params(clf__C=c)
+    return model.fit(train["text"], train["label"])
+
+
 def deploy_small_model(root: Path, task: str = "sentiment") -> Catalog:
     """Stages 1 to 6 in-process under ``root``, with :func:`small_model` for the search."""
     cat = Catalog.for_task(task, root)
-    spec = get_task(task).spec
+    spec, _ = tasks.run_spec(task, "builtin")
     problem.save(spec, cat)
     loaded = sources.load_dataset("builtin", task)
     validation.save_collection(cat, loaded, validation.validate(loaded, spec), spec)
     clean, report = preparation.clean_and_deduplicate(cat.read("raw_snapshot"))
     splits = preparation.split(clean, spec)
     preparation.save(cat, clean, report, splits)
-    train, test = splits["train"], splits["test"]
+    train = splits["train"]
     candidate = models.Candidate("logistic regression", "word TF-IDF, logistic regression", 2,
                                  small_model(spec.seed), {"quick": {"clf__C": [10.0]}})
     result = training.run_search([candidate], train, spec, "quick", "grid", n_jobs=1)
@@ -135,22 +177,8 @@ def deploy_small_model(root: Path, task: str = "sentiment") -> Catalog:
     baseline = models.majority_baseline().fit(train["text"], train["label"])
     report = training.search_report(chosen, reason, result.table, {"method": "grid"}, candidate,
                                     loaded.origin, len(train), unconverged)
-    oof = result.oof[index]
-    training.save(cat, model, baseline, result.table, train, oof, report)
-    brier = pd.DataFrame({"method": ["none"], "brier": [0.0]})
-    calibrated = calibration.CalibrationResult(model, "none", brier, oof)
-    threshold = 0.5
-    scores = positive_scores(model, test["text"], spec.positive_label)
-    baseline_scores = positive_scores(baseline, test["text"], spec.positive_label)
-    evaluated = evaluation.report(
-        spec, threshold, binary_metrics(test["label"], scores, threshold, spec.positive_label),
-        binary_metrics(test["label"], baseline_scores, threshold, spec.positive_label),
-        evaluation.bootstrap_intervals(test["label"], scores, threshold, spec, n_resamples=50),
-        calibrated, test["label"], scores, evaluation.slice_metrics(test, scores, threshold, spec),
-        models.term_weights(model), report,
-    )
-    evaluation.save(cat, model, evaluated,
-                    evaluation.reference_predictions(test, scores, threshold, spec))
+    training.save(cat, model, baseline, result.table, train, result.oof[index], report)
+    evaluate_small_model(cat)
     deployment.deploy(cat, report)
     return cat
 

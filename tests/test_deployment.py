@@ -1,8 +1,40 @@
-"""Deployment: the folder, its manifest and model card, swapped in whole."""
+"""Deployment: release checks before anything changes, a canary on the staging folder, the
+release swapped in whole, and the run's overrides carried in the manifest and card."""
 
-from shared import deployment
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import evaluate_small_model, train_small_model
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from shared import deployment, problem, release, storage, tasks
 from shared.manifest import Manifest, verify
 from shared.records import EvaluationReport, TrainingReport
+from shared.text import clean_text
+
+
+def live_state(cat) -> tuple[str, dict[str, str]]:
+    """Where ``deployed`` points and the SHA-256 of every file in it: the live release."""
+    folder = cat.deployed_dir
+    return os.readlink(folder), {p.name: storage.sha256_file(p) for p in sorted(folder.iterdir())}
+
+
+def stage1(cat, **overrides) -> None:
+    """Stage 1 again with ``-p`` overrides (as the notebook's parameters give them)."""
+    spec, _ = tasks.run_spec(cat.task, "builtin", **overrides)
+    problem.save(spec, cat)
+
+
+@pytest.fixture
+def restore(deployed):
+    """Put stage 1 and stage 5 back as the fixture made them once a test is done."""
+    yield deployed
+    stage1(deployed)
+    evaluate_small_model(deployed)
 
 
 def test_the_deployed_folder_is_complete_and_verified(deployed_project):
@@ -11,21 +43,104 @@ def test_the_deployed_folder_is_complete_and_verified(deployed_project):
     assert manifest == Manifest.load(cat)
     assert manifest.metrics == EvaluationReport.load(cat)
     assert manifest.problem == cat.read("problem_spec")
-    assert not list(cat.models_dir.glob(".deployed*")), "staging folders are cleaned up"
+    assert cat.deployed_dir.is_symlink()
+    assert cat.deployed_dir.resolve() == cat.releases_dir.resolve() / manifest.release
+    assert manifest.approval.passed and manifest.canary.passed
+    assert len(manifest.canary.checks) == 3 and manifest.latency_p95_ms > 0
+    assert manifest.test_data_sha256 == deployment.split_fingerprint(cat.read("test"))
+    assert not list(cat.releases_dir.glob(".staging*")), "staging folders are cleaned up"
 
 
 def test_the_model_card_is_filled_from_the_records(deployed_project):
     cat = deployed_project
     card = cat.read("model_card")
+    manifest = verify(cat.deployed_dir)
     training = TrainingReport.load(cat)
     assert "$" not in card, "every placeholder of the template is filled"
-    assert card.startswith(f"# Model card: sentiment ({verify(cat.deployed_dir).model_version})")
+    assert card.startswith(f"# Model card: sentiment ({manifest.model_version})")
+    assert f"Release {manifest.release}" in card
     assert training.model_description in card and "95% bootstrap interval of f1" in card
     assert "share of words unknown to the model: alert when above 0.3" in card
+    assert "Behavioural tests (pass rate per kind): MFT" in card
+    assert "Every stage-1 value is the task's default." in card
+    assert f"{manifest.latency_p95_ms:.2f} ms measured at deployment" in card
 
 
-def test_redeploying_swaps_the_folder_whole(deployed, tmp_path):
+def test_redeploying_makes_a_new_release(deployed):
     before = verify(deployed.deployed_dir)
     again = deployment.deploy(deployed, TrainingReport.load(deployed))
     assert again.model_version == before.model_version
-    assert verify(deployed.deployed_dir).deployed_at == again.deployed_at
+    assert again.release != before.release
+    assert verify(deployed.deployed_dir).release == again.release
+
+
+def test_a_failed_gate_is_refused_and_deployed_is_unchanged(deployed, restore):
+    before = live_state(deployed)
+    stage1(deployed, target=0.99)
+    evaluate_small_model(deployed)
+    with pytest.raises(deployment.DeploymentRefused) as refused:
+        deployment.deploy(deployed, TrainingReport.load(deployed))
+    message = str(refused.value)
+    assert "f1 >= 0.99" in message and "allow_failed_gate" in message
+    assert f"the live release {release.live_release(deployed)} is unchanged" in message
+    assert live_state(deployed) == before
+    assert not list(deployed.releases_dir.glob(".staging*"))
+
+
+def test_allow_failed_gate_deploys_and_says_so_everywhere(deployed, restore):
+    stage1(deployed, target=0.99)
+    evaluate_small_model(deployed)
+    manifest = deployment.deploy(deployed, TrainingReport.load(deployed), allow_failed_gate=True)
+    assert manifest.allow_failed_gate and not manifest.approval.passed
+    assert manifest.overrides["target"] == {"value": 0.99, "default": 0.7,
+                                            "source": "override -p"}
+    card = deployed.read("model_card")
+    assert "Deployed although release checks failed, with `allow_failed_gate`" in card
+    assert "`target` = 0.99 (task default 0.7; override -p)" in card
+    assert "FAIL, deployed with allow_failed_gate" in set(release.history(deployed)["gate"])
+
+
+def test_a_regression_on_the_same_test_split_is_refused(deployed, restore):
+    live = verify(deployed.deployed_dir)
+    # a lower target and no behavioural bar, so that only the comparison with the live
+    # model can refuse this much weaker model
+    stage1(deployed, target=0.3, min_behaviour_pass_rate=0.0, slice_margin=0.3)
+    weaker = evaluate_small_model(deployed, train_small_model(deployed, rows=60))
+    assert weaker.gate.passed
+    assert weaker.test["f1"] < live.metrics.test["f1"] - 0.02
+    before = live_state(deployed)
+    with pytest.raises(deployment.DeploymentRefused, match="below the live release"):
+        deployment.deploy(deployed, TrainingReport.load(deployed))
+    assert live_state(deployed) == before
+
+
+def test_no_comparison_across_different_test_splits(deployed):
+    evaluation = EvaluationReport.load(deployed)
+    live = verify(deployed.deployed_dir)
+    spec = problem.load(deployed)
+    same = deployment.approval(evaluation, spec, live.test_data_sha256, live)
+    other = deployment.approval(evaluation, spec, "another split", live)
+    assert len(same.checks) == len(evaluation.gate.checks) + 1
+    assert "on the same test split" in same.checks[-1].check
+    assert other.checks == evaluation.gate.checks
+
+
+@pytest.mark.parametrize(("breakage", "refusal"), [
+    ("garbage", "reloads from the staging folder: refused"),
+    ("other model", "reproduces stage 5's scores bit for bit (0 of"),
+    ("untrusted", "shared.text.clean_text"),
+])
+def test_a_broken_staging_model_is_refused_and_deployed_is_unchanged(
+        deployed, restore, breakage, refusal):
+    before = live_state(deployed)
+    if breakage == "garbage":
+        Path(deployed.path("final_model")).write_bytes(b"not a skops archive")
+    elif breakage == "other model":  # stage 5's metrics and reference no longer match it
+        deployed.write("final_model", train_small_model(deployed, rows=60))
+    else:
+        deployed.write("final_model", Pipeline([("f", FunctionTransformer(clean_text))]))
+    with pytest.raises(deployment.DeploymentRefused, match="canary failed") as refused:
+        deployment.deploy(deployed, TrainingReport.load(deployed), allow_failed_gate=True)
+    assert refusal in str(refused.value)
+    assert live_state(deployed) == before
+    assert not list(deployed.releases_dir.glob(".staging*"))

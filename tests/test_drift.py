@@ -44,3 +44,22 @@ def test_domain_classifier_tells_other_domains_apart():
     assert drift.domain_classifier_auc(reference, same_domain, seed=0) < 0.7
     assert drift.domain_classifier_auc(reference, list(drifted), seed=0) > 0.85
     assert np.isnan(drift.domain_classifier_auc(reference, ["one text"]))
+
+
+def test_invalid_scores_counts_nan_and_values_outside_zero_one():
+    assert drift.invalid_scores([0.0, 0.5, 1.0]) == 0
+    assert drift.invalid_scores([np.nan, 1.0001, -0.2, 0.3]) == 3
+
+
+def test_latency_p95_of_a_window():
+    assert drift.latency_p95(np.arange(1, 101)) == pytest.approx(95.05)
+    assert np.isnan(drift.latency_p95([]))
+
+
+def test_model_age_is_in_whole_days_to_the_newest_prediction():
+    import pandas as pd
+
+    window = pd.DataFrame({"created_at": ["2025-01-01T12:00:00.000+00:00",
+                                          "2025-03-02T11:59:00.000+00:00"]})
+    assert drift.model_age_days("2025-01-01T12:00:00+00:00", window) == 59
+    assert drift.model_age_days("2025-03-03T00:00:00+00:00", window) == 0

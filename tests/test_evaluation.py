@@ -68,3 +68,65 @@ def test_slices_cover_every_text_once_per_kind(spec):
     assert table.loc["source", "texts"].sum() == 4
     assert list(table.loc["length"].index) == ["<= 10 words", "11-25 words", "> 50 words"]
 
+
+
+def _slices(rows, spec):
+    """A slice table as slice_metrics gives it: (slice, value, texts, positives, primary)."""
+    frame = pd.DataFrame(rows, columns=["slice", "value", "texts", "positives",
+                                        spec.primary_metric])
+    return frame.assign(accuracy=0.0).set_index(["slice", "value"])
+
+
+def test_every_slice_with_enough_texts_of_both_labels_must_reach_target_minus_margin(spec):
+    metrics, baseline = {"f1": 0.75}, {"f1": 0.5}
+    limit = spec.target - spec.slice_margin
+    slices = _slices([
+        ("source", "film", 60, 30, limit + 0.01),
+        ("length", "<= 10 words", spec.min_slice_texts - 1, 10, 0.1),  # too few texts
+        ("length", "> 50 words", 40, 0, 0.0),                          # one label only
+    ], spec)
+    passing = evaluation.gate(metrics, baseline, spec, slices)
+    assert passing.passed and passing.checks[-1].check.endswith("(1 slices)")
+    failing = _slices([("source", "film", 60, 30, limit - 0.01),
+                       ("source", "product", 60, 30, 0.9)], spec)
+    result = evaluation.gate(metrics, baseline, spec, failing)
+    assert not result.passed
+    assert [c.check for c in result.failed] == [
+        f"every slice of >= {spec.min_slice_texts} texts: f1 >= {limit:.2f} "
+        f"(failing: source 'film' {limit - 0.01:.3f})"]
+    table = evaluation.gated_slices(failing, spec)
+    assert table["passed"].tolist() == [False, True] and (table["limit"] == limit).all()
+
+
+def test_slices_gate_the_primary_metric(spam_spec):
+    frame = pd.DataFrame({
+        "text": ["win cash now"] * 20 + ["see you soon"] * 20,
+        "label": ["spam"] * 20 + ["ham"] * 20, "source": ["sms"] * 40,
+    })
+    scores = np.r_[np.full(10, 0.9), np.full(10, 0.1), np.full(20, 0.1)]  # half the spam caught
+    table = evaluation.slice_metrics(frame, scores, 0.5, spam_spec)
+    assert table.loc[("source", "sms"), "recall"] == 0.5
+    lenient = spam_spec.with_overrides(min_slice_texts=40)
+    result = evaluation.gate({"recall": 0.9, "false_positive_rate": 0.0}, {"recall": 0.0},
+                             lenient, table)
+    assert [c.check.split(":")[0] for c in result.failed] == ["every slice of >= 40 texts"]
+
+
+def test_behavioural_pass_rate_per_kind_is_in_the_gate(spec, toy_model, tmp_path):
+    from shared import behaviour
+
+    path = tmp_path / "behaviour.csv"
+    path.write_text("kind,capability,text,variant,expected,direction\n"
+                    "MFT,plain,wonderful and lovely,,positive,\n"
+                    "MFT,negation,not terrible at all,,positive,\n"
+                    "INV,casing,great value,GREAT VALUE,positive,\n", encoding="utf-8")
+    result = behaviour.run(toy_model, behaviour.load_cases(path, spec), 0.5, spec)
+    gate = evaluation.gate({"f1": 0.8}, {"f1": 0.5}, spec, behaviour=result)
+    assert [(c.check, c.value, c.passed) for c in gate.checks[2:]] == [
+        ("behavioural MFT pass rate >= 0.75 (1 of 2 cases)", 0.5, False),
+        ("behavioural INV pass rate >= 0.75 (1 of 1 cases)", 1.0, True),
+    ]
+    slices = evaluation.slice_metrics(
+        pd.DataFrame({"text": ["good"], "label": ["positive"], "source": ["x"]}),
+        np.array([0.9]), 0.5, spec, result)
+    assert slices.loc["behaviour", "texts"].to_dict() == {"MFT": 2, "INV": 2}

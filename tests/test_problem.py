@@ -1,6 +1,6 @@
 import pytest
 
-from shared import problem
+from shared import problem, tasks
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec, ProblemSpecError
 from shared.tasks import TASKS, UnknownTaskError, get_task
@@ -57,3 +57,59 @@ def test_unknown_task_lists_choices():
 def test_load_missing_spec_says_which_stage(tmp_path):
     with pytest.raises(FileNotFoundError, match="01_problem_definition"):
         problem.load(Catalog.for_task("sentiment", tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("max_model_age_days", 0), ("max_latency_ratio", 1.0), ("max_invalid_scores", -1),
+     ("min_behaviour_pass_rate", 1.5), ("slice_margin", -0.1), ("min_slice_texts", 0),
+     ("max_metric_regression", 2)],
+)
+def test_release_and_monitoring_fields_are_checked(spec, field, value):
+    with pytest.raises(ProblemSpecError, match=f"{field}={value!r}"):
+        spec.with_overrides(**{field: value})
+
+
+def test_a_public_data_set_brings_its_own_defaults():
+    spec, sources = tasks.default_spec("spam", "sms-spam")
+    assert spec.max_false_positive_rate == 0.005
+    assert sources["max_false_positive_rate"] == "data set sms-spam default"
+    assert sources["target"] == "task default"
+    assert any("0.5% of ham blocked" in note for note in spec.notes)
+    builtin, builtin_sources = tasks.default_spec("spam", "builtin")
+    assert builtin == get_task("spam").spec
+    assert set(builtin_sources.values()) == {"task default"}
+    assert tasks.default_spec("spam", "my_messages.csv")[0] == get_task("spam").spec
+
+
+def test_overrides_that_change_a_value_are_recorded(tmp_path):
+    spec, sources = tasks.run_spec("spam", "sms-spam", target=0.7, seed=42, cv_folds=None)
+    assert spec.target == 0.7 and sources["target"] == "override -p"
+    assert sources["seed"] == "task default", "an override equal to the default changes nothing"
+    assert spec.value_sources == {"target": "override -p",
+                                  "max_false_positive_rate": "data set sms-spam default"}
+    cat = Catalog.for_task("spam", tmp_path)
+    problem.save(spec, cat)
+    assert problem.load(cat) == spec
+    table = problem.as_table(spec)
+    assert table.loc["target", "source"] == "override -p"
+    assert table.loc["cv_folds", "source"] == "task default"
+    changed = problem.changed_values(spec, get_task("spam").spec)
+    assert changed == {
+        "target": {"value": 0.7, "default": 0.8, "source": "override -p"},
+        "max_false_positive_rate": {"value": 0.005, "default": 0.03,
+                                    "source": "data set sms-spam default"},
+    }
+
+
+def test_a_spec_written_before_the_new_fields_still_loads(spec):
+    old = {k: v for k, v in spec.to_dict().items()
+           if k not in ("max_model_age_days", "slice_margin", "value_sources")}
+    assert ProblemSpec.from_dict(old) == spec
+
+
+@pytest.mark.parametrize(("test_size", "folds", "minimum"),
+                         [(0.2, 5, 7), (0.1, 5, 10), (0.3, 10, 15), (0.2, 2, 8)])
+def test_minimum_texts_per_label(spec, test_size, folds, minimum):
+    assert spec.with_overrides(test_size=test_size,
+                               cv_folds=folds).min_texts_per_label() == minimum

@@ -10,9 +10,8 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from shared import deployment
+from shared import modelfile, storage
 from shared.catalog import PROJECT_DIR, Catalog
-from shared.records import TrainingReport
 from shared.service import Settings
 from shared.text import clean_text
 
@@ -25,17 +24,22 @@ def test_listens_on_loopback_by_default():
 def refusals(tmp_path_factory, deployed_project) -> dict[str, subprocess.CompletedProcess]:
     """Try to start the service on three broken deployments at once (they start in parallel).
 
-    The untrusted one is a real deployment of a model holding a function nobody vouched for.
+    Stage 6's canary refuses a model holding a function nobody vouched for, so the
+    untrusted one is a copy of a real deployment whose model was swapped for such a model
+    by someone who also rewrote its hash in the manifest: the type check is what is left.
     """
     roots = {name: tmp_path_factory.mktemp(name) for name in ("tampered", "untrusted", "missing")}
     tampered = Catalog.for_task("sentiment", roots["tampered"])
     shutil.copytree(deployed_project.deployed_dir, tampered.deployed_dir)
     with open(tampered.path("deployed_reference"), "a", encoding="utf-8") as handle:
         handle.write("tampered,positive,0.9,positive,0.9\n")
-    shutil.copytree(deployed_project.root, roots["untrusted"], dirs_exist_ok=True)
     untrusted = Catalog.for_task("sentiment", roots["untrusted"])
-    untrusted.write("final_model", Pipeline([("f", FunctionTransformer(clean_text))]))
-    deployment.deploy(untrusted, TrainingReport.load(untrusted))
+    shutil.copytree(deployed_project.deployed_dir, untrusted.deployed_dir)
+    model = modelfile.save_model(Pipeline([("f", FunctionTransformer(clean_text))]),
+                                 untrusted.path("deployed_model"))
+    forged = storage.read_json(untrusted.path("manifest"))
+    forged["files"][model.name] = storage.sha256_file(model)
+    storage.write_json(untrusted.path("manifest"), forged)
     processes = {
         name: subprocess.Popen(
             [sys.executable, "-m", "shared.serve", "--task", "sentiment", "--root", str(root),

@@ -3,10 +3,14 @@ quarantined, always."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from shared import validation
+from shared import preparation, search, validation
+from shared.catalog import Catalog
 from shared.sources import load_dataset
 from shared.tasks import get_task
 from shared.validation import validate
@@ -70,7 +74,7 @@ def test_ten_megabyte_text_is_quarantined(load_and_validate, reasons_by_row, wri
     validated = load_and_validate(path)
     assert reasons_by_row(validated) == {2: "text longer than 20,000 characters"}
     excerpt = validation.quarantine_table(validated.quarantined)["text"].iloc[0]
-    assert len(excerpt) <= 200
+    assert len(excerpt) <= validation.EXCERPT_CHARS
 
 
 def test_conflicting_duplicates_are_quarantined(load_and_validate, reasons_by_row, write_file):
@@ -87,3 +91,55 @@ def test_source_column_is_kept(write_file):
                  "text,label,where\ngreat,positive,web\nawful,negative,app\n")
     data = load_dataset(str(path), "sentiment", source_column="where")
     assert list(validate(data, SENTIMENT).kept["source"]) == ["web", "app"]
+
+
+def _reviews(positives: int, negatives: int) -> str:
+    rows = [f"great little gadget number {i},positive" for i in range(positives)]
+    rows += [f"broke again on day {i},negative" for i in range(negatives)]
+    return "text,label\n" + "\n".join(rows) + "\n"
+
+
+def test_a_data_set_too_small_to_split_is_refused_by_name(write_file, tmp_path):
+    path = write_file("two_rows.csv", "text,label\ngreat,positive\nawful,negative\n")
+    data = load_dataset(str(path), "sentiment")
+    cat = Catalog.for_task("sentiment", tmp_path / "run")
+    with pytest.raises(validation.DataTooSmallError) as refused:
+        validation.save_collection(cat, data, validate(data, SENTIMENT), SENTIMENT)
+    message = str(refused.value)
+    assert message.startswith(f"{data.origin}: too few texts")
+    assert "Distinct texts kept per label: negative 1, positive 1" in message
+    assert "need at least 7 of each label" in message
+    assert not cat.path("raw_snapshot").exists(), "nothing is written for a refused data set"
+
+
+def test_duplicates_do_not_count_towards_the_minimum(write_file):
+    path = write_file("copies.csv", _reviews(7, 7) + "Great little gadget number 1,positive\n" * 5)
+    kept = validate(load_dataset(str(path), "sentiment"), SENTIMENT).kept
+    validation.check_enough_texts(kept, SENTIMENT, "copies.csv")  # 7 distinct of each
+    short = kept[kept["text"] != "great little gadget number 0"]
+    with pytest.raises(validation.DataTooSmallError, match="positive 6"):
+        validation.check_enough_texts(short, SENTIMENT, "copies.csv")
+
+
+def test_the_minimum_is_enough_for_the_split_and_the_folds(write_file):
+    """At the minimum, stage 3's split and stage 4's folds run without sklearn's warning
+    about a label with fewer members than folds."""
+    minimum = SENTIMENT.min_texts_per_label()
+    path = write_file("minimum.csv", _reviews(minimum, 50))
+    kept = validate(load_dataset(str(path), "sentiment"), SENTIMENT).kept
+    validation.check_enough_texts(kept, SENTIMENT, "minimum.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        splits = preparation.split(kept, SENTIMENT)
+        train = splits["train"]
+        for _, validation_rows in search.folds(SENTIMENT).split(train["text"], train["label"]):
+            assert (train["label"].iloc[validation_rows] == "positive").any()
+    assert (splits["test"]["label"] == "positive").any()
+
+
+def test_quarantine_excerpts_are_short_and_say_when_cut():
+    long_text = "word " * 1000
+    assert validation.excerpt("short") == "'short'"
+    assert validation.excerpt(12345) == "12345"
+    cut = validation.excerpt(long_text)
+    assert len(cut) == validation.EXCERPT_CHARS and cut.endswith("... (5,002 characters)")

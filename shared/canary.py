@@ -1,0 +1,117 @@
+"""Stage 6's canary: the staging folder is tried in full before it may go live.
+
+Three checks run on the staging folder itself, each only if the one before
+passed:
+
+1. it reloads the way the service loads it: every file matches the manifest,
+   the libraries are compatible, the model holds only trusted types;
+2. the reloaded model reproduces stage 5's reference scores bit for bit;
+3. the real service (``python -m shared.serve``), started on the staging
+   folder on a free loopback port, answers ``/health`` with the staging
+   model's version and ``/predict`` with the same labels and confidences as
+   the model in-process.
+
+The canary also measures the p95 latency per text (single-text calls, as the
+predictor times them for the prediction log), which monitoring compares
+production with. Its answers go to a throw-away prediction log, never the
+task's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared import storage
+from shared.catalog import Catalog, MissingArtifactError
+from shared.manifest import ManifestMismatchError
+from shared.modelfile import UntrustedModelError
+from shared.predictor import Predictor
+from shared.records import Gate, GateCheck
+from shared.scoring import positive_scores
+from shared.serve import StartupError
+from shared.service_client import Service
+
+#: reference texts sent over HTTP
+HTTP_TEXTS = 8
+#: reference texts timed one at a time for the deploy-time latency
+LATENCY_TEXTS = 200
+#: confidences travel over HTTP rounded to 6 decimals
+HTTP_TOLERANCE = 1e-6
+
+
+def run(staging: Path, task: str) -> tuple[Gate, float | None]:
+    """The canary's checks on ``staging`` and the p95 latency per text in ms (None if it
+    did not get that far). The gate passes only when every check passed."""
+    checks: list[GateCheck] = []
+    try:
+        predictor = Predictor.from_deployed(staging)
+    except (ManifestMismatchError, UntrustedModelError, MissingArtifactError) as error:
+        return Gate.of([GateCheck(f"reloads from the staging folder: refused ({error})", 0.0,
+                                  False)]), None
+    checks.append(GateCheck("reloads from the staging folder (hashes, libraries, types)", 1.0,
+                            True))
+    reference = storage.read_csv(staging / "reference_predictions.csv")
+    scores = positive_scores(predictor.model, reference["text"], predictor.spec.positive_label)
+    identical = scores == reference["score"].to_numpy(dtype=float)
+    checks.append(GateCheck(
+        f"reproduces stage 5's scores bit for bit ({int(identical.sum())} of {len(identical)} "
+        "texts)", float(identical.mean()), bool(identical.all())))
+    if not identical.all():
+        return Gate.of(checks), None
+    latency = _latency_p95(predictor, list(reference["text"]))
+    checks.append(_http_round_trip(staging, task, predictor, list(reference["text"])))
+    return Gate.of(checks), latency
+
+
+def _latency_p95(predictor: Predictor, texts: list[str]) -> float:
+    """p95 of the predictor's own per-text latency over single-text calls.
+
+    Single texts are the slowest per text (a batch shares the overhead), so
+    production windows of any request size compare with a generous baseline.
+    """
+    sample = texts[:LATENCY_TEXTS]
+    timings = [float(predictor.predict([text])["latency_ms"].iloc[0]) for text in sample]
+    return float(np.percentile(timings, 95))
+
+
+def _http_round_trip(staging: Path, task: str, predictor: Predictor,
+                     texts: list[str]) -> GateCheck:
+    """Start the real service on ``staging`` and compare its answers with ``predictor``'s."""
+    sent = texts[:HTTP_TEXTS]
+    expected = predictor.predict(sent)
+    with tempfile.TemporaryDirectory(prefix="canary-") as scratch:
+        # the service serves <root>/models/<task>/deployed: here that is a link to staging
+        root = Path(scratch)
+        deployed = Catalog.for_task(task, root).deployed_dir
+        deployed.parent.mkdir(parents=True)
+        deployed.symlink_to(staging.resolve(), target_is_directory=True)
+        try:
+            with Service(task, root, args=("--log", str(root / "canary.sqlite"))) as service:
+                client = service.client()
+                health = client.get("/health")
+                answer = client.post("/predict", {"texts": sent})
+                client.close()
+        except (StartupError, OSError, http.client.HTTPException) as error:
+            return GateCheck(f"serves over HTTP: no answer from the service ({error})", 0.0,
+                             False)
+    if health.status != 200 or health.body.get("model_version") != predictor.model_version:
+        return GateCheck(f"serves over HTTP: /health answered {health.status} {health.body}",
+                         0.0, False)
+    if answer.status != 200:
+        return GateCheck(f"serves over HTTP: /predict answered {answer.status} {answer.body}",
+                         0.0, False)
+    answered = pd.DataFrame(answer.body.get("predictions", []))
+    if len(answered) != len(sent):
+        return GateCheck(f"serves over HTTP: {len(answered)} answers to {len(sent)} texts", 0.0,
+                         False)
+    alike = ((answered["label"].to_numpy() == expected["label"].to_numpy())
+             & (np.abs(answered["confidence"].to_numpy() - expected["confidence"].to_numpy())
+                <= HTTP_TOLERANCE))
+    return GateCheck(
+        f"answers over HTTP as in-process ({int(alike.sum())} of {len(sent)} texts, model "
+        f"{predictor.model_version})", float(alike.mean()), bool(alike.all()))
