@@ -147,9 +147,14 @@ class FoldFeatures:
 
 
 def stack(parts: list[tuple[Any, Any]]) -> tuple[Any, Any]:
-    """The blocks side by side, as ``FeatureUnion`` stacks them: ``sparse.hstack(...).tocsr()``."""
+    """The blocks side by side, as ``FeatureUnion`` stacks them: ``sparse.hstack(...).tocsr()``.
+
+    A lone block is copied when joblib handed it over read-only (large arrays reach a
+    worker as read-only memory maps), because scikit-learn may sort a sparse
+    matrix's indices in place.
+    """
     if len(parts) == 1:
-        return parts[0]
+        return tuple(m if m.data.flags.writeable else m.copy() for m in parts[0])
     return sp.hstack([p[0] for p in parts]).tocsr(), sp.hstack([p[1] for p in parts]).tocsr()
 
 

@@ -123,3 +123,18 @@ def test_convergence_warnings_are_recorded(spec, corpus):
     configs = search.configurations([stubborn], "quick", "grid", 4, 0)
     row = search.run(configs, texts, labels, spec, n_jobs=1).table.iloc[0]
     assert row["convergence_warnings"] and "iter" in row["convergence_warnings"][0]
+
+
+def test_read_only_matrices_from_joblib_are_not_changed_in_place(spec, corpus):
+    texts, labels = corpus
+    features = search.FoldFeatures(texts, list(search.folds(spec).split(texts, labels)))
+    config = search.configurations(models.candidates(0)[3:4], "quick", "grid", 4, 0)[0]
+    features.prepare([config.pipeline], n_jobs=1)
+    train, valid = features.parts(config.pipeline, 0)[0]
+    for matrix in (train, valid):
+        for array in (matrix.data, matrix.indices, matrix.indptr):
+            array.flags.writeable = False  # as a joblib memory map arrives
+    stacked_train, _ = search.stack([(train, valid)])
+    assert stacked_train.data.flags.writeable
+    nb_svm = search._label_steps(config.pipeline)
+    nb_svm.fit(stacked_train, np.asarray(labels)[features.folds[0][0]])
