@@ -53,8 +53,10 @@ from shared.text import clean_text
 METHODS = ("grid", "random", "halving")
 #: successive halving keeps the best 1/FACTOR of the configurations each round
 FACTOR = 3
-#: the smallest subset a halving round scores on, per cross-validation fold
-MIN_TEXTS_PER_FOLD = 20
+#: the smallest subset a halving round scores on, per cross-validation fold: on fewer texts
+#: the fold scores are too noisy to rank the configurations by (measured on rt-polarity and
+#: sms-spam with benchmarks/search.py)
+MIN_TEXTS_PER_FOLD = 150
 
 
 @dataclass(frozen=True)
@@ -295,10 +297,12 @@ def folds(spec: ProblemSpec) -> StratifiedKFold:
 def run(
     configs: list[Configuration], texts: Sequence[str], labels: Sequence[str],
     spec: ProblemSpec, halving: bool = False, n_jobs: int = -1,
+    min_texts_per_fold: int = MIN_TEXTS_PER_FOLD,
 ) -> SearchResult:
     """Cross-validate every configuration; with ``halving``, in rounds of growing subsets."""
     texts, labels = list(texts), np.asarray(labels)
-    rounds = halving_rounds(len(configs), len(texts), spec.cv_folds) if halving else [len(texts)]
+    rounds = (halving_rounds(len(configs), len(texts), spec.cv_folds, min_texts_per_fold)
+              if halving else [len(texts)])
     alive = list(range(len(configs)))
     rows, oof = [], {}
     for number, size in enumerate(rounds):
@@ -321,7 +325,9 @@ def run(
     return SearchResult(table[columns], oof)
 
 
-def halving_rounds(candidates: int, texts: int, folds: int) -> list[int]:
+def halving_rounds(
+    candidates: int, texts: int, folds: int, min_texts_per_fold: int = MIN_TEXTS_PER_FOLD
+) -> list[int]:
     """The training-set size of each successive-halving round, the last being all of them.
 
     As scikit-learn's "exhaust" setting: as many rounds as it takes to leave at
@@ -330,7 +336,7 @@ def halving_rounds(candidates: int, texts: int, folds: int) -> list[int]:
     every text.
     """
     needed = 1 + int(math.floor(math.log(max(candidates, 1), FACTOR)))
-    smallest = MIN_TEXTS_PER_FOLD * folds
+    smallest = min_texts_per_fold * folds
     possible = 1 + int(math.floor(math.log(max(texts // smallest, 1), FACTOR)))
     count = max(1, min(needed, possible))
     first = texts // FACTOR ** (count - 1)

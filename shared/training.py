@@ -54,13 +54,15 @@ def resolve_search(method: str, budget: str) -> str:
 def run_search(
     candidates: list[Candidate], train: pd.DataFrame, spec: ProblemSpec, budget: str,
     method: str = "auto", n_iter: int = 4, n_jobs: int = -1,
+    min_texts_per_fold: int = search.MIN_TEXTS_PER_FOLD,
 ) -> search.SearchResult:
     """Search the candidates' grids for ``budget`` on the training split (see ``shared.search``)."""
     method = resolve_search(method, budget)
     configs = search.configurations(candidates, budget, "random" if method == "random" else "grid",
                                     n_iter, spec.seed)
     return search.run(configs, train["text"], train["label"], spec,
-                      halving=method == "halving", n_jobs=n_jobs)
+                      halving=method == "halving", n_jobs=n_jobs,
+                      min_texts_per_fold=min_texts_per_fold)
 
 
 def cross_validate(

@@ -80,21 +80,24 @@ def test_learning_curve_equals_scikit_learns(spec, corpus):
     assert np.array_equal(mine["train_std"], train.std(axis=1))
 
 
-@pytest.mark.parametrize(("candidates", "texts", "rounds"), [
-    (112, 8529, [105, 315, 945, 2835, 8529]),
-    (17, 768, [256, 768]),  # a first subset of 768 // 9 texts would be under 20 a fold
-    (1, 50, [50]),
-    (3, 4000, [1333, 4000]),
+@pytest.mark.parametrize(("candidates", "texts", "per_fold", "rounds"), [
+    (112, 8529, 20, [105, 315, 945, 2835, 8529]),
+    (17, 768, 20, [256, 768]),  # a first subset of 768 // 9 texts would be under 20 a fold
+    (1, 50, 20, [50]),
+    (3, 4000, 20, [1333, 4000]),
+    (112, 8529, 150, [947, 2841, 8529]),  # the default: at least 750 texts in the first round
+    (112, 4126, 150, [1375, 4126]),
 ])
-def test_halving_rounds(candidates, texts, rounds):
-    assert search.halving_rounds(candidates, texts, folds=5) == rounds
+def test_halving_rounds(candidates, texts, per_fold, rounds):
+    assert search.halving_rounds(candidates, texts, folds=5, min_texts_per_fold=per_fold) == rounds
 
 
 def test_halving_keeps_the_best_third_and_ends_on_every_text(spec, corpus):
     texts, labels = corpus
     spec = spec.with_overrides(cv_folds=2)
     configs = search.configurations(some_candidates(), "quick", "grid", 4, spec.seed)
-    result = search.run(configs, texts, labels, spec, halving=True, n_jobs=1)
+    result = search.run(configs, texts, labels, spec, halving=True, n_jobs=1,
+                        min_texts_per_fold=10)
     table = result.table
     counts = table.groupby("round").size().tolist()
     assert counts[0] == len(configs)

@@ -49,7 +49,8 @@ def test_the_learning_curve_of_a_halving_search_is_its_rounds(spec, corpus):
     train = pd.DataFrame({"text": list(texts) * 4, "label": list(labels) * 4})
     spec = spec.with_overrides(cv_folds=2)
     candidates = [c for c in models.candidates(0) if c.name == "logistic regression"]
-    result = training.run_search(candidates, train, spec, "quick", "halving", n_jobs=1)
+    result = training.run_search(candidates, train, spec, "quick", "halving", n_jobs=1,
+                                 min_texts_per_fold=10)
     final = training.best_per_model(result.final())
     index, _ = training.choose(final, "best", spec.cv_folds)
     curve = training.learning_curve(result, final.loc[index], candidates[0], train, spec)
