@@ -304,8 +304,12 @@ class Catalog:
         return self.root / "reports" / self.task
 
     def relative(self, path: str | os.PathLike[str]) -> str:
-        """The path as shown to people: relative to the root or project, never absolute."""
-        resolved = Path(path).resolve()
+        """The path as shown to people: relative to the root or project, never absolute.
+
+        Links are not followed: ``deployed`` is shown as itself, not as the release it
+        points to.
+        """
+        resolved = Path(os.path.abspath(path))
         for base in (self.root, PROJECT_DIR):
             try:
                 return resolved.relative_to(base).as_posix()
