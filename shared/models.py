@@ -49,13 +49,22 @@ def text_pipeline(classifier: Any, nb_scaling: bool = False, char: bool = False)
 
 @dataclass(frozen=True)
 class Candidate:
-    """A model family to search: its pipeline, its grids per budget, its simplicity rank."""
+    """A model family to search: its pipeline, its grids per budget, its simplicity rank.
+
+    ``per_text`` names the parameters whose right value grows or shrinks with the
+    number of training texts: +1 for a weight on the data term (``C``: the
+    penalty stays the same while the data term grows with every text), -1 for a
+    count added to the data (naive Bayes' smoothing ``alpha``, small beside the
+    counts of many texts). Successive halving scales them to a round's subset
+    (``shared.search``).
+    """
 
     name: str
     description: str
     complexity: int
     pipeline: Pipeline
     grids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    per_text: dict[str, int] = field(default_factory=dict)
 
 
 def candidates(seed: int) -> list[Candidate]:
@@ -87,24 +96,28 @@ def candidates(seed: int) -> list[Candidate]:
             text_pipeline(ComplementNB()),
             {"quick": {"clf__alpha": [0.3, 1.0], **chars},
              "full": {"clf__alpha": [0.1, 0.3, 1.0], **words}},
+            {"clf__alpha": -1},
         ),
         Candidate(
             "logistic regression", "word (+char) TF-IDF, logistic regression", 2,
             text_pipeline(lr),
             {"quick": {"clf__C": [3.0, 10.0], **chars},
              "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}},
+            {"clf__C": 1},
         ),
         Candidate(
             "linear SVM", "word (+char) TF-IDF, linear SVM with sigmoid-calibrated scores", 3,
             text_pipeline(svm),
             {"quick": {"clf__estimator__C": [0.1, 0.5], **chars},
              "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}},
+            {"clf__estimator__C": 1},
         ),
         Candidate(
             "NB-SVM", "word (+char) TF-IDF scaled by NB log-count ratios, logistic regression", 4,
             text_pipeline(lr, nb_scaling=True),
             {"quick": {"clf__C": [1.0, 3.0], **chars},
              "full": {"clf__C": [1.0, 3.0, 10.0], **words}},
+            {"clf__C": 1},
         ),
         Candidate(
             "random forest", "word TF-IDF (min_df 2), random forest", 5,

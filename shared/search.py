@@ -14,9 +14,14 @@ out-of-fold scores of every configuration come out of the search for free.
 
 On large training sets the ``full`` budget runs successive halving, the rule
 of scikit-learn's ``HalvingGridSearchCV`` (resource: training texts, factor
-3, the last round on all of them): every configuration is scored on a small
+3, the last round on all of them): every configuration is scored on a
 stratified subset, the best third goes on to a subset three times larger, and
-so on. Its rounds are also the chosen model's learning curve.
+so on. One change: the best regularization depends on the number of texts
+(on few texts a smaller ``C`` wins, and plain halving would drop the ``C``
+that wins on all of them), so in a round on a share of the texts each
+configuration's ``C`` is divided, and ``alpha`` multiplied, by that share
+(``Configuration.for_share``): the rounds then rank the settings as the last
+one would. Its rounds are also the chosen model's learning curve.
 
 Fits run in parallel through joblib, so ``joblib.parallel_config(backend="dask")``
 spreads them over a Dask cluster.
@@ -70,6 +75,21 @@ class Configuration:
     def pipeline(self) -> Pipeline:
         """A fresh, unfitted copy of the candidate's pipeline with the parameters set."""
         return clone(self.candidate.pipeline).set_params(**self.params)
+
+    def for_share(self, share: float) -> Configuration:
+        """The configuration as it should be fitted on ``share`` of the training texts.
+
+        A parameter that weighs the data term (``C``) grows, and one added to the
+        counts (``alpha``) shrinks, in proportion to the number of texts; on a
+        subset they are scaled so that the model is regularized as it will be on
+        every text (``C / share``, ``alpha * share``).
+        """
+        if share >= 1:
+            return self
+        scaled = {name: value * share ** -self.candidate.per_text[name]
+                  if name in self.candidate.per_text else value
+                  for name, value in self.params.items()}
+        return Configuration(self.candidate, scaled)
 
 
 def configurations(
@@ -307,9 +327,11 @@ def run(
     rows, oof = [], {}
     for number, size in enumerate(rounds):
         subset = _stratified_subset(labels, size, spec.seed)
-        scored, oofs = cross_validate([configs[i] for i in alive], [texts[j] for j in subset],
-                                      labels[subset], spec, n_jobs)
+        scaled = [configs[i].for_share(size / len(texts)) for i in alive]
+        scored, oofs = cross_validate(scaled, [texts[j] for j in subset], labels[subset], spec,
+                                      n_jobs)
         for i, row, scores in zip(alive, scored, oofs, strict=True):
+            row.update(params=describe_params(configs[i].params), raw_params=configs[i].params)
             rows.append({"config": i, "round": number + 1, "texts": size, **row})
             if size == len(texts):
                 oof[len(rows) - 1] = scores

@@ -141,3 +141,17 @@ def test_read_only_matrices_from_joblib_are_not_changed_in_place(spec, corpus):
     assert stacked_train.data.flags.writeable
     nb_svm = search._label_steps(config.pipeline)
     nb_svm.fit(stacked_train, np.asarray(labels)[features.folds[0][0]])
+
+
+def test_a_subset_is_regularized_as_all_texts_will_be():
+    by_name = {c.name: c for c in models.candidates(0)}
+    nb_svm, naive_bayes = by_name["NB-SVM"], by_name["complement naive Bayes"]
+    forest = by_name["random forest"]
+    third = 1 / 3
+    assert search.Configuration(nb_svm, {"clf__C": 3.0}).for_share(third).params == {
+        "clf__C": pytest.approx(9.0)}
+    assert search.Configuration(naive_bayes, {"clf__alpha": 0.3}).for_share(third).params == {
+        "clf__alpha": pytest.approx(0.1)}
+    leaves = {"clf__min_samples_leaf": 2}
+    assert search.Configuration(forest, leaves).for_share(third).params == leaves
+    assert search.Configuration(nb_svm, {"clf__C": 3.0}).for_share(1).params == {"clf__C": 3.0}
