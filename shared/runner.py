@@ -184,7 +184,9 @@ def run(
                     {**record.stages[stage.key].to_dict(), "last_action": "skipped"}))
                 results.append(StageResult(stage, "skipped", None, output))
                 continue
-            log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="", flush=True)
+            # on a terminal papermill draws a bar of the stage's cells on the next line
+            log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="\n" if progress else "",
+                flush=True)
             record = record.with_stage(stage, StageRecord(fingerprint, RUNNING, now()))
             record.write(cat)
             kernel = kernel or Kernel(NOTEBOOKS_DIR)
