@@ -12,16 +12,16 @@ steps on them. The matrices are exactly what the pipeline itself would build
 ``GridSearchCV`` over the whole pipeline with the same folds, and the
 out-of-fold scores of every configuration come out of the search for free.
 
-On large training sets the ``full`` budget runs successive halving, the rule
-of scikit-learn's ``HalvingGridSearchCV`` (resource: training texts, factor
-3, the last round on all of them): every configuration is scored on a
-stratified subset, the best third goes on to a subset three times larger, and
-so on. One change: the best regularization depends on the number of texts
-(on few texts a smaller ``C`` wins, and plain halving would drop the ``C``
-that wins on all of them), so in a round on a share of the texts each
-configuration's ``C`` is divided, and ``alpha`` multiplied, by that share
-(``Configuration.for_share``): the rounds then rank the settings as the last
-one would. Its rounds are also the chosen model's learning curve.
+Where a family's fits are expensive on large training sets (the random forest:
+a minute a fit on rt-polarity), its grid is searched by successive halving,
+the rule of scikit-learn's ``HalvingGridSearchCV`` (resource: training texts,
+factor 3): its configurations are scored on a stratified subset, the best third
+goes on to a subset three times larger, and the last round, on every text,
+joins the other families' configurations. Halving is not used for the linear
+families by default: on subsets they prefer stronger regularization than on
+all texts, and on rt-polarity halving kept NB-SVM with C=1 where the full grid
+finds C=10 (``benchmarks/search.py``). The halving rounds are also a learning
+curve of the configurations that lasted.
 
 Fits run in parallel through joblib, so ``joblib.parallel_config(backend="dask")``
 spreads them over a Dask cluster.
@@ -76,26 +76,12 @@ class Configuration:
         """A fresh, unfitted copy of the candidate's pipeline with the parameters set."""
         return clone(self.candidate.pipeline).set_params(**self.params)
 
-    def for_share(self, share: float) -> Configuration:
-        """The configuration as it should be fitted on ``share`` of the training texts.
-
-        A parameter that weighs the data term (``C``) grows, and one added to the
-        counts (``alpha``) shrinks, in proportion to the number of texts; on a
-        subset they are scaled so that the model is regularized as it will be on
-        every text (``C / share``, ``alpha * share``).
-        """
-        if share >= 1:
-            return self
-        scaled = {name: value * share ** -self.candidate.per_text[name]
-                  if name in self.candidate.per_text else value
-                  for name, value in self.params.items()}
-        return Configuration(self.candidate, scaled)
-
 
 def configurations(
     candidates: list[Candidate], budget: str, method: str, n_iter: int, seed: int
 ) -> list[Configuration]:
-    """Every configuration to try: each candidate's whole grid, or ``n_iter`` drawn from it."""
+    """Every configuration to try: each candidate's whole grid, or ``n_iter`` drawn from it
+    (``random``); ``grid`` and ``halving`` both start from the whole grid."""
     if method not in METHODS:
         raise ValueError(f"search={method!r}: choose one of {', '.join(METHODS)}")
     result = []
@@ -316,30 +302,33 @@ def folds(spec: ProblemSpec) -> StratifiedKFold:
 
 def run(
     configs: list[Configuration], texts: Sequence[str], labels: Sequence[str],
-    spec: ProblemSpec, halving: bool = False, n_jobs: int = -1,
+    spec: ProblemSpec, halving: set[str] | None = None, n_jobs: int = -1,
     min_texts_per_fold: int = MIN_TEXTS_PER_FOLD,
 ) -> SearchResult:
-    """Cross-validate every configuration; with ``halving``, in rounds of growing subsets."""
+    """Cross-validate every configuration on every text; the models named in ``halving``
+    by successive halving first, whose last round joins the others."""
     texts, labels = list(texts), np.asarray(labels)
-    rounds = (halving_rounds(len(configs), len(texts), spec.cv_folds, min_texts_per_fold)
-              if halving else [len(texts)])
-    alive = list(range(len(configs)))
+    halving = halving or set()
+    halved = [i for i, c in enumerate(configs) if c.candidate.name in halving]
+    everyone = [i for i in range(len(configs)) if i not in halved]
+    rounds = (halving_rounds(len(halved), len(texts), spec.cv_folds, min_texts_per_fold)
+              if halved else [len(texts)])
     rows, oof = [], {}
     for number, size in enumerate(rounds):
+        last = number == len(rounds) - 1
+        alive = sorted(halved + everyone) if last else halved
         subset = _stratified_subset(labels, size, spec.seed)
-        scaled = [configs[i].for_share(size / len(texts)) for i in alive]
-        scored, oofs = cross_validate(scaled, [texts[j] for j in subset], labels[subset], spec,
-                                      n_jobs)
+        scored, oofs = cross_validate([configs[i] for i in alive], [texts[j] for j in subset],
+                                      labels[subset], spec, n_jobs)
         for i, row, scores in zip(alive, scored, oofs, strict=True):
-            row.update(params=describe_params(configs[i].params), raw_params=configs[i].params)
             rows.append({"config": i, "round": number + 1, "texts": size, **row})
-            if size == len(texts):
+            if last:
                 oof[len(rows) - 1] = scores
-        if number < len(rounds) - 1:
-            keep = math.ceil(len(alive) / FACTOR)
+        if not last:
+            keep = math.ceil(len(halved) / FACTOR)
             ranked = sorted(zip(alive, scored, strict=True),
                             key=lambda pair: (-pair[1]["mean"], pair[1]["complexity"]))
-            alive = sorted(i for i, _ in ranked[:keep])
+            halved = sorted(i for i, _ in ranked[:keep])
     table = pd.DataFrame(rows)
     columns = ["model", "params", "round", "texts", "mean", "std", "train_mean", "train_std",
                "fit_seconds", "complexity", "fold_scores", "train_fold_scores",

@@ -42,13 +42,21 @@ def resolve_budget(budget: str, train_rows: int) -> str:
 
 
 def resolve_search(method: str, budget: str) -> str:
-    """'auto' means every configuration on every text for the quick budget, successive
-    halving for the full one (on small data a subset is too noisy to rank on)."""
+    """'auto' is the grid: every configuration on every text (for the full budget, the
+    expensive families go through successive halving first: see :func:`halved`)."""
     if method not in SEARCHES:
         raise ValueError(f"search={method!r}: choose one of {', '.join(SEARCHES)}")
-    if method == "auto":
-        return "grid" if budget == "quick" else "halving"
-    return method
+    return "grid" if method == "auto" else method
+
+
+def halved(candidates: list[Candidate], method: str, budget: str) -> set[str]:
+    """The families whose grid is searched by successive halving: all of them for
+    ``halving``; for ``auto`` on the full budget, the expensive ones (the forest)."""
+    if method == "halving":
+        return {c.name for c in candidates}
+    if method == "auto" and budget == "full":
+        return {c.name for c in candidates if c.expensive}
+    return set()
 
 
 def run_search(
@@ -57,11 +65,10 @@ def run_search(
     min_texts_per_fold: int = search.MIN_TEXTS_PER_FOLD,
 ) -> search.SearchResult:
     """Search the candidates' grids for ``budget`` on the training split (see ``shared.search``)."""
-    method = resolve_search(method, budget)
-    configs = search.configurations(candidates, budget, "random" if method == "random" else "grid",
-                                    n_iter, spec.seed)
+    configs = search.configurations(candidates, budget, resolve_search(method, budget), n_iter,
+                                    spec.seed)
     return search.run(configs, train["text"], train["label"], spec,
-                      halving=method == "halving", n_jobs=n_jobs,
+                      halving=halved(candidates, method, budget), n_jobs=n_jobs,
                       min_texts_per_fold=min_texts_per_fold)
 
 

@@ -96,8 +96,8 @@ def test_halving_keeps_the_best_third_and_ends_on_every_text(spec, corpus):
     texts, labels = corpus
     spec = spec.with_overrides(cv_folds=2)
     configs = search.configurations(some_candidates(), "quick", "grid", 4, spec.seed)
-    result = search.run(configs, texts, labels, spec, halving=True, n_jobs=1,
-                        min_texts_per_fold=10)
+    result = search.run(configs, texts, labels, spec, halving={c.name for c in some_candidates()},
+                        n_jobs=1, min_texts_per_fold=10)
     table = result.table
     counts = table.groupby("round").size().tolist()
     assert counts[0] == len(configs)
@@ -143,15 +143,19 @@ def test_read_only_matrices_from_joblib_are_not_changed_in_place(spec, corpus):
     nb_svm.fit(stacked_train, np.asarray(labels)[features.folds[0][0]])
 
 
-def test_a_subset_is_regularized_as_all_texts_will_be():
-    by_name = {c.name: c for c in models.candidates(0)}
-    nb_svm, naive_bayes = by_name["NB-SVM"], by_name["complement naive Bayes"]
-    forest = by_name["random forest"]
-    third = 1 / 3
-    assert search.Configuration(nb_svm, {"clf__C": 3.0}).for_share(third).params == {
-        "clf__C": pytest.approx(9.0)}
-    assert search.Configuration(naive_bayes, {"clf__alpha": 0.3}).for_share(third).params == {
-        "clf__alpha": pytest.approx(0.1)}
-    leaves = {"clf__min_samples_leaf": 2}
-    assert search.Configuration(forest, leaves).for_share(third).params == leaves
-    assert search.Configuration(nb_svm, {"clf__C": 3.0}).for_share(1).params == {"clf__C": 3.0}
+def test_only_the_halved_families_go_through_rounds(spec, corpus):
+    texts, labels = corpus
+    spec = spec.with_overrides(cv_folds=2)
+    configs = search.configurations(some_candidates(), "quick", "grid", 4, spec.seed)
+    result = search.run(configs, texts, labels, spec, halving={"NB-SVM"}, n_jobs=1,
+                        min_texts_per_fold=10)
+    table = result.table
+    early = table[table["texts"] < len(texts)]
+    assert set(early["model"]) == {"NB-SVM"}
+    final = result.final()
+    others = [c for c in configs if c.candidate.name != "NB-SVM"]
+    assert len(final) == len(others) + -(-4 // search.FACTOR)  # the grid, and the halving winners
+    plain = search.run(configs, texts, labels, spec, n_jobs=1).table
+    for _, row in final[final["model"] != "NB-SVM"].iterrows():
+        same = plain[(plain["model"] == row["model"]) & (plain["params"] == row["params"])]
+        assert same["fold_scores"].iloc[0] == row["fold_scores"]

@@ -18,8 +18,12 @@ def test_budget_and_search_method():
     with pytest.raises(ValueError, match="budget='huge'"):
         training.resolve_budget("huge", 10)
     assert training.resolve_search("auto", "quick") == "grid"
-    assert training.resolve_search("auto", "full") == "halving"
+    assert training.resolve_search("auto", "full") == "grid"
     assert training.resolve_search("random", "full") == "random"
+    candidates = models.candidates(0)
+    assert training.halved(candidates, "auto", "full") == {"random forest"}
+    assert training.halved(candidates, "auto", "quick") == set()
+    assert len(training.halved(candidates, "halving", "quick")) == 5
 
 
 def test_every_candidate_has_both_budgets_and_is_saveable(tmp_path, toy_corpus):
