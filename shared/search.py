@@ -265,26 +265,35 @@ def cross_validate(
 def learning_curve(
     config: Configuration, texts: Sequence[str], labels: Sequence[str], spec: ProblemSpec,
     fractions: Sequence[float] = (0.2, 0.4, 0.6, 0.8, 1.0), n_jobs: int = -1,
+    searched: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Training and validation score against the number of training texts.
 
-    As scikit-learn's ``learning_curve`` (no shuffling): in every fold the
-    model is fitted on the first n texts of the fold's training part, for n a
-    fraction of the training part, and scored on the fold's validation part.
+    In every fold the model is fitted on the first ``fraction`` of the fold's
+    training part and scored on the fold's validation part. At fraction 1 those
+    are the search's own fits: pass their row as ``searched`` and they are not
+    fitted again.
     """
     labels = np.asarray(labels)
     splits = list(folds(spec).split(np.zeros(len(labels)), labels))
-    largest = len(splits[0][0])
-    sizes = sorted({max(2, int(fraction * largest)) for fraction in fractions})
+    fitted = [f for f in fractions if not (f == 1 and searched is not None)]
+    subsets = [(train[:max(2, int(fraction * len(train)))], valid)
+               for fraction in fitted for train, valid in splits]
     # every (size, fold) fit in one parallel batch: better shared between the workers
-    subsets = [(train[:size], valid) for size in sizes for train, valid in splits]
-    row = cross_validate([config], texts, labels, spec, n_jobs, splits=subsets)[0][0]
-    rows = []
-    for index, size in enumerate(sizes):
-        part = slice(index * len(splits), (index + 1) * len(splits))
-        rows.append(curve_point(size, {"fold_scores": row["fold_scores"][part],
-                                       "train_fold_scores": row["train_fold_scores"][part]}))
-    return pd.DataFrame(rows)
+    row = cross_validate([config], texts, labels, spec, n_jobs, splits=subsets)[0][0] \
+        if subsets else None
+    points = []
+    for fraction in fractions:
+        sizes = [max(2, int(fraction * len(train))) for train, _ in splits]
+        if fraction == 1 and searched is not None:
+            scores = searched
+        else:
+            part = slice(fitted.index(fraction) * len(splits), (fitted.index(fraction) + 1)
+                         * len(splits))
+            scores = {"fold_scores": row["fold_scores"][part],
+                      "train_fold_scores": row["train_fold_scores"][part]}
+        points.append(curve_point(int(np.mean(sizes)), scores))
+    return pd.DataFrame(points)
 
 
 def curve_point(train_size: int, row: dict[str, Any]) -> dict[str, float]:

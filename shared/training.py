@@ -139,7 +139,8 @@ def learning_curve(
     After successive halving the chosen configuration was scored in every round,
     on ever larger subsets: those rounds are its curve, at no extra cost.
     Otherwise it is refitted on growing parts of each fold
-    (``shared.search.learning_curve``).
+    (``shared.search.learning_curve``), the whole of each fold being the search's
+    own fits.
     """
     rounds = result.table[result.table["config"] == chosen["config"]].sort_values("round")
     if len(rounds) > 1:
@@ -147,7 +148,8 @@ def learning_curve(
         return pd.DataFrame([search.curve_point(int(row["texts"] * share), row)
                              for _, row in rounds.iterrows()])
     config = search.Configuration(candidate, chosen["raw_params"])
-    return search.learning_curve(config, train["text"], train["label"], spec, n_jobs=n_jobs)
+    return search.learning_curve(config, train["text"], train["label"], spec, n_jobs=n_jobs,
+                                 searched=chosen.to_dict())
 
 
 def versus_baseline(chosen: pd.Series, baseline: pd.DataFrame, metric: str) -> pd.DataFrame:

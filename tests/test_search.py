@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_predict
-from sklearn.model_selection import learning_curve as sklearn_learning_curve
 
 from shared import models, search
 from shared.catalog import Catalog
@@ -63,21 +62,24 @@ def test_parallel_fits_give_the_same_answers(spec, corpus):
     assert one["fold_scores"].tolist() == two["fold_scores"].tolist()
 
 
-def test_learning_curve_equals_scikit_learns(spec, corpus):
+def test_learning_curve_fits_the_first_part_of_each_fold_and_reuses_the_search(spec, corpus):
     texts, labels = corpus
     spec = spec.with_overrides(cv_folds=3)
     config = search.configurations(some_candidates()[1:2], "quick", "grid", 4, 0)[0]
-    mine = search.learning_curve(config, texts, labels, spec, n_jobs=1)
-
-    def scorer(estimator, x, y):
-        return operating_score(y, positive_scores(estimator, x, spec.positive_label), spec)
-
-    sizes, train, valid = sklearn_learning_curve(
-        config.pipeline, texts, labels, cv=search.folds(spec), scoring=scorer,
-        train_sizes=np.linspace(0.2, 1.0, 5))
-    assert mine["train_size"].tolist() == sizes.tolist()
-    assert np.array_equal(mine["valid_mean"], valid.mean(axis=1))
-    assert np.array_equal(mine["train_std"], train.std(axis=1))
+    searched = search.run([config], texts, labels, spec, n_jobs=1).table.iloc[0].to_dict()
+    curve = search.learning_curve(config, texts, labels, spec, (0.5, 1.0), n_jobs=1,
+                                  searched=searched)
+    assert curve["valid_mean"].iloc[-1] == pytest.approx(np.mean(searched["fold_scores"]))
+    scores, train_scores = [], []
+    for train, valid in search.folds(spec).split(texts, labels):
+        part = train[:int(0.5 * len(train))]
+        model = config.pipeline.fit([texts[i] for i in part], [labels[i] for i in part])
+        for rows, kept in ((valid, scores), (part, train_scores)):
+            predicted = positive_scores(model, [texts[i] for i in rows], spec.positive_label)
+            kept.append(operating_score([labels[i] for i in rows], predicted, spec))
+    assert curve["valid_mean"].iloc[0] == pytest.approx(np.mean(scores))
+    assert curve["train_std"].iloc[0] == pytest.approx(np.std(train_scores))
+    assert curve["train_size"].tolist()[0] < curve["train_size"].tolist()[1]
 
 
 @pytest.mark.parametrize(("candidates", "texts", "per_fold", "rounds"), [
