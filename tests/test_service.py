@@ -117,7 +117,8 @@ def test_a_chunked_body_over_the_limit_is_refused_while_streaming(service):
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     chunks = (b"z" * 1000 for _ in range(5))  # 5,000 bytes, no Content-Length
     connection.request("POST", "/predict", body=chunks, encode_chunked=True,
-                       headers={"Content-Type": "application/json"})
+                       headers={"Content-Type": "application/json",
+                                "Authorization": f"Bearer {service.api_key}"})
     answer = connection.getresponse()
     assert answer.status == 413
     assert "larger than" in json.loads(answer.read())["detail"]
