@@ -10,8 +10,7 @@ every checked request to one :class:`Batcher` per process, which:
    them, but never longer than ``wait_ms``; a lone request is scored at once,
    so one client pays no wait. Under load, requests pile up while a batch is
    being scored, and the next batch takes them all;
-2. scores all their texts with one model call, in a worker thread, so the
-   event loop keeps reading requests meanwhile;
+2. scores all their texts with one model call;
 3. writes every request's predictions, each request its own batch id, in ONE
    transaction (group commit), and only then answers each request with its
    own predictions, in its own order.
@@ -29,7 +28,6 @@ import contextlib
 import os
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +85,6 @@ class Batcher:
     _queue: list[_Request] = field(default_factory=list, repr=False)
     _wakeup: asyncio.Event | None = field(default=None, repr=False)
     _task: asyncio.Task | None = field(default=None, repr=False)
-    _executor: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     async def submit(self, texts: list[str], scope: dict | None = None) -> Answer:
         """Score and log ``texts`` (each already checked) with whatever else is waiting.
@@ -99,8 +96,6 @@ class Batcher:
             self.arrived(scope)
         if self._task is None:
             self._wakeup = asyncio.Event()
-            # one thread: batches are scored and committed one after the other, in order
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="batcher")
             self._task = asyncio.get_running_loop().create_task(self._run())
         request = _Request(texts, asyncio.get_running_loop().create_future())
         self._queue.append(request)
@@ -120,7 +115,6 @@ class Batcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._executor.shutdown(wait=True)
         for request in self._queue:
             if not request.future.done():
                 request.future.set_exception(LogUnavailableError("the service is stopping"))
@@ -139,19 +133,22 @@ class Batcher:
         return sum(len(r.texts) for r in self._queue)
 
     async def _gather(self) -> None:
-        """Let requests already received join, waiting at most ``wait_ms`` for them."""
-        await asyncio.sleep(0)  # requests whose bytes are in already get to their submit first
+        """Let requests already received join, waiting at most ``wait_ms`` for them.
+
+        A request read from its socket runs up to its ``submit`` one turn of the
+        event loop later, so the batcher yields a few turns and stops as soon as
+        a round brings nobody new (a lone client pays a few microseconds).
+        """
         deadline = time.monotonic() + self.wait_ms / 1000
-        while self.arriving > 0 and self._queued_texts() < self.max_batch:
-            left = deadline - time.monotonic()
-            if left <= 0:
+        await asyncio.sleep(0)
+        while self._queued_texts() < self.max_batch and time.monotonic() < deadline:
+            queued = len(self._queue)
+            await asyncio.sleep(0)  # the sockets are polled
+            await asyncio.sleep(0)  # the requests just read reach their submit
+            if len(self._queue) == queued and self.arriving == 0:
                 break
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), left)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -159,8 +156,9 @@ class Batcher:
                 await self._gather()
                 batch = self._take()
                 try:
-                    outcomes = await loop.run_in_executor(self._executor, self._score_and_log,
-                                                          [r.texts for r in batch])
+                    # in the event loop's own thread: the model is Python-heavy and holds
+                    # the GIL, and a worker thread fighting the loop for it measured slower
+                    outcomes = self._score_and_log([r.texts for r in batch])
                 except Exception as error:  # noqa: BLE001 - the batching task must go on
                     outcomes = [error] * len(batch)
                 for request, outcome in zip(batch, outcomes, strict=True):
@@ -188,7 +186,11 @@ class Batcher:
         return outcomes
 
     def _score_and_log(self, requests: list[list[str]]) -> list[Answer | Exception]:
-        """Score, then log every request that was scored in one transaction; runs in the thread."""
+        """Score, then log every request that was scored in one transaction."""
+        self.stats.batches += 1
+        self.stats.requests += len(requests)
+        self.stats.texts += sum(map(len, requests))
+        self.stats.largest_batch = max(self.stats.largest_batch, len(requests))
         scored = self._score(requests)
         good = [i for i, s in enumerate(scored) if isinstance(s, Scored)]
         outcomes: list[Answer | Exception] = list(scored)  # type: ignore[arg-type]
@@ -208,10 +210,6 @@ class Batcher:
                 part = scored[i]
                 outcomes[i] = Answer(batch_id, ids, part.label.tolist(),
                                      part.confidence.tolist(), part.low_confidence.tolist())
-        self.stats.batches += 1
-        self.stats.requests += len(requests)
-        self.stats.texts += sum(map(len, requests))
-        self.stats.largest_batch = max(self.stats.largest_batch, len(requests))
         return outcomes
 
 

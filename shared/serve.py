@@ -154,7 +154,7 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
     else:
         del predictor  # each worker loads its own
-        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def main(argv: list[str] | None = None) -> int:

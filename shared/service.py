@@ -204,7 +204,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
                             headers=getattr(error, "headers", None))
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """The model is loaded; its version (the first 12 hex digits of its SHA-256)."""
         return {
             "status": "ok",
@@ -215,7 +215,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
         }
 
     @app.get("/model")
-    def model_info() -> dict[str, Any]:
+    async def model_info() -> dict[str, Any]:
         """What is deployed: manifest, held-out metrics, the gate, limits and the model card."""
         return {
             "task": spec.task,
