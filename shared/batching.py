@@ -77,7 +77,7 @@ class Batcher:
     log_path: str | os.PathLike[str]
     source: str
     store_text: bool = True
-    max_batch: int = 256
+    max_batch: int = 64
     wait_ms: float = 2.0
     stats: BatchStats = field(default_factory=BatchStats)
     #: requests received but not yet submitted (the service counts them in and out)

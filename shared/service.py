@@ -67,7 +67,7 @@ class Settings:
     log_path: Path | None = None
     #: longest wait for more requests to join a batch; texts per batch (1: no batching)
     batch_wait_ms: float = 2.0
-    max_batch: int = 256
+    max_batch: int = 64
     #: SHA-256 digests of the API keys (``shared.guards``); empty: no key needed
     api_keys: tuple[bytes, ...] = field(default=(), repr=False)
 

@@ -216,3 +216,11 @@ def test_purge_reports_counts_and_refuses_what_it_cannot_do(tmp_path, capsys):
                                 "--root", str(root)]) == 0
     assert "purged 0 predictions and 0 feedback labels older than 7 days" in capsys.readouterr().out
     assert prediction_log.count(log) == 2
+
+
+def test_ids_are_unique_hex_and_sort_by_time():
+    first = prediction_log.new_id()
+    time.sleep(0.002)
+    ids = [prediction_log.new_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert all(first < i for i in ids)
