@@ -15,7 +15,8 @@ the profile by phase, per request:
 - the rest: HTTP, ASGI, routing, batching: the process's CPU time less the above.
 
 cProfile slows Python code down, so the milliseconds are inflated; the shares
-are what to read. Traffic goes to 127.0.0.1 only; the run is bounded.
+are what to read. Code that runs in the thread pool (a synchronous endpoint) is
+profiled too, one profile per thread, added together. Traffic goes to 127.0.0.1 only; the run is bounded.
 
 Usage::
 
@@ -76,6 +77,24 @@ def phase_times(stats: pstats.Stats) -> dict[str, float]:
             for phase, times in found.items()}
 
 
+def profile_worker_threads() -> dict[int, cProfile.Profile]:
+    """Profile what runs in the thread pool too (a sync endpoint), one profile per thread."""
+    import anyio.to_thread
+
+    profiles: dict[int, cProfile.Profile] = {}
+    original = anyio.to_thread.run_sync
+
+    async def run_sync(func, *args, **kwargs):  # noqa: ANN001, ANN202 - anyio's signature
+        def profiled(*inner):  # noqa: ANN002, ANN202
+            profile = profiles.setdefault(threading.get_ident(), cProfile.Profile(time.thread_time))
+            return profile.runcall(func, *inner)
+
+        return await original(profiled, *args, **kwargs)
+
+    anyio.to_thread.run_sync = run_sync
+    return profiles
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/profile_service.py",
                                      description=__doc__.split("\n\n")[0])
@@ -96,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         host = f"127.0.0.1:{sock.getsockname()[1]}"
         server = uvicorn.Server(uvicorn.Config(app, loop="asyncio", log_level="warning",
                                                access_log=False))
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.thread_time)  # CPU time: waits on locks do not count
+        thread_profiles = profile_worker_threads()
 
         def drive() -> None:
             time.sleep(2)
@@ -114,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu = time.process_time() - cpu
         driver.join()
     stats = pstats.Stats(profile)
+    for other in thread_profiles.values():
+        stats.add(other)
     phases = phase_times(stats)
     phases["HTTP, ASGI, routing, batching (the rest)"] = cpu - sum(phases.values())
     print(f"profile of {args.requests} single-text requests from {args.concurrency} clients, "
