@@ -140,6 +140,12 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[int, str]:
     return 422, "; ".join(parts[:10]) + (f" (and {len(parts) - 10} more)" if len(parts) > 10 else "")
 
 
+def _not_json(content_type: str) -> str:
+    """The 415 message for a body sent with another content type."""
+    return ("send the body as JSON with Content-Type: application/json "
+            f"(got {content_type or 'no Content-Type'})")
+
+
 def _predict_texts(body: bytes, content_type: str) -> list[str]:
     """The texts of a ``/predict`` body, or HTTPException with the same 4xx as FastAPI would give.
 
@@ -151,8 +157,7 @@ def _predict_texts(body: bytes, content_type: str) -> list[str]:
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/")
                                             and media.endswith("+json")):
-        raise HTTPException(415, f"send the body as JSON with Content-Type: application/json "
-                                 f"(got {content_type or 'no Content-Type'})")
+        raise HTTPException(415, _not_json(content_type))
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
@@ -192,9 +197,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         content_type = request.headers.get("content-type", "")
         if (await request.body()) and "json" not in content_type.lower():
-            return JSONResponse(
-                {"detail": f"send the body as JSON with Content-Type: application/json "
-                           f"(got {content_type or 'no Content-Type'})"}, status_code=415)
+            return JSONResponse({"detail": _not_json(content_type)}, status_code=415)
         status, detail = _validation_message(list(error.errors()))
         return JSONResponse({"detail": detail}, status_code=status)
 
