@@ -94,7 +94,7 @@ class Batcher:
         """
         if scope is not None:
             self.arrived(scope)
-        if self._task is None:
+        if self._task is None or self._task.done():  # first request, or the task died
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
         request = _Request(texts, asyncio.get_running_loop().create_future())
