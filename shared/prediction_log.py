@@ -3,8 +3,8 @@
 SQLite in WAL mode lets readers (the monitor) work while writers append, and
 each batch is one transaction: a process killed mid-write leaves the database
 readable, holding every batch committed before the kill. Writers wait for each
-other (``BEGIN IMMEDIATE`` with a busy timeout), so concurrent requests of the
-service lose no row.
+other, so concurrent requests and several service processes lose no row (the
+file, its connections and transactions: ``shared.log_store``).
 
 Tables:
 
@@ -17,76 +17,24 @@ Tables:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import os
 import sqlite3
-import threading
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    prediction_id TEXT NOT NULL UNIQUE,
-    batch_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    source TEXT NOT NULL,
-    text TEXT,
-    text_sha256 TEXT NOT NULL,
-    text_length INTEGER NOT NULL,
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    score REAL NOT NULL,
-    latency_ms REAL NOT NULL,
-    unknown_word_share REAL
-);
-CREATE INDEX IF NOT EXISTS predictions_batch ON predictions(batch_id);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    prediction_id TEXT NOT NULL REFERENCES predictions(prediction_id),
-    true_label TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_prediction ON feedback(prediction_id);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    window_name TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    value REAL NOT NULL,
-    threshold REAL NOT NULL
-);
-"""
+from shared.log_store import SCHEMA, checkpoint, connect, write_transaction
 
-#: columns added after the first release; older log files get them on first open
-_ADDED_COLUMNS = {"predictions": {"unknown_word_share": "REAL"}}
-
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
-_write_locks: dict[str, threading.Lock] = {}
-
-
-def _write_lock(path: str | os.PathLike[str]) -> threading.Lock:
-    """One lock per log file and process: threads of one process take turns to write.
-
-    SQLite's own busy handler, which still arbitrates between processes, waits by
-    sleeping in growing steps (up to 100 ms); taking turns in-process first keeps
-    concurrent requests of the service from paying those sleeps.
-    """
-    key = str(Path(path).resolve())
-    with _ready_lock:
-        return _write_locks.setdefault(key, threading.Lock())
-
+__all__ = ["SCHEMA", "connect", "write_transaction", "LoggedPrediction", "UnknownPredictionError",
+           "append", "append_batches", "read", "count", "add_feedback", "add_feedback_many",
+           "record_alerts", "read_alerts", "purge", "main"]
 
 class UnknownPredictionError(KeyError):
     """Feedback names a prediction id that the log does not hold."""
@@ -104,61 +52,73 @@ class LoggedPrediction:
     unknown_word_share: float | None = None
 
 
+def new_id() -> str:
+    """A new prediction or batch id: 32 hex digits, the time in milliseconds first.
+
+    Ids still carry 80 random bits, but ids made later sort later, so rows are
+    appended at the end of the id indexes instead of at random places: a commit
+    then rewrites a few index pages, not one per row (measured: a commit of 30
+    rows into a log of 60,000 took 0.27 ms instead of 0.71 ms).
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open (and create if needed) the log, in WAL mode with the schema in place.
-
-    The schema is checked once per process and file; the connection runs in
-    autocommit mode, so callers open their own transactions.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = str(path.resolve())
-    fresh = not path.exists()
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA busy_timeout=30000")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    if fresh or key not in _ready:
-        with _ready_lock:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(SCHEMA)
-            for table, columns in _ADDED_COLUMNS.items():
-                have = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-                for name, kind in columns.items():
-                    if name not in have:
-                        connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-            _ready.add(key)
-    return connection
-
-
-@contextlib.contextmanager
-def write_transaction(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
-    """A connection inside ``BEGIN IMMEDIATE``: committed if the block succeeds, else rolled back.
-
-    Threads of this process take turns (one lock per log file); other processes
-    wait on SQLite's busy timeout. Either everything the block wrote is in the
-    log, or nothing is.
-    """
-    with _write_lock(path):
-        connection = connect(path)
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
-
-
 def _optional(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _rows(
+    predictions: Iterable[LoggedPrediction], batch_id: str, now: str, model_version: str,
+    source: str, store_text: bool,
+) -> tuple[list[tuple], list[str]]:
+    """The INSERT rows of one batch, and the new prediction ids."""
+    rows = []
+    ids = []
+    for p in predictions:
+        prediction_id = new_id()
+        ids.append(prediction_id)
+        rows.append((
+            prediction_id, batch_id, now, model_version, source,
+            p.text if store_text else None,
+            hashlib.sha256(p.text.encode("utf-8")).hexdigest(),
+            len(p.text), p.label, float(p.confidence), float(p.score), float(p.latency_ms),
+            _optional(p.unknown_word_share),
+        ))
+    return rows, ids
+
+
+def append_batches(
+    path: str | os.PathLike[str],
+    batches: Sequence[Iterable[LoggedPrediction]],
+    model_version: str,
+    source: str,
+    store_text: bool = True,
+) -> list[tuple[str, list[str]]]:
+    """Append several batches in ONE transaction (group commit); (batch id, prediction ids) each.
+
+    The service gathers concurrent requests and logs them together, each
+    request its own batch: all of them are committed, or none is.
+    """
+    now = _now()
+    rows: list[tuple] = []
+    answers = []
+    for predictions in batches:
+        batch_id = new_id()
+        batch_rows, ids = _rows(predictions, batch_id, now, model_version, source, store_text)
+        rows += batch_rows
+        answers.append((batch_id, ids))
+    with write_transaction(path) as connection:
+        connection.executemany(
+            "INSERT INTO predictions (prediction_id, batch_id, created_at, model_version, "
+            "source, text, text_sha256, text_length, label, confidence, score, latency_ms, "
+            "unknown_word_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return answers
 
 
 def append(
@@ -172,28 +132,7 @@ def append(
 
     With ``store_text=False`` only the text's SHA-256 and length are kept.
     """
-    batch_id = uuid.uuid4().hex
-    now = _now()
-    rows = []
-    ids = []
-    for p in predictions:
-        prediction_id = uuid.uuid4().hex
-        ids.append(prediction_id)
-        rows.append((
-            prediction_id, batch_id, now, model_version, source,
-            p.text if store_text else None,
-            hashlib.sha256(p.text.encode("utf-8")).hexdigest(),
-            len(p.text), p.label, float(p.confidence), float(p.score), float(p.latency_ms),
-            _optional(p.unknown_word_share),
-        ))
-    with write_transaction(path) as connection:
-        connection.executemany(
-            "INSERT INTO predictions (prediction_id, batch_id, created_at, model_version, "
-            "source, text, text_sha256, text_length, label, confidence, score, latency_ms, "
-            "unknown_word_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-    return batch_id, ids
+    return append_batches(path, [predictions], model_version, source, store_text)[0]
 
 
 def read(
@@ -318,3 +257,60 @@ def read_alerts(path: str | os.PathLike[str], window: str | None = None) -> pd.D
         return pd.read_sql_query(query + " ORDER BY id", connection, params=params)
     finally:
         connection.close()
+
+
+def purge(path: str | os.PathLike[str], older_than_days: float) -> dict[str, int]:
+    """Delete the predictions older than ``older_than_days`` and their feedback, in one transaction.
+
+    Returns how many predictions and feedback labels were deleted. Deleted
+    texts are overwritten (``secure_delete``) and the write-ahead log is emptied
+    afterwards, so they do not linger in the file. Alerts hold no texts and stay.
+    """
+    if older_than_days < 0:
+        raise ValueError(f"older_than_days must be 0 or more, got {older_than_days}")
+    cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(timespec="milliseconds")
+    with write_transaction(path) as connection:
+        connection.execute("PRAGMA secure_delete=ON")
+        feedback = connection.execute(
+            "DELETE FROM feedback WHERE prediction_id IN "
+            "(SELECT prediction_id FROM predictions WHERE created_at < ?)", (cutoff,)).rowcount
+        predictions = connection.execute(
+            "DELETE FROM predictions WHERE created_at < ?", (cutoff,)).rowcount
+    checkpoint(path)  # outside the transaction: the WAL must not keep the deleted texts
+    return {"predictions": predictions, "feedback": feedback}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shared.prediction_log purge --task T --older-than DAYS``: exit 0, or 2 on error."""
+    import argparse
+
+    from shared.catalog import PROJECT_DIR, Catalog
+    from shared.tasks import TASKS
+
+    parser = argparse.ArgumentParser(prog="python -m shared.prediction_log",
+                                     description="Maintain the prediction log of a task.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    purging = commands.add_parser("purge", help="delete predictions older than a number of days, "
+                                  "and their feedback, in one transaction")
+    purging.add_argument("--task", required=True, choices=sorted(TASKS))
+    purging.add_argument("--older-than", type=float, required=True, metavar="DAYS",
+                         help="delete predictions logged more than DAYS days ago")
+    purging.add_argument("--root", type=Path, default=PROJECT_DIR,
+                         help="folder that holds models/<task>/ (default: the project)")
+    args = parser.parse_args(argv)
+    path = Catalog.for_task(args.task, args.root).path("prediction_log")
+    if not path.is_file():
+        print(f"error: no prediction log at {path}", file=sys.stderr)
+        return 2
+    try:
+        counts = purge(path, args.older_than)
+    except (ValueError, sqlite3.Error) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"purged {counts['predictions']} predictions and {counts['feedback']} feedback labels "
+          f"older than {args.older_than:g} days from {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

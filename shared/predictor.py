@@ -5,12 +5,16 @@ decision threshold chosen in stage 5, and returns a label and a confidence for
 every text, or the reason a text cannot be scored (the same reasons stage 2
 quarantines for: ``shared.text.unscoreable_reason``). Predictions can be
 appended to the prediction log (``shared.prediction_log``) in one transaction.
+
+:meth:`Predictor.score` is the fast path (numpy arrays, no pandas), used by the
+service; :meth:`Predictor.predict` returns the same answers as a DataFrame.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,66 @@ from shared.models import Vocabulary
 from shared.problem import ProblemSpec
 from shared.scoring import confidence, positive_scores, predict_labels
 from shared.text import MAX_TEXT_CHARS, unscoreable_reason
+
+
+class InvalidScoreError(ValueError):
+    """The model returned scores that are not finite probabilities in [0, 1]; nothing is answered."""
+
+    def __init__(self, bad: int, total: int) -> None:
+        super().__init__(
+            f"the model returned {bad} of {total} scores that are not finite numbers in [0, 1]; "
+            "nothing was answered or logged"
+        )
+        self.bad = bad
+        self.total = total
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The answers for a list of texts as arrays, one entry per input, in order.
+
+    ``error`` is empty where the text was scored; elsewhere it holds the reason
+    and the other fields are empty or NaN.
+    """
+
+    texts: list[object]
+    label: np.ndarray
+    confidence: np.ndarray
+    score: np.ndarray
+    low_confidence: np.ndarray
+    unknown_word_share: np.ndarray
+    error: list[str]
+    latency_ms: float
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def scored(self) -> np.ndarray:
+        """Positions of the texts that were scored."""
+        return np.flatnonzero(np.asarray([not e for e in self.error], dtype=bool))
+
+    def logged(self, positions: Sequence[int]) -> list[prediction_log.LoggedPrediction]:
+        """The log rows of the texts at ``positions`` (all of them scored)."""
+        return [
+            prediction_log.LoggedPrediction(
+                str(self.texts[i]), str(self.label[i]), float(self.confidence[i]),
+                float(self.score[i]), self.latency_ms, float(self.unknown_word_share[i]),
+            )
+            for i in positions
+        ]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per input: text, label, confidence, score, low_confidence, ..., error."""
+        return pd.DataFrame({
+            "text": [t if isinstance(t, str) else repr(t) for t in self.texts],
+            "label": self.label,
+            "confidence": self.confidence,
+            "score": self.score,
+            "low_confidence": self.low_confidence,
+            "unknown_word_share": self.unknown_word_share,
+            "error": self.error,
+            "latency_ms": self.latency_ms,
+        })
 
 
 @dataclass
@@ -69,35 +133,46 @@ class Predictor:
             return np.full(len(texts), np.nan)
         return self.vocabulary.unknown_shares(texts)
 
+    def score(self, texts: Sequence[object], checked: bool = False) -> Scored:
+        """The answer for every input, in order, as arrays: one model call for all valid texts.
+
+        ``checked=True`` says every text already passed :meth:`check_text` (the
+        service checks each request before batching), so the check is not repeated.
+        Raises InvalidScoreError when a score is NaN, infinite or outside [0, 1].
+        """
+        texts = list(texts)
+        errors = [""] * len(texts) if checked else [self.check_text(t) or "" for t in texts]
+        valid = [i for i, e in enumerate(errors) if not e]
+        scores = np.full(len(texts), np.nan)
+        unknown = np.full(len(texts), np.nan)
+        start = time.perf_counter()
+        if valid:
+            valid_texts = texts if len(valid) == len(texts) else [texts[i] for i in valid]
+            scores[valid] = positive_scores(self.model, valid_texts, self.spec.positive_label)
+        latency_ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
+        if valid:
+            bad = int(np.count_nonzero(~((scores[valid] >= 0) & (scores[valid] <= 1))))  # NaN too
+            if bad:
+                raise InvalidScoreError(bad, len(valid))
+            unknown[valid] = self.unknown_word_shares([str(t) for t in valid_texts])
+        ok = np.asarray([not e for e in errors], dtype=bool)
+        confidences = confidence(scores, self.threshold)  # NaN where not scored
+        labels = predict_labels(scores, self.threshold, self.spec.positive_label,
+                                self.spec.negative_label)
+        return Scored(
+            texts=texts,
+            label=np.where(ok, labels, "") if len(valid) < len(texts) else labels,
+            confidence=confidences,
+            score=scores,
+            low_confidence=ok & (confidences < self.spec.confidence_threshold),
+            unknown_word_share=unknown,
+            error=errors,
+            latency_ms=latency_ms,
+        )
+
     def predict(self, texts: list[object]) -> pd.DataFrame:
         """One row per input, in order: label, confidence, score, or an error."""
-        errors = [self.check_text(t) for t in texts]
-        valid = [i for i, e in enumerate(errors) if e is None]
-        ok = np.asarray([e is None for e in errors], dtype=bool)
-        start = time.perf_counter()
-        scores = np.full(len(texts), np.nan)
-        if valid:
-            scores[valid] = positive_scores(
-                self.model, [texts[i] for i in valid], self.spec.positive_label
-            )
-        latency_ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
-        unknown = np.full(len(texts), np.nan)
-        unknown[valid] = self.unknown_word_shares([str(texts[i]) for i in valid])
-        confidences = confidence(scores, self.threshold)  # NaN where not scored
-        return pd.DataFrame(
-            {
-                "text": [t if isinstance(t, str) else repr(t) for t in texts],
-                "label": np.where(ok, predict_labels(scores, self.threshold,
-                                                     self.spec.positive_label,
-                                                     self.spec.negative_label), ""),
-                "confidence": confidences,
-                "score": scores,
-                "low_confidence": ok & (confidences < self.spec.confidence_threshold),
-                "unknown_word_share": unknown,
-                "error": [e or "" for e in errors],
-                "latency_ms": latency_ms,
-            }
-        )
+        return self.score(texts).frame()
 
     def predict_and_log(
         self, texts: list[object], log_path: str | os.PathLike[str], source: str,
@@ -107,18 +182,14 @@ class Predictor:
 
         With ``store_text=False`` the log keeps each text's SHA-256 and length only.
         """
-        result = self.predict(texts)
-        scored = np.flatnonzero(result["error"].to_numpy() == "")
-        columns = [result[c].to_numpy() for c in (
-            "text", "label", "confidence", "score", "latency_ms", "unknown_word_share")]
+        result = self.score(texts)
+        scored = result.scored()
         batch_id, ids = prediction_log.append(
-            log_path,
-            (prediction_log.LoggedPrediction(*(column[i] for column in columns)) for i in scored),
-            model_version=self.model_version,
-            source=source,
+            log_path, result.logged(scored), model_version=self.model_version, source=source,
             store_text=store_text,
         )
-        prediction_ids = np.full(len(result), "", dtype=object)
+        frame = result.frame()
+        prediction_ids = np.full(len(frame), "", dtype=object)
         prediction_ids[scored] = ids
-        result["prediction_id"] = prediction_ids
-        return result, batch_id
+        frame["prediction_id"] = prediction_ids
+        return frame, batch_id

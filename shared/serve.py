@@ -2,10 +2,12 @@
 
     python -m shared.serve --task sentiment                 # http://127.0.0.1:8000
     python -m shared.serve --task spam --port 0             # any free port (printed)
+    python -m shared.serve --host 0.0.0.0 --api-key-file keys.txt --workers 2
 
 It listens on 127.0.0.1 unless told otherwise, and refuses to start (exit 2)
-when a deployed file does not match its SHA-256 in the manifest or the model
-holds an untrusted type, saying which. The application itself is
+when a deployed file does not match its SHA-256 in the manifest, the model
+holds an untrusted type, or it is asked to listen beyond loopback without API
+keys (unless ``--insecure``), saying which. The application itself is
 ``shared.service``; running it from Python (notebooks, tests, the benchmark) is
 ``shared.service_client``.
 """
@@ -13,6 +15,7 @@ holds an untrusted type, saying which. The application itself is
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import os
 import signal
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 from shared.catalog import PROJECT_DIR, MissingArtifactError
+from shared.guards import KEYS_VARIABLE, ApiKeyError, load_keys
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
@@ -81,31 +85,90 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
+def check_access(settings: Settings, insecure: bool = False) -> None:
+    """Refuse (StartupError) to listen beyond loopback without API keys, unless ``insecure``."""
+    if _is_loopback(settings.host):
+        if not settings.api_keys:
+            print("note: no API key, so any process on this machine can call the service",
+                  file=sys.stderr, flush=True)
+        return
+    if settings.api_keys:
+        return
+    if not insecure:
+        raise StartupError(
+            f"{settings.host} is reachable from other machines and the service has no API key: "
+            f"give --api-key-file PATH or set {KEYS_VARIABLE} (or --insecure, on purpose)")
+    print(f"warning: listening on {settings.host}, reachable from other machines, with NO "
+          "authentication (--insecure)", file=sys.stderr, flush=True)
+
+
+def _freeze_startup_objects() -> None:
+    """Exempt everything loaded so far (model, libraries) from the garbage collector's scans.
+
+    A full collection walks every tracked object; with scikit-learn, pandas and
+    FastAPI loaded that is a pause of tens of milliseconds in the middle of a
+    request, and those objects live as long as the process anyway.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+class WorkerApp:
+    """The application of one worker process: loads (and checks) the model at start-up.
+
+    Workers are spawned, not forked, so each loads the deployed model itself
+    and opens its own connection to the prediction log; only the settings are
+    sent to them. A worker stops when the supervisor that started it is gone.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: object | None = None
+
+    def __getstate__(self) -> dict:
+        return {"settings": self.settings, "app": None}
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:
+        if self.app is None:  # the lifespan start-up, before the worker takes requests
+            self.app = create_app(load(self.settings), self.settings)
+            _freeze_startup_objects()
+            _exit_with_parent()
+        await self.app(scope, receive, send)
+
+
 def serve(
     settings: Settings, log_level: str = "info", access_log: bool = False,
-    exit_with_parent: bool = False,
+    exit_with_parent: bool = False, workers: int = 1, insecure: bool = False,
 ) -> None:
-    """Load the model, bind, announce the address on stdout, then serve until stopped."""
-    import uvicorn
+    """Check access, load the model, bind, announce the address on stdout, then serve.
 
-    predictor = load(settings)
-    app = create_app(predictor, settings)
+    With ``workers`` > 1, that many processes share the socket and the
+    prediction log (uvicorn's supervisor restarts a worker that dies).
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    check_access(settings, insecure)
+    predictor = load(settings)  # refuses a tampered or untrusted model before listening
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    if not _is_loopback(settings.host):
-        print(f"warning: listening on {settings.host}, reachable from other machines; the "
-              "service has no authentication", file=sys.stderr, flush=True)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving task {settings.task} (model {predictor.model_version}) on "
           f"http://{shown}:{port}", flush=True)
+    app = create_app(predictor, settings) if workers == 1 else WorkerApp(settings)
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, server_header=False,
         limit_concurrency=settings.max_concurrency, timeout_keep_alive=5,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=10, workers=workers, lifespan="on",
     )
     if exit_with_parent:
         _exit_with_parent()
-    uvicorn.Server(config).run(sockets=[sock])
+    if workers == 1:
+        _freeze_startup_objects()
+        uvicorn.Server(config).run(sockets=[sock])
+    else:
+        del predictor  # each worker loads its own
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +191,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars,
                         help="characters per text")
     parser.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency,
-                        help="requests in flight; more get 503")
+                        help="requests in flight per worker; more get 503")
+    parser.add_argument("--batch-wait-ms", type=float, default=defaults.batch_wait_ms,
+                        help="longest wait for concurrent requests to join a batch (default "
+                        f"{defaults.batch_wait_ms:g}; a lone request never waits)")
+    parser.add_argument("--max-batch", type=int, default=defaults.max_batch,
+                        help=f"texts scored and logged together (default {defaults.max_batch}; "
+                        "1: no batching)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the port and the log (default 1)")
+    parser.add_argument("--api-key-file", type=Path, metavar="PATH",
+                        help=f"API keys, one a line (also: the variable {KEYS_VARIABLE}); every "
+                        "endpoint but /health then needs Authorization: Bearer <key>")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow listening beyond loopback without API keys")
     parser.add_argument("--hash-texts", action="store_true",
                         help="privacy: log each text's SHA-256 and length, not the text")
     parser.add_argument("--log", type=Path, help="prediction log (default: models/<task>/"
@@ -139,17 +215,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop when the process that started the service ends")
     args = parser.parse_args(argv)
-    for name in ("max_body_bytes", "max_texts", "max_text_chars", "max_concurrency"):
+    for name in ("max_body_bytes", "max_texts", "max_text_chars", "max_concurrency",
+                 "max_batch", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 <= args.batch_wait_ms <= 1000:
+        parser.error("--batch-wait-ms must be between 0 and 1000")
+    try:
+        keys = load_keys(args.api_key_file)
+    except ApiKeyError as error:
+        print(f"error: refusing to start: {error}", file=sys.stderr, flush=True)
+        return 2
     settings = Settings(
         task=args.task, root=args.root, host=args.host, port=args.port,
         max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
         max_text_chars=args.max_text_chars, max_concurrency=args.max_concurrency,
-        store_text=not args.hash_texts, log_path=args.log,
+        store_text=not args.hash_texts, log_path=args.log, batch_wait_ms=args.batch_wait_ms,
+        max_batch=args.max_batch, api_keys=keys,
     )
     try:
-        serve(settings, args.log_level, args.access_log, args.exit_with_parent)
+        serve(settings, args.log_level, args.access_log, args.exit_with_parent, args.workers,
+              args.insecure)
     except KeyboardInterrupt:  # uvicorn re-raises SIGINT after its graceful shutdown
         return 0
     except StartupError as error:

@@ -9,31 +9,41 @@ Endpoints:
 - ``POST /feedback`` with ``{"prediction_id": ..., "true_label": ...}`` once the true
   label is known.
 
-Requests are bounded in body size (413, refused while the body streams, before
-parsing), texts per request and characters per text. Bad requests get a 4xx
-JSON answer ``{"detail": "..."}`` and never disturb other requests. The command
-that loads the model and listens is ``shared.serve``.
+Every path but ``/health`` needs ``Authorization: Bearer <key>`` when the
+service has API keys (``shared.guards``). Requests are bounded in body size
+(413, refused while the body streams, before parsing), texts per request and
+characters per text. Bad requests get a 4xx JSON answer ``{"detail": "..."}``
+and never disturb other requests, nor join a batch. Checked requests are
+scored and logged in batches (``shared.batching``). The command that loads the
+model and listens is ``shared.serve``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import prediction_log
+from shared.batching import Batcher, CountArrivals, LogUnavailableError
 from shared.catalog import PROJECT_DIR, Catalog
+from shared.guards import ApiKeyAuth, BodySizeLimit
 from shared.manifest import MODEL_NAME
-from shared.predictor import Predictor
+from shared.predictor import InvalidScoreError, Predictor
 from shared.text import MAX_TEXT_CHARS
+
+logger = logging.getLogger("shared.service")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -55,6 +65,11 @@ class Settings:
     max_concurrency: int = 64
     store_text: bool = True
     log_path: Path | None = None
+    #: longest wait for more requests to join a batch; texts per batch (1: no batching)
+    batch_wait_ms: float = 2.0
+    max_batch: int = 64
+    #: SHA-256 digests of the API keys (``shared.guards``); empty: no key needed
+    api_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def catalog(self) -> Catalog:
@@ -85,69 +100,6 @@ class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prediction_id: StrictStr
     true_label: StrictStr
-
-
-class BodySizeLimit:
-    """ASGI middleware: answer 413 to a request body over ``max_bytes``, declared or streamed.
-
-    The body is read (up to the limit) before the application sees it, so an
-    oversized or chunked upload never reaches the JSON parser.
-    """
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def _reject(self, send: Any, status: int, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]})
-        await send({"type": "http.response.body", "body": body})
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        too_large = (f"request body is larger than {self.max_bytes:,} bytes; send fewer or "
-                     "shorter texts per request")
-        if declared is not None:
-            try:
-                declared_size = int(declared)
-            except ValueError:
-                await self._reject(send, 400, "Content-Length is not a number")
-                return
-            if declared_size > self.max_bytes:
-                await self._reject(send, 413, too_large)
-                return
-        chunks = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject(send, 413, too_large)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> dict:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
 
 
 def _model_card_sections(text: str) -> dict[str, str]:
@@ -188,26 +140,64 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[int, str]:
     return 422, "; ".join(parts[:10]) + (f" (and {len(parts) - 10} more)" if len(parts) > 10 else "")
 
 
-def create_app(predictor: Predictor, settings: Settings) -> BodySizeLimit:
-    """The FastAPI application answering for ``predictor``, wrapped in the body-size limit."""
+def _not_json(content_type: str) -> str:
+    """The 415 message for a body sent with another content type."""
+    return ("send the body as JSON with Content-Type: application/json "
+            f"(got {content_type or 'no Content-Type'})")
+
+
+def _predict_texts(body: bytes, content_type: str) -> list[str]:
+    """The texts of a ``/predict`` body, or HTTPException with the same 4xx as FastAPI would give.
+
+    Parsed here rather than by FastAPI's body machinery, which costs more than
+    scoring one text; the checks and messages are the same.
+    """
+    if not body:
+        raise HTTPException(*_validation_message([{"type": "missing", "loc": ("body",)}]))
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/")
+                                            and media.endswith("+json")):
+        raise HTTPException(415, _not_json(content_type))
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        reason = getattr(error, "msg", None) or str(error)
+        invalid = {"type": "json_invalid", "ctx": {"error": reason}}
+        raise HTTPException(*_validation_message([invalid])) from None
+    try:
+        return PredictRequest.model_validate(payload).texts
+    except ValidationError as error:
+        raise HTTPException(*_validation_message(list(error.errors()))) from None
+
+
+def create_app(predictor: Predictor, settings: Settings) -> Any:
+    """The ASGI application answering for ``predictor``: key check, body limit, then FastAPI."""
     spec = predictor.spec
     manifest = predictor.manifest
     log_path = settings.prediction_log
     card_path = settings.catalog.path("model_card")
     card = _model_card_sections(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
+    batcher = Batcher(predictor, log_path, SOURCE, settings.store_text, settings.max_batch,
+                      settings.batch_wait_ms)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await batcher.close()
+
     app = FastAPI(
         title=f"{spec.task} prediction service",
         version=predictor.model_version,
         description=spec.description,
+        lifespan=lifespan,
     )
+    app.state.batcher = batcher
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         content_type = request.headers.get("content-type", "")
         if (await request.body()) and "json" not in content_type.lower():
-            return JSONResponse(
-                {"detail": f"send the body as JSON with Content-Type: application/json "
-                           f"(got {content_type or 'no Content-Type'})"}, status_code=415)
+            return JSONResponse({"detail": _not_json(content_type)}, status_code=415)
         status, detail = _validation_message(list(error.errors()))
         return JSONResponse({"detail": detail}, status_code=status)
 
@@ -217,7 +207,7 @@ def create_app(predictor: Predictor, settings: Settings) -> BodySizeLimit:
                             headers=getattr(error, "headers", None))
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """The model is loaded; its version (the first 12 hex digits of its SHA-256) and the
         release it came from (``shared.release``)."""
         return {
@@ -230,7 +220,7 @@ def create_app(predictor: Predictor, settings: Settings) -> BodySizeLimit:
         }
 
     @app.get("/model")
-    def model_info() -> dict[str, Any]:
+    async def model_info() -> dict[str, Any]:
         """What is deployed: manifest, held-out metrics, the gate, limits and the model card."""
         return {
             "task": spec.task,
@@ -249,43 +239,43 @@ def create_app(predictor: Predictor, settings: Settings) -> BodySizeLimit:
             "model_card": card,
         }
 
-    @app.post("/predict")
-    def predict(request: PredictRequest) -> dict[str, Any]:
+    @app.post("/predict", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": PredictRequest.model_json_schema()}}}})
+    async def predict(request: Request) -> Response:
         """Label, confidence and prediction id for every text; all logged before answering."""
-        texts = request.texts
+        texts = _predict_texts(await request.body(), request.headers.get("content-type", ""))
         if not texts:
             raise HTTPException(422, "texts is empty: send at least one text")
         if len(texts) > settings.max_texts:
             raise HTTPException(
                 422, f"too many texts: {len(texts)} in one request, at most {settings.max_texts}"
             )
-        problems = [(i, predictor.check_text(t)) for i, t in enumerate(texts)]
-        problems = [(i, p) for i, p in problems if p]
+        problems = [(i, p) for i, p in enumerate(map(predictor.check_text, texts)) if p]
         if problems:
             shown = "; ".join(f"texts[{i}]: {p}" for i, p in problems[:10])
             more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
             raise HTTPException(422, shown + more)
         try:
-            result, batch_id = predictor.predict_and_log(
-                list(texts), log_path, SOURCE, settings.store_text
-            )
-        except sqlite3.Error as error:
-            raise HTTPException(
-                503, f"the prediction log is unavailable ({error}); nothing was answered"
-            ) from None
-        return {
+            answer = await batcher.submit(texts, request.scope)
+        except LogUnavailableError as error:
+            raise HTTPException(503, str(error)) from None
+        except InvalidScoreError as error:
+            raise HTTPException(500, str(error)) from None
+        except Exception as error:
+            logger.exception("the model could not score a request")
+            raise HTTPException(500, f"the model could not score the texts ({type(error).__name__}); "
+                                "nothing was answered or logged") from None
+        # the answer is built by hand: FastAPI's generic encoder costs more than the model
+        # for one text (see the profile in the README)
+        return Response(json.dumps({
             "model_version": predictor.model_version,
-            "batch_id": batch_id,
+            "batch_id": answer.batch_id,
             "predictions": [
-                {
-                    "prediction_id": r.prediction_id,
-                    "label": r.label,
-                    "confidence": round(float(r.confidence), 6),
-                    "low_confidence": bool(r.low_confidence),
-                }
-                for r in result.itertuples()
+                {"prediction_id": i, "label": label, "confidence": round(c, 6), "low_confidence": low}
+                for i, label, c, low in zip(answer.prediction_ids, answer.labels,
+                                            answer.confidences, answer.low_confidence, strict=True)
             ],
-        }
+        }).encode(), media_type="application/json")
 
     @app.post("/feedback")
     def feedback(request: FeedbackRequest) -> dict[str, Any]:
@@ -309,4 +299,7 @@ def create_app(predictor: Predictor, settings: Settings) -> BodySizeLimit:
             "correct": predicted == request.true_label,
         }
 
-    return BodySizeLimit(app, settings.max_body_bytes)
+    guarded = BodySizeLimit(app, settings.max_body_bytes)
+    if settings.api_keys:
+        guarded = ApiKeyAuth(guarded, settings.api_keys)
+    return CountArrivals(guarded, batcher)

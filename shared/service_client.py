@@ -3,6 +3,11 @@
 Stage 6 and the tests start the real service (``python -m shared.serve``) on a
 free loopback port, talk to it over HTTP with :class:`Client`, and send it one
 example of every kind of bad request (:func:`bad_requests`).
+
+:class:`Service` makes a fresh random API key for every service it starts
+(handed over in ``MODEL_SERVICE_API_KEYS``, never on the command line), and its
+clients send it: the harness exercises the same key check as a deployment.
+``Service(api_key="")`` starts a keyless service (loopback only).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import atexit
 import http.client
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.catalog import PROJECT_DIR
+from shared.guards import KEYS_VARIABLE
 from shared.serve import StartupError
 from shared.service import DEFAULT_HOST
 
@@ -84,12 +91,13 @@ class Client:
     Not shared between threads: give each thread its own client.
     """
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, api_key: str | None = None) -> None:
         rest = url.split("://", 1)[-1].rstrip("/")
         host, _, port = rest.rpartition(":")
         self.host = host.strip("[]")
         self.port = int(port)
         self.timeout = timeout
+        self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._connection: http.client.HTTPConnection | None = None
 
     def request(
@@ -100,6 +108,7 @@ class Client:
         if payload is not None:
             body = json.dumps(payload).encode("utf-8")
         sent_headers = {"Content-Type": "application/json"} if body is not None else {}
+        sent_headers.update(self._auth)
         sent_headers.update(headers or {})
         for attempt in (1, 2):
             if self._connection is None:
@@ -150,6 +159,8 @@ class Service:
     args: tuple[str, ...] = ()
     host: str = DEFAULT_HOST
     startup_timeout: float = 60.0
+    #: the key its clients send; None: a fresh random key, "": no key (loopback only)
+    api_key: str | None = field(default=None, repr=False)
     url: str = ""
     process: subprocess.Popen | None = field(default=None, repr=False)
     _stderr: Any = field(default=None, repr=False)
@@ -157,12 +168,17 @@ class Service:
     def start(self) -> Service:
         """Start the process and wait until it announces its address and answers /health."""
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        if self.api_key is None:
+            self.api_key = secrets.token_urlsafe(32)
+        env = {key: value for key, value in os.environ.items() if key != KEYS_VARIABLE}
+        if self.api_key:
+            env[KEYS_VARIABLE] = self.api_key
         command = [sys.executable, "-m", "shared.serve", "--task", self.task,
                    "--root", str(self.root), "--host", self.host, "--port", "0",
                    "--log-level", "warning", "--exit-with-parent", *self.args]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
-            text=True, cwd=PROJECT_DIR, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            text=True, cwd=PROJECT_DIR, env={**env, "PYTHONUNBUFFERED": "1"},
         )
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()),
@@ -187,9 +203,12 @@ class Service:
                 raise StartupError(self.errors() or "the service did not answer /health")
             time.sleep(0.05)
 
-    def client(self, timeout: float = 30.0) -> Client:
-        """A new client for this service (one per thread)."""
-        return Client(self.url, timeout)
+    def client(self, timeout: float = 30.0, api_key: str | None = None) -> Client:
+        """A new client for this service (one per thread), sending the service's key.
+
+        ``api_key`` sends another key instead ("" sends none).
+        """
+        return Client(self.url, timeout, self.api_key if api_key is None else api_key)
 
     def errors(self) -> str:
         """What the process wrote to stderr so far."""

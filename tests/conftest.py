@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,10 +24,12 @@ from shared import (
     calibration,
     deployment,
     evaluation,
+    modelfile,
     models,
     preparation,
     problem,
     sources,
+    storage,
     tasks,
     training,
     validation,
@@ -193,3 +196,21 @@ def deployed_project(tmp_path_factory) -> Catalog:
 def deployed(tmp_path_factory) -> Catalog:
     """A sentiment project deployed for one test module, which may change its log."""
     return deploy_small_model(tmp_path_factory.mktemp("project"))
+
+
+@pytest.fixture(scope="session")
+def forged_deployment(tmp_path_factory, deployed_project) -> Callable[[object], Catalog]:
+    """A copy of the deployed folder with its model swapped and the manifest rewritten to
+    match: what someone who controls the folder could do, and what stage 6's gate and
+    canary would have refused. What is left to refuse it are the checks at load time."""
+
+    def forge(model: object) -> Catalog:
+        cat = Catalog.for_task("sentiment", tmp_path_factory.mktemp("forged"))
+        shutil.copytree(deployed_project.deployed_dir, cat.deployed_dir)
+        path = modelfile.save_model(model, cat.path("deployed_model"))
+        manifest = storage.read_json(cat.path("manifest"))
+        manifest["files"][path.name] = storage.sha256_file(path)
+        storage.write_json(cat.path("manifest"), manifest)
+        return cat
+
+    return forge

@@ -70,3 +70,28 @@ def test_a_model_without_words_has_no_vocabulary(toy_corpus):
     texts, labels = toy_corpus
     chars = Pipeline([("f", TfidfVectorizer(analyzer="char")), ("clf", LogisticRegression())])
     assert Vocabulary.of(chars.fit(texts, labels)) is None
+
+
+def _unknown_shares_by_hand(model, texts):
+    """The definition, word by word: unigrams as the word vectorizer analyzes the cleaned text."""
+    vectorizer = models.word_vectorizer(model)
+    analyze = vectorizer.build_analyzer()
+    known = set(vectorizer.vocabulary_)
+    shares = []
+    for text in TextCleaner().transform(texts):
+        words = [term for term in analyze(text) if " " not in term]
+        shares.append(sum(w not in known for w in words) / len(words) if words else 1.0)
+    return shares
+
+
+@pytest.mark.parametrize("vectorizer", [
+    TfidfVectorizer(ngram_range=(1, 2)),
+    TfidfVectorizer(ngram_range=(1, 3), stop_words="english", strip_accents="unicode"),
+    TfidfVectorizer(ngram_range=(2, 2)),
+])
+def test_unknown_word_share_is_exactly_the_definition(vectorizer, toy_corpus):
+    texts, labels = toy_corpus
+    model = _pipeline(vectorizer).fit(texts, labels)
+    probe = texts + ["great zorblax film film", "", "!!!", "the and of", "Café GREAT great qwe",
+                     "a b c", "wonderful " * 50 + "unheard"]
+    assert Vocabulary(model).unknown_shares(probe).tolist() == _unknown_shares_by_hand(model, probe)

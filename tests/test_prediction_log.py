@@ -8,7 +8,8 @@ import time
 import pandas as pd
 import pytest
 
-from shared import prediction_log
+from shared import log_store, prediction_log
+from shared.catalog import Catalog
 
 
 def _batch(n, start=0):
@@ -44,7 +45,8 @@ def test_killed_writer_leaves_every_committed_batch(tmp_path):
     log = tmp_path / "log.sqlite"
     script = textwrap.dedent(f"""
         import os, sys
-        from shared import prediction_log
+        from shared import log_store, prediction_log
+from shared.catalog import Catalog
         for b in range(1000):
             prediction_log.append({str(log)!r}, [prediction_log.LoggedPrediction(f"t{{b}}-{{i}}", "positive",
                            0.9, 0.9, 1.0) for i in range(50)], "v1", "writer")
@@ -112,7 +114,7 @@ def test_an_old_log_gets_the_new_column(tmp_path):
     log = tmp_path / "old.sqlite"
     with sqlite3.connect(log) as db:
         db.executescript(prediction_log.SCHEMA.replace(",\n    unknown_word_share REAL", ""))
-    prediction_log._ready.discard(str(log.resolve()))
+    log_store._ready.discard(str(log.resolve()))
     prediction_log.append(log, _batch(1), "v1", "test")
     assert "unknown_word_share" in prediction_log.read(log).columns
 
@@ -148,3 +150,77 @@ def test_a_failed_write_transaction_leaves_nothing(tmp_path):
         raise RuntimeError("crash inside the transaction")
     assert prediction_log.read_alerts(log).empty
     assert len(prediction_log.read(log)) == 2
+
+
+def test_group_commit_writes_every_batch_in_one_transaction(tmp_path):
+    log = tmp_path / "log.sqlite"
+    answers = prediction_log.append_batches(log, [_batch(2), _batch(1, 2), _batch(3, 3)], "v1", "t")
+    assert [len(ids) for _, ids in answers] == [2, 1, 3]
+    for batch_id, ids in answers:
+        assert prediction_log.read(log, batch_id)["prediction_id"].tolist() == ids
+
+
+def test_a_failed_group_commit_logs_no_batch(tmp_path):
+    log = tmp_path / "log.sqlite"
+    prediction_log.append(log, _batch(1), "v1", "test")
+    with sqlite3.connect(log) as db:  # the third row of the group cannot be written
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON predictions WHEN NEW.text = 'text 102' "
+                   "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        prediction_log.append_batches(log, [_batch(2, 100), _batch(2, 102)], "v1", "test")
+    assert prediction_log.count(log) == 1
+    with sqlite3.connect(log) as db:
+        db.execute("DROP TRIGGER refuse")
+    prediction_log.append(log, _batch(1, 200), "v1", "test")  # the writer recovers
+    assert prediction_log.count(log) == 2
+
+
+def test_the_writer_follows_a_replaced_log_file(tmp_path):
+    log = tmp_path / "log.sqlite"
+    prediction_log.append(log, _batch(2), "v1", "test")
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"log.sqlite{suffix}").unlink(missing_ok=True)
+    prediction_log.append(log, _batch(1), "v1", "test")
+    assert prediction_log.count(log) == 1
+
+
+def test_purge_deletes_old_predictions_and_their_feedback(tmp_path):
+    root = tmp_path / "project"
+    log = Catalog.for_task("sentiment", root).path("prediction_log")
+    old_batch, old_ids = prediction_log.append(log, _batch(3), "v1", "test")
+    _, new_ids = prediction_log.append(log, _batch(2, 3), "v1", "test")
+    prediction_log.add_feedback_many(log, [(old_ids[0], "negative"), (new_ids[0], "positive")])
+    with sqlite3.connect(log) as db:
+        db.execute("UPDATE predictions SET created_at = '2000-01-01T00:00:00.000+00:00' "
+                   "WHERE batch_id = ?", (old_batch,))
+    assert prediction_log.main(["purge", "--task", "sentiment", "--older-than", "30",
+                                "--root", str(root)]) == 0
+    rows = prediction_log.read(log, with_feedback=True)
+    assert rows["prediction_id"].tolist() == new_ids
+    assert rows["true_label"].tolist() == ["positive", ""]
+    with sqlite3.connect(log) as db:
+        assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 1
+    assert prediction_log.purge(log, 0) == {"predictions": 2, "feedback": 1}
+
+
+def test_purge_reports_counts_and_refuses_what_it_cannot_do(tmp_path, capsys):
+    root = tmp_path / "project"
+    assert prediction_log.main(["purge", "--task", "spam", "--older-than", "1",
+                                "--root", str(root)]) == 2
+    assert "no prediction log" in capsys.readouterr().err
+    log = Catalog.for_task("spam", root).path("prediction_log")
+    prediction_log.append(log, _batch(2), "v1", "test")
+    assert prediction_log.main(["purge", "--task", "spam", "--older-than", "-1",
+                                "--root", str(root)]) == 2
+    assert prediction_log.main(["purge", "--task", "spam", "--older-than", "7",
+                                "--root", str(root)]) == 0
+    assert "purged 0 predictions and 0 feedback labels older than 7 days" in capsys.readouterr().out
+    assert prediction_log.count(log) == 2
+
+
+def test_ids_are_unique_hex_and_sort_by_time():
+    first = prediction_log.new_id()
+    time.sleep(0.002)
+    ids = [prediction_log.new_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert all(first < i for i in ids)

@@ -1,12 +1,14 @@
 """The predictor: one row per input, the shared rule for unscoreable texts, answered = logged."""
 
+import copy
+
 import numpy as np
 import pytest
 
 from shared import prediction_log
 from shared.manifest import ManifestMismatchError
 from shared.notebook import tampered_copy
-from shared.predictor import Predictor
+from shared.predictor import InvalidScoreError, Predictor
 
 
 @pytest.fixture
@@ -58,3 +60,24 @@ def test_text_limit_is_a_setting(predictor):
     predictor.max_text_chars = 10
     assert predictor.predict(["short", "much longer than ten"])["error"].tolist() == [
         "", "text longer than 10 characters"]
+
+
+def test_score_is_the_same_answer_without_pandas(predictor):
+    texts = ["Superb film, I loved every minute", "", "Awful, it broke after a day", 42]
+    frame = predictor.predict(texts)
+    scored = predictor.score(texts)
+    assert scored.label.tolist() == frame["label"].tolist()
+    assert scored.error == frame["error"].tolist()
+    assert np.array_equal(scored.confidence, frame["confidence"], equal_nan=True)
+    assert np.array_equal(scored.unknown_word_share, frame["unknown_word_share"], equal_nan=True)
+    assert scored.scored().tolist() == [0, 2]
+
+
+def test_scores_that_are_not_probabilities_raise_a_named_error(predictor, tmp_path):
+    broken = copy.deepcopy(predictor)
+    broken.model[-1].intercept_[:] = np.nan  # a trusted scikit-learn part that answers NaN
+    with pytest.raises(InvalidScoreError, match=r"2 of 2 scores that are not finite numbers in"):
+        broken.score(["great", "awful"])
+    with pytest.raises(InvalidScoreError):
+        broken.predict_and_log(["great"], tmp_path / "log.sqlite", "test")
+    assert not (tmp_path / "log.sqlite").exists()

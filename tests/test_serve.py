@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,8 +11,8 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from shared import modelfile, storage
 from shared.catalog import PROJECT_DIR, Catalog
+from shared.guards import KEYS_VARIABLE
 from shared.service import Settings
 from shared.text import clean_text
 
@@ -21,8 +22,10 @@ def test_listens_on_loopback_by_default():
 
 
 @pytest.fixture(scope="module")
-def refusals(tmp_path_factory, deployed_project) -> dict[str, subprocess.CompletedProcess]:
-    """Try to start the service on three broken deployments at once (they start in parallel).
+def refusals(
+    tmp_path_factory, deployed_project, forged_deployment
+) -> dict[str, subprocess.CompletedProcess]:
+    """Try to start the service in five refused ways at once (they start in parallel).
 
     Stage 6's canary refuses a model holding a function nobody vouched for, so the
     untrusted one is a copy of a real deployment whose model was swapped for such a model
@@ -33,18 +36,17 @@ def refusals(tmp_path_factory, deployed_project) -> dict[str, subprocess.Complet
     shutil.copytree(deployed_project.deployed_dir, tampered.deployed_dir)
     with open(tampered.path("deployed_reference"), "a", encoding="utf-8") as handle:
         handle.write("tampered,positive,0.9,positive,0.9\n")
-    untrusted = Catalog.for_task("sentiment", roots["untrusted"])
-    shutil.copytree(deployed_project.deployed_dir, untrusted.deployed_dir)
-    model = modelfile.save_model(Pipeline([("f", FunctionTransformer(clean_text))]),
-                                 untrusted.path("deployed_model"))
-    forged = storage.read_json(untrusted.path("manifest"))
-    forged["files"][model.name] = storage.sha256_file(model)
-    storage.write_json(untrusted.path("manifest"), forged)
+    roots["untrusted"] = forged_deployment(Pipeline([("f", FunctionTransformer(clean_text))])).root
+    short_key = tmp_path_factory.mktemp("keys") / "keys.txt"
+    short_key.write_text("# a key too short to be safe\ntiny-key\n", encoding="utf-8")
+    roots["open"] = roots["short key"] = deployed_project.root
+    extra = {"open": ["--host", "0.0.0.0"], "short key": ["--api-key-file", str(short_key)]}
+    env = {k: v for k, v in os.environ.items() if k != KEYS_VARIABLE}
     processes = {
         name: subprocess.Popen(
             [sys.executable, "-m", "shared.serve", "--task", "sentiment", "--root", str(root),
-             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            cwd=PROJECT_DIR,
+             "--port", "0", *extra.get(name, [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=PROJECT_DIR, env=env,
         )
         for name, root in roots.items()
     }
@@ -77,3 +79,17 @@ def test_refuses_to_start_without_a_deployed_model(refusals):
     result = refusals["missing"]
     assert result.returncode == 2
     assert "no deployed model" in result.stderr and "stage 6" in result.stderr
+
+
+def test_refuses_to_listen_beyond_loopback_without_keys(refusals):
+    result = refusals["open"]
+    assert result.returncode == 2
+    assert "0.0.0.0 is reachable from other machines" in result.stderr
+    assert "--api-key-file" in result.stderr and KEYS_VARIABLE in result.stderr
+    assert result.stdout == ""  # it never listened
+
+
+def test_refuses_a_key_that_is_too_short(refusals):
+    result = refusals["short key"]
+    assert result.returncode == 2
+    assert "shorter than 16 characters" in result.stderr and "tiny-key" not in result.stderr

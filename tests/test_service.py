@@ -8,6 +8,7 @@ import sqlite3
 import threading
 
 import numpy as np
+import psutil
 import pytest
 
 from shared import prediction_log, service_client
@@ -117,7 +118,8 @@ def test_a_chunked_body_over_the_limit_is_refused_while_streaming(service):
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     chunks = (b"z" * 1000 for _ in range(5))  # 5,000 bytes, no Content-Length
     connection.request("POST", "/predict", body=chunks, encode_chunked=True,
-                       headers={"Content-Type": "application/json"})
+                       headers={"Content-Type": "application/json",
+                                "Authorization": f"Bearer {service.api_key}"})
     answer = connection.getresponse()
     assert answer.status == 413
     assert "larger than" in json.loads(answer.read())["detail"]
@@ -165,3 +167,130 @@ def test_privacy_setting_logs_only_the_hash(tmp_path, deployed):
         client.close()
     row = prediction_log.read(log, answer.body["batch_id"]).iloc[0]
     assert row["text"] is None and len(row["text_sha256"]) == 64 and row["text_length"] == 22
+
+
+def test_every_endpoint_but_health_needs_a_valid_key(service):
+    good = service.client()
+    missing = service.client(api_key="")
+    wrong = service.client(api_key="not-the-key-" + "x" * 20)
+    try:
+        assert missing.get("/health").status == 200  # open: probes need no key
+        for method, path, payload in (("POST", "/predict", {"texts": ["great"]}),
+                                      ("GET", "/model", None),
+                                      ("POST", "/feedback", {"prediction_id": "x",
+                                                             "true_label": "positive"})):
+            for client, reason in ((missing, "needs an API key"), (wrong, "not valid")):
+                answer = client.request(method, path, payload)
+                assert answer.status == 401, (path, answer.body)
+                assert reason in answer.body["detail"]
+                assert service.api_key not in answer.body["detail"]
+        assert good.post("/predict", {"texts": ["great"]}).status == 200
+        assert good.get("/model").status == 200
+    finally:
+        for client in (good, missing, wrong):
+            client.close()
+    assert service.api_key not in service.errors()  # never logged
+
+
+def _burst(service, requests: list[list[str]], threads: int = 8) -> list[object]:
+    """Send ``requests`` from ``threads`` concurrent clients; the answer of each, in order."""
+    answers: list[object] = [None] * len(requests)
+    barrier = threading.Barrier(threads)
+
+    def worker(n: int) -> None:
+        client = service.client(timeout=60)
+        barrier.wait()
+        try:
+            for i in range(n, len(requests), threads):
+                answers[i] = client.post("/predict", {"texts": requests[i]})
+        finally:
+            client.close()
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(120)
+    return answers
+
+
+def test_under_a_burst_every_request_gets_its_own_predictions_in_order(service, deployed):
+    requests = [[f"great film {i} take {k}" if k % 2 else f"cold food {i} take {k}"
+                 for k in range(1 + i % 3)] for i in range(96)]
+    answers = _burst(service, requests, threads=16)
+    ids = []
+    for texts, answer in zip(requests, answers, strict=True):
+        assert answer.status == 200, answer.body
+        logged = prediction_log.read(deployed.path("prediction_log"), answer.body["batch_id"])
+        assert logged["text"].tolist() == texts
+        assert logged["prediction_id"].tolist() == [p["prediction_id"]
+                                                    for p in answer.body["predictions"]]
+        assert logged["label"].tolist() == [p["label"] for p in answer.body["predictions"]]
+        ids += logged["prediction_id"].tolist()
+    assert len(set(ids)) == sum(map(len, requests))  # no answer was given twice
+
+
+def test_when_the_log_fails_requests_get_503_and_nothing_is_logged(service, deployed):
+    log = deployed.path("prediction_log")
+    before = prediction_log.count(log)
+    with sqlite3.connect(log) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON predictions "
+                   "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    try:
+        answers = _burst(service, [[f"great film {i}", "awful"] for i in range(24)])
+    finally:
+        with sqlite3.connect(log) as db:
+            db.execute("DROP TRIGGER refuse")
+    assert {a.status for a in answers} == {503}
+    assert "prediction log is unavailable" in answers[0].body["detail"]
+    assert "predictions" not in answers[0].body
+    assert prediction_log.count(log) == before
+    client = service.client()
+    assert client.post("/predict", {"texts": ["great"]}).status == 200  # and it recovers
+    client.close()
+
+
+def test_requests_over_the_limits_get_the_same_4xx_with_batching_off(deployed, service):
+    with service_client.Service("sentiment", deployed.root,
+                                (*LIMITS, "--max-batch", "1")) as unbatched:
+        answers = {}
+        for running in (service, unbatched):
+            client = running.client()
+            info = client.get("/model").body
+            answers[running.url] = [(case, status) for case, status, _ in
+                                    service_client.try_bad_requests(client, info)]
+            client.close()
+    batched, alone = answers.values()
+    assert batched == alone
+    assert dict(batched) == {case: status for case, (status, _) in EXPECTED.items()}
+
+
+def test_two_workers_share_the_log_and_lose_no_row(tmp_path, deployed):
+    log = tmp_path / "shared.sqlite"
+    requests = [[f"great film {i}", f"awful food {i}"] for i in range(160)]
+    with service_client.Service("sentiment", deployed.root,
+                                ("--workers", "2", "--log", str(log))) as running:
+        workers = psutil.Process(running.process.pid).children()
+        answers = _burst(running, requests, threads=16)
+    assert len(workers) >= 2
+    assert {a.status for a in answers} == {200}
+    answered = [p["prediction_id"] for a in answers for p in a.body["predictions"]]
+    rows = prediction_log.read(log)
+    assert len(answered) == len(set(answered)) == 320
+    assert sorted(rows["prediction_id"]) == sorted(answered)
+
+
+def test_scores_that_are_not_probabilities_get_500_not_503(deployed_project, forged_deployment):
+    model = deployed_project.read("final_model")
+    model[-1].intercept_[:] = np.nan  # trusted scikit-learn parts, answering NaN
+    cat = forged_deployment(model)  # stage 6's canary would refuse to deploy it
+    log = cat.root / "nan.sqlite"
+    with service_client.Service("sentiment", cat.root, ("--log", str(log))) as running:
+        client = running.client()
+        answer = client.post("/predict", {"texts": ["great film", "awful food"]})
+        health = client.get("/health")
+        client.close()
+    assert answer.status == 500
+    assert "2 of 2 scores that are not finite numbers in [0, 1]" in answer.body["detail"]
+    assert health.status == 200 and health.body["model_version"]
+    assert not log.exists() or prediction_log.count(log) == 0

@@ -1,0 +1,166 @@
+"""What a request must pass before the service reads it: an API key, then a body-size limit.
+
+Both are ASGI middleware around the FastAPI application, so a request without
+a valid key is refused before its body is read, and an oversized body is
+refused while it streams, before any parsing.
+
+API keys come from a file (``--api-key-file``: one key a line, ``#`` comments)
+and/or the variable ``MODEL_SERVICE_API_KEYS`` (keys separated by commas or
+white space). Only their SHA-256 digests are kept; a presented key is hashed
+and compared with every digest in constant time (``hmac.compare_digest``), and
+keys are never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+#: the environment variable that may hold the service's API keys
+KEYS_VARIABLE = "MODEL_SERVICE_API_KEYS"
+#: the shortest key accepted: shorter ones are guessable
+MIN_KEY_CHARS = 16
+#: paths answered without a key (load balancers and the harness probe them)
+OPEN_PATHS = frozenset({"/health"})
+
+
+class ApiKeyError(ValueError):
+    """The keys given to the service cannot be used; the message says why (never the key)."""
+
+
+def _digest(key: str | bytes) -> bytes:
+    return hashlib.sha256(key.encode("utf-8") if isinstance(key, str) else key).digest()
+
+
+def key_digests(keys: Iterable[str]) -> tuple[bytes, ...]:
+    """The SHA-256 digests of ``keys``; refuses keys that are too short or hold spaces."""
+    digests = []
+    for number, key in enumerate(keys, start=1):
+        if len(key) < MIN_KEY_CHARS or re.search(r"\s", key):
+            raise ApiKeyError(f"API key number {number} is shorter than {MIN_KEY_CHARS} characters "
+                              "or holds white space; use a long random key, e.g. "
+                              "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        digests.append(_digest(key))
+    return tuple(dict.fromkeys(digests))
+
+
+def load_keys(path: str | os.PathLike[str] | None = None,
+              environ: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
+    """The digests of the keys in ``path`` (if given) and in ``MODEL_SERVICE_API_KEYS``."""
+    keys: list[str] = []
+    if path is not None:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ApiKeyError(f"cannot read the API key file {path}: {error}") from None
+        keys += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not keys:
+            raise ApiKeyError(f"the API key file {path} holds no key")
+    variable = (os.environ if environ is None else environ).get(KEYS_VARIABLE, "")
+    keys += re.split(r"[\s,]+", variable.strip()) if variable.strip() else []
+    return key_digests(keys)
+
+
+def key_matches(presented: str, digests: tuple[bytes, ...]) -> bool:
+    """Whether ``presented`` is one of the keys, compared in constant time with each of them."""
+    candidate = _digest(presented)
+    found = False
+    for digest in digests:  # no early exit: the time does not depend on which key matched
+        found |= hmac.compare_digest(candidate, digest)
+    return found
+
+
+async def reject(send: Any, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """Answer ``status`` with ``{"detail": ...}`` and close the connection."""
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"), *headers,
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ApiKeyAuth:
+    """ASGI middleware: every path but ``/health`` needs ``Authorization: Bearer <key>`` (else 401)."""
+
+    def __init__(self, app: Any, digests: tuple[bytes, ...]) -> None:
+        self.app = app
+        self.digests = digests
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        header = b""
+        for name, value in scope.get("headers") or ():
+            if name == b"authorization":
+                header = value
+                break
+        scheme, _, key = header.decode("latin-1").strip().partition(" ")
+        if scheme.lower() == "bearer" and key.strip() and key_matches(key.strip(), self.digests):
+            await self.app(scope, receive, send)
+            return
+        detail = ("the API key is not valid" if header else "this endpoint needs an API key") + \
+            ": send the header Authorization: Bearer <key>"
+        await reject(send, 401, detail, [(b"www-authenticate", b"Bearer")])
+
+
+class BodySizeLimit:
+    """ASGI middleware: answer 413 to a request body over ``max_bytes``, declared or streamed.
+
+    The body is read (up to the limit) before the application sees it, so an
+    oversized or chunked upload never reaches the JSON parser.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_large = (f"request body is larger than {self.max_bytes:,} bytes; send fewer or "
+                     "shorter texts per request")
+        if declared is not None:
+            try:
+                declared_size = int(declared)
+            except ValueError:
+                await reject(send, 400, "Content-Length is not a number")
+                return
+            if declared_size > self.max_bytes:
+                await reject(send, 413, too_large)
+                return
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await reject(send, 413, too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> dict:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
