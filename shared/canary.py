@@ -29,12 +29,13 @@ import pandas as pd
 from shared import storage
 from shared.catalog import Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
+from shared.model_cost import predict_cost
 from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
 from shared.records import Gate, GateCheck
 from shared.scoring import positive_scores
 from shared.serve import StartupError
-from shared.service_client import Service
+from shared.service_client import LocalService
 
 #: reference texts sent over HTTP
 HTTP_TEXTS = 8
@@ -44,15 +45,16 @@ LATENCY_TEXTS = 200
 HTTP_TOLERANCE = 1e-6
 
 
-def run(staging: Path, task: str) -> tuple[Gate, float | None]:
-    """The canary's checks on ``staging`` and the p95 latency per text in ms (None if it
-    did not get that far). The gate passes only when every check passed."""
+def run(staging: Path, task: str) -> tuple[Gate, float | None, dict[str, float] | None]:
+    """The canary's checks on ``staging``, the p95 latency per text in ms, and what the
+    model's ``predict_proba`` costs for one text and for a batch of 100 (both None if it did
+    not get that far). The gate passes only when every check passed."""
     checks: list[GateCheck] = []
     try:
         predictor = Predictor.from_deployed(staging)
     except (ManifestMismatchError, UntrustedModelError, MissingArtifactError) as error:
         return Gate.of([GateCheck(f"reloads from the staging folder: refused ({error})", 0.0,
-                                  False)]), None
+                                  False)]), None, None
     checks.append(GateCheck("reloads from the staging folder (hashes, libraries, types)", 1.0,
                             True))
     reference = storage.read_csv(staging / "reference_predictions.csv")
@@ -62,10 +64,11 @@ def run(staging: Path, task: str) -> tuple[Gate, float | None]:
         f"reproduces stage 5's scores bit for bit ({int(identical.sum())} of {len(identical)} "
         "texts)", float(identical.mean()), bool(identical.all())))
     if not identical.all():
-        return Gate.of(checks), None
+        return Gate.of(checks), None, None
     latency = _latency_p95(predictor, list(reference["text"]))
+    cost = predict_cost(predictor.model, list(reference["text"])).as_dict()
     checks.append(_http_round_trip(staging, task, predictor, list(reference["text"])))
-    return Gate.of(checks), latency
+    return Gate.of(checks), latency, cost
 
 
 def _latency_p95(predictor: Predictor, texts: list[str]) -> float:
@@ -81,7 +84,8 @@ def _latency_p95(predictor: Predictor, texts: list[str]) -> float:
 
 def _http_round_trip(staging: Path, task: str, predictor: Predictor,
                      texts: list[str]) -> GateCheck:
-    """Start the real service on ``staging`` and compare its answers with ``predictor``'s."""
+    """Serve ``staging`` (the service's own start-up checks and application, over HTTP, in a
+    thread) and compare its answers with ``predictor``'s."""
     sent = texts[:HTTP_TEXTS]
     expected = predictor.predict(sent)
     with tempfile.TemporaryDirectory(prefix="canary-") as scratch:
@@ -91,7 +95,7 @@ def _http_round_trip(staging: Path, task: str, predictor: Predictor,
         deployed.parent.mkdir(parents=True)
         deployed.symlink_to(staging.resolve(), target_is_directory=True)
         try:
-            with Service(task, root, args=("--log", str(root / "canary.sqlite"))) as service:
+            with LocalService(task, root, log_path=root / "canary.sqlite") as service:
                 client = service.client()
                 health = client.get("/health")
                 answer = client.post("/predict", {"texts": sent})

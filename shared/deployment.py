@@ -145,6 +145,7 @@ def model_card(manifest: Manifest, training: TrainingReport) -> str:
         "approval": _approval_text(manifest),
         "canary": ("Canary on the staging folder before the swap: " + "; ".join(
             c.check for c in manifest.canary.checks) + ".") if manifest.canary else "",
+        "cost": _cost_text(manifest),
         "overrides": _overrides_text(manifest),
         "confidence_threshold": f"{spec.confidence_threshold:.2f}",
         "monitoring_rules": "\n".join(f"- {line}" for line in alerts.describe(spec, manifest)),
@@ -152,6 +153,19 @@ def model_card(manifest: Manifest, training: TrainingReport) -> str:
     }
     template = string.Template(CARD_TEMPLATE.read_text(encoding="utf-8"))
     return template.substitute(values)
+
+
+def _cost_text(manifest: Manifest) -> str:
+    """What the model costs to run, as measured by the canary on the deploying machine."""
+    cost = manifest.cost
+    if not cost:
+        return "Its cost was not measured."
+    return (f"Cost of the model's `predict_proba` on the deploying machine (median of "
+            f"{cost['repeats']} repeats): {cost['single_text_ms']:.2f} ms for one text "
+            f"({cost['single_texts_per_second']:,.0f} texts/s), {cost['batch_ms']:.2f} ms for "
+            f"a batch of {cost['batch_size']} ({cost['batch_texts_per_second']:,.0f} texts/s). "
+            "Each text is cleaned and vectorized once (calibration, where used, is a step of "
+            "the pipeline).")
 
 
 def _behaviour_line(evaluation: EvaluationReport) -> str:
@@ -227,13 +241,13 @@ def deploy(
             allow_failed_gate=allow_failed_gate,
         )
         storage.write_json(staging / MANIFEST_NAME, manifest.to_dict())
-        tried, latency = canary.run(staging, cat.task)
+        tried, latency, cost = canary.run(staging, cat.task)
         if not tried.passed:
             raise DeploymentRefused(refusal(
                 "the canary failed on the staging folder", tried.failed, live_name,
                 "The model files of stage 5 are broken or do not match each other: re-run "
                 "stage 5 (05_model_evaluation). allow_failed_gate does not override this."))
-        manifest = replace(manifest, canary=tried, latency_p95_ms=latency)
+        manifest = replace(manifest, canary=tried, latency_p95_ms=latency, cost=cost)
         card = staging / cat.path("model_card").name
         storage.write_text(card, model_card(manifest, training))
         manifest = replace(manifest, files={**manifest.files, card.name: storage.sha256_file(card)})

@@ -68,6 +68,8 @@ class Manifest(Record):
     allow_failed_gate: bool = False
     canary: Gate | None = None
     latency_p95_ms: float | None = None
+    #: what the model's own ``predict_proba`` cost at deployment (``shared.model_cost``)
+    cost: dict[str, float] | None = None
 
     @classmethod
     def _field_from_dict(cls, name: str, value: Any) -> Any:

@@ -1,8 +1,11 @@
-"""Running the service from Python: a client, the service as a subprocess, bad requests.
+"""Running the service from Python: a client, the service as a subprocess or in a thread,
+bad requests.
 
-Stage 6 and the tests start the real service (``python -m shared.serve``) on a
-free loopback port, talk to it over HTTP with :class:`Client`, and send it one
-example of every kind of bad request (:func:`bad_requests`).
+The tests start the real command (``python -m shared.serve``) on a free loopback
+port with :class:`Service`; stage 6 and the deployment canary run the same
+application in a thread (:class:`LocalService`). Both are talked to over HTTP
+with :class:`Client`, and sent one example of every kind of bad request
+(:func:`bad_requests`).
 
 :class:`Service` makes a fresh random API key for every service it starts
 (handed over in ``MODEL_SERVICE_API_KEYS``, never on the command line), and its
@@ -232,6 +235,74 @@ class Service:
         return self.process.returncode
 
     def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class LocalService:
+    """The service in a thread of this process, on a free loopback port.
+
+    The same start-up checks as ``python -m shared.serve`` (``shared.serve.load``:
+    manifest hashes, library versions, trusted types), the same application and
+    real HTTP over a socket, but no new process that would only import the
+    libraries again: stage 6's demonstration and the deployment canary use it.
+    A refused model raises the command's StartupError, with the same message.
+    """
+
+    task: str = "sentiment"
+    root: Path = PROJECT_DIR
+    log_path: Path | None = None
+    #: the key its clients send; None: a fresh random key, "": no key
+    api_key: str | None = field(default=None, repr=False)
+    startup_timeout: float = 60.0
+    url: str = ""
+    _server: Any = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> LocalService:
+        """Load and check the model, listen, and wait until the server runs."""
+        import uvicorn
+
+        from shared.guards import key_digests
+        from shared.serve import bind, load
+        from shared.service import Settings, create_app
+
+        if self.api_key is None:
+            self.api_key = secrets.token_urlsafe(32)
+        settings = Settings(task=self.task, root=self.root, host=DEFAULT_HOST, port=0,
+                            log_path=self.log_path,
+                            api_keys=key_digests([self.api_key] if self.api_key else []))
+        app = create_app(load(settings), settings)
+        sock = bind(settings.host, 0)
+        self.url = f"http://{DEFAULT_HOST}:{sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False,
+                                limit_concurrency=settings.max_concurrency, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        daemon=True, name="local-service")
+        self._thread.start()
+        deadline = time.monotonic() + self.startup_timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise StartupError("the service thread did not start")
+            time.sleep(0.01)
+        return self
+
+    def client(self, timeout: float = 30.0, api_key: str | None = None) -> Client:
+        """A new client for this service, sending its key (``api_key`` sends another)."""
+        return Client(self.url, timeout, self.api_key if api_key is None else api_key)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Ask the server to finish its requests and stop, then wait for its thread."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> LocalService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
