@@ -6,7 +6,9 @@ No kernels, no papermill, no outputs stored: each notebook's code cells run in
 one interpreter (a fresh namespace per notebook, as a fresh kernel would give,
 with the parameters applied after the ``parameters`` cell, as papermill
 injects them), with the working folder set to ``notebooks/`` as the runner
-sets it. What is left is the work itself plus one import of the libraries, so
+sets it. The figures a cell draws are rendered to PNG as the notebook's inline
+backend renders them (same size and dpi), since that is work a notebook does.
+What is left is the work itself plus one import of the libraries, so
 ``runner total / floor`` is what the notebook machinery costs.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import json
 import os
 import sys
@@ -35,15 +38,18 @@ def code_cells(notebook: Path) -> list[tuple[list[str], str]]:
 
 def run_notebook(notebook: Path, parameters: dict[str, object]) -> float:
     """Execute the notebook's code cells in a fresh namespace; return the seconds taken."""
+    import matplotlib.pyplot as plt
+
     namespace: dict[str, object] = {"__name__": "__main__"}
     start = time.perf_counter()
     for tags, source in code_cells(notebook):
         exec(compile(source, f"{notebook.name}", "exec"), namespace)  # noqa: S102
         if "parameters" in tags:
             namespace.update({k: v for k, v in parameters.items() if k in namespace})
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+        for number in plt.get_fignums():  # as the inline backend does after each cell
+            plt.figure(number).savefig(io.BytesIO(), format="png", bbox_inches="tight",
+                                       metadata={"Software": None})
+        plt.close("all")
     return time.perf_counter() - start
 
 
