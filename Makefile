@@ -25,10 +25,10 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(PY) -m shared.runner --task sentiment
 
-# nbval compares every output of the committed notebooks with a fresh run; --nbdime makes
-# it compare the PNG figures too (byte for byte) and show a failure as a notebook diff.
+# nbval compares every output of the committed notebooks with a fresh run, the PNG figures
+# too (byte for byte: tests/nbval_figures.py).
 NBVAL := $(PY) -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg \
-	--nbdime -p no:cacheprovider
+	-p tests.nbval_figures -p no:cacheprovider
 
 test: $(STAMP)
 	$(PY) -m pytest tests

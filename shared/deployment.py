@@ -90,6 +90,13 @@ def approval(
     return Gate.of(checks)
 
 
+def regression_checks(manifest: Manifest) -> list[GateCheck]:
+    """The release checks beyond stage 5's gate: the comparison with the model that was live
+    (none when nothing comparable was live). They depend on the deployment's history."""
+    gate = manifest.metrics.gate.checks
+    return [c for c in (manifest.approval.checks if manifest.approval else []) if c not in gate]
+
+
 def refusal(what: str, failed: list[GateCheck], live: str | None, advice: str) -> str:
     """The message of a refusal: what failed, check by check, and that nothing changed."""
     unchanged = (f"the live release {live} is unchanged" if live
