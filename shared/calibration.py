@@ -5,13 +5,13 @@ are positive. Calibration (sigmoid or isotonic) can fix a systematic bias; it
 is kept only when it lowers the Brier score of the out-of-fold predictions of
 stage 4, so the test split is not touched.
 
-The decision costs no model fit: each method is fitted on four folds of stage
-4's out-of-fold scores and applied to the fifth (cross-fitting), giving the
+Nothing is fitted again: each method is fitted on four folds of stage 4's
+out-of-fold scores and applied to the fifth (cross-fitting), giving the
 calibrated out-of-fold scores whose Brier score is compared, and on which the
-threshold is then chosen. The calibrated model keeps the fitted vectorizers of
-stage 4 and calibrates its classifier step inside the pipeline
-(``CalibratedClassifierCV(ensemble=False)``): each text is still cleaned and
-vectorized once when the model is served.
+threshold is then chosen. The calibrated model keeps stage 4's fitted pipeline
+and calibrates its classifier step inside it, with a calibrator fitted on all
+of stage 4's out-of-fold scores (``CalibratedClassifierCV(ensemble=False)``):
+each text is still cleaned and vectorized once when the model is served.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+from sklearn.calibration import (
+    CalibratedClassifierCV,
+    _CalibratedClassifier,
+    _SigmoidCalibration,
+)
 from sklearn.isotonic import IsotonicRegression
 from sklearn.pipeline import Pipeline
 
@@ -80,28 +84,35 @@ def cross_fitted(
 
 
 def calibrated_pipeline(
-    model: Pipeline, texts: list[str], labels: list[str], method: str, spec: ProblemSpec,
-    n_jobs: int = -1,
+    model: Pipeline, oof: np.ndarray, labels: np.ndarray, method: str, spec: ProblemSpec,
 ) -> Pipeline:
-    """The fitted pipeline with its classifier step calibrated, the vectorizers kept as fitted.
+    """The fitted pipeline with its classifier step calibrated on stage 4's out-of-fold scores.
 
-    The classifier is wrapped in ``CalibratedClassifierCV(ensemble=False)`` with
-    the spec's number of folds (an integer, so the saved model holds no splitter
-    object) and fitted on the training texts as the pipeline's earlier steps
-    transform them (no vectorizer is fitted again).
+    This is what ``CalibratedClassifierCV(ensemble=False)`` builds (the classifier
+    fitted on every text, and one calibrator fitted on out-of-fold scores), except
+    that the out-of-fold scores are stage 4's, from folds that refitted the
+    vectorizers too, so nothing is fitted again. The vectorizers are kept as
+    stage 4 fitted them: a served text is cleaned and vectorized once.
     """
-    features = model[:-1].transform(texts)
-    step = CalibratedClassifierCV(clone(model.steps[-1][1]), method=method, cv=spec.cv_folds,
-                                  ensemble=False, n_jobs=n_jobs).fit(features, labels)
+    classifier = model.steps[-1][1]
+    classes = classifier.classes_
+    second = oof if classes[1] == spec.positive_label else 1 - oof
+    calibrator = _calibrator(method).fit(_response(classifier, second), labels == classes[1])
+    step = CalibratedClassifierCV(clone(classifier), method=method, cv=spec.cv_folds,
+                                  ensemble=False)
+    step.calibrated_classifiers_ = [_CalibratedClassifier(classifier, [calibrator],
+                                                          classes=classes, method=method)]
+    step.classes_ = classes
+    if hasattr(classifier, "n_features_in_"):
+        step.n_features_in_ = classifier.n_features_in_
     return Pipeline([*model.steps[:-1], (model.steps[-1][0], step)])
 
 
 def calibrate(
-    model: Pipeline, texts: pd.Series, labels: pd.Series, oof: np.ndarray, spec: ProblemSpec,
-    n_jobs: int = -1,
+    model: Pipeline, labels: pd.Series, oof: np.ndarray, spec: ProblemSpec
 ) -> CalibrationResult:
     """Calibrate ``model`` when that lowers the Brier score of stage 4's out-of-fold scores."""
-    texts, labels = list(texts), np.asarray(labels)
+    labels = np.asarray(labels)
     classifier = model.steps[-1][1]
     positive_is_second = list(model.classes_).index(spec.positive_label) == 1
     oofs = {"none": np.asarray(oof, dtype=float)}
@@ -114,5 +125,5 @@ def calibrate(
     chosen = str(table.loc[table["brier"].idxmin(), "method"])
     if chosen == "none":
         return CalibrationResult(model, chosen, table, oofs["none"])
-    final = calibrated_pipeline(model, texts, list(labels), chosen, spec, n_jobs)
+    final = calibrated_pipeline(model, oofs["none"], labels, chosen, spec)
     return CalibrationResult(final, chosen, table, oofs[chosen])

@@ -7,7 +7,7 @@ from conftest import small_model
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
-from shared import calibration, training
+from shared import calibration, modelfile, training
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def test_calibration_is_kept_only_when_it_lowers_the_brier_score(spec, corpus):
     spec = spec.with_overrides(cv_folds=3)
     _, oof = training.cross_validate("lr", small_model(), texts, labels, spec)
     model = small_model().fit(texts, labels)
-    result = calibration.calibrate(model, texts, labels, oof, spec, 1)
+    result = calibration.calibrate(model, labels, oof, spec)
     table = result.brier
     assert list(table["method"]) == ["none", "sigmoid", "isotonic"]
     assert result.method == table.loc[table["brier"].idxmin(), "method"]
@@ -29,20 +29,23 @@ def test_calibration_is_kept_only_when_it_lowers_the_brier_score(spec, corpus):
     assert np.mean((result.oof_scores - y) ** 2) == pytest.approx(table["brier"].min())
 
 
-def test_a_calibrated_model_vectorizes_each_text_once_and_keeps_the_fitted_vectorizers(
-    spec, corpus
-):
+def test_a_calibrated_model_keeps_the_fitted_steps_and_fits_nothing_again(spec, corpus, tmp_path):
     texts, labels = corpus
     spec = spec.with_overrides(cv_folds=3)
+    _, oof = training.cross_validate("lr", small_model(), texts, labels, spec)
     model = small_model().fit(texts, labels)
-    calibrated = calibration.calibrated_pipeline(model, list(texts), list(labels), "sigmoid",
-                                                 spec, n_jobs=1)
-    assert calibrated[:-1] is not model[:-1] and all(
-        a is b for (_, a), (_, b) in zip(calibrated.steps[:-1], model.steps[:-1], strict=True))
+    calibrated = calibration.calibrated_pipeline(model, oof, labels.to_numpy(), "sigmoid", spec)
+    assert all(a is b for (_, a), (_, b) in zip(calibrated.steps, model.steps[:-1], strict=False))
     step = calibrated.named_steps["clf"]
     assert isinstance(step, CalibratedClassifierCV) and len(step.calibrated_classifiers_) == 1
-    scores = calibrated.predict_proba(list(texts))[:, 1]
-    assert ((scores >= 0) & (scores <= 1)).all()
+    assert step.calibrated_classifiers_[0].estimator is model.named_steps["clf"]
+    # the calibrator is the one fitted on stage 4's out-of-fold scores, applied to the model
+    calibrator = step.calibrated_classifiers_[0].calibrators[0]
+    decision = model.decision_function(list(texts))
+    assert np.allclose(calibrated.predict_proba(list(texts))[:, 1], calibrator.predict(decision))
+    modelfile.save_model(calibrated, tmp_path / "m.skops")
+    loaded = modelfile.load_model(tmp_path / "m.skops")
+    assert np.array_equal(loaded.predict_proba(list(texts)), calibrated.predict_proba(list(texts)))
 
 
 def test_cross_fitting_uses_only_other_folds(spec):
