@@ -2,10 +2,11 @@
 
 A fresh kernel per notebook is what makes each stage honest (only files carry
 state between stages), but starting one and importing pandas, scikit-learn
-and matplotlib into it takes seconds. So the runner starts the next stage's
-kernel, and has it import those libraries, while the current stage runs:
-:class:`Kernel` does that. Its warm-up runs silently (no output, no execution
-count), so the notebook's outputs are the same as on a cold kernel.
+and matplotlib into it takes seconds. So the runner starts the next stages'
+kernels, and has them import those libraries, while the current stage runs:
+:class:`Kernel` does that, :class:`Kernels` keeps them coming. Its warm-up runs
+silently (no output, no execution count), so the notebook's outputs are the same
+as on a cold kernel.
 
 Kernels talk to the runner over Unix sockets: nothing listens on the network.
 """
@@ -17,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,31 @@ class Kernel:
         self._thread.join()
         if self.manager.has_kernel:
             self.manager.shutdown_kernel(now=True)
+
+
+class Kernels:
+    """Kernels started ahead of the notebooks that will use them.
+
+    Up to ``ahead`` kernels warm up while a notebook runs: the first stages are
+    short, shorter than one kernel's warm-up, so one kernel ahead is not enough.
+    """
+
+    def __init__(self, cwd: Path, ahead: int = 2) -> None:
+        self.cwd = cwd
+        self.ahead = ahead
+        self._waiting: deque[Kernel] = deque()
+
+    def take(self, later: int) -> Kernel:
+        """A kernel for the next notebook; ``later`` notebooks may follow it."""
+        kernel = self._waiting.popleft() if self._waiting else Kernel(self.cwd)
+        while len(self._waiting) < min(self.ahead, later):
+            self._waiting.append(Kernel(self.cwd))
+        return kernel
+
+    def close(self) -> None:
+        """Stop the kernels no notebook took."""
+        while self._waiting:
+            self._waiting.popleft().shutdown()
 
 
 def strip_run_metadata(path: Path) -> None:

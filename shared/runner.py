@@ -33,7 +33,7 @@ from typing import Any
 
 from shared import catalog, html_reports
 from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, STAGES, Catalog, Stage
-from shared.kernels import Kernel, RunError, execute
+from shared.kernels import Kernels, RunError, execute
 from shared.records import DataSourceError, EvaluationReport, RecordError
 from shared.run_record import (
     FAILED,
@@ -172,7 +172,7 @@ def run(
     pages = ThreadPoolExecutor(max_workers=1)  # HTML is written while the next stage runs
     written: list[Future] = []
     results: list[StageResult] = []
-    kernel: Kernel | None = None
+    kernels = Kernels(NOTEBOOKS_DIR)
     try:
         for position, stage in enumerate(chosen):
             output = cat.reports_dir / stage.notebook
@@ -189,8 +189,7 @@ def run(
                 flush=True)
             record = record.with_stage(stage, StageRecord(fingerprint, RUNNING, now()))
             record.write(cat)
-            kernel = kernel or Kernel(NOTEBOOKS_DIR)
-            upcoming = Kernel(NOTEBOOKS_DIR) if position + 1 < len(chosen) else None
+            kernel = kernels.take(later=len(chosen) - position - 1)
             try:
                 seconds = execute(NOTEBOOKS_DIR / stage.notebook, output,
                                   parameters[stage.notebook], kernel, progress)
@@ -198,11 +197,7 @@ def run(
                 log(" FAILED")
                 record = record.with_stage(stage, StageRecord(fingerprint, FAILED, now()))
                 record.write(cat)
-                if upcoming is not None:
-                    upcoming.shutdown()
                 raise
-            finally:
-                kernel = upcoming
             log(f" {seconds:5.1f} s")
             record = record.with_stage(stage, StageRecord(
                 fingerprint, SUCCEEDED, record.stages[stage.key].started_at, round(seconds, 2),
@@ -212,8 +207,7 @@ def run(
                                         html_reports.html_path(cat, stage.notebook)))
             results.append(StageResult(stage, "ran", seconds, output))
     finally:
-        if kernel is not None:
-            kernel.shutdown()
+        kernels.close()
         for page in written:
             page.result()
         pages.shutdown()
@@ -225,15 +219,17 @@ def run(
 def _regenerate(log: Any) -> list[StageResult]:
     """The default run, executed into ``notebooks/`` itself: the committed outputs."""
     results = []
-    kernel = Kernel(NOTEBOOKS_DIR)
-    for position, stage in enumerate(STAGES):
-        output = NOTEBOOKS_DIR / stage.notebook
-        log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="", flush=True)
-        upcoming = Kernel(NOTEBOOKS_DIR) if position + 1 < len(STAGES) else None
-        seconds = execute(output, output, {}, kernel, clean_metadata=True)
-        kernel = upcoming
-        log(f" {seconds:5.1f} s")
-        results.append(StageResult(stage, "ran", seconds, output))
+    kernels = Kernels(NOTEBOOKS_DIR)
+    try:
+        for position, stage in enumerate(STAGES):
+            output = NOTEBOOKS_DIR / stage.notebook
+            log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="", flush=True)
+            kernel = kernels.take(later=len(STAGES) - position - 1)
+            seconds = execute(output, output, {}, kernel, clean_metadata=True)
+            log(f" {seconds:5.1f} s")
+            results.append(StageResult(stage, "ran", seconds, output))
+    finally:
+        kernels.close()
     return results
 
 

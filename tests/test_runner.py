@@ -122,7 +122,7 @@ def fake_run(tmp_path, monkeypatch):
         return 0.01
 
     monkeypatch.setattr(runner, "execute", execute)
-    monkeypatch.setattr(runner, "Kernel", FakeKernel)
+    monkeypatch.setattr(runner.Kernels, "take", lambda self, later: FakeKernel(None))
     monkeypatch.setattr(runner.html_reports, "notebook_page",
                         lambda executed, target: target.write_text("<html></html>"))
 
