@@ -95,7 +95,7 @@ def deploy(cat: Catalog, training: TrainingReport) -> Manifest:
             task=cat.task,
             model_version="",
             files={name: storage.sha256_file(staging / name) for name in sources},
-            training_data_sha256=storage.sha256_file(cat.require("train")),
+            training_data_sha256=storage.sha256_path(cat.existing("train", "train_parts")[1]),
             libraries=library_versions(),
             metrics=EvaluationReport.load(cat),
             problem=cat.read("problem_spec"),

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc")
 DECISION_RULES = ("fixed", "max_recall_at_ham_blocked")
+#: how stages 2 to 5 hold the data: all in memory, in chunks and partitions, or decided by size
+ENGINES = ("auto", "memory", "out_of_core")
 
 
 class ProblemSpecError(ValueError):
@@ -48,6 +50,10 @@ class ProblemSpec:
     cv_folds: int = 5
     seed: int = 42
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: "memory", "out_of_core", or "auto": out_of_core when the data set has more rows
+    #: than ``max_memory_rows`` (see ``shared.engines.resolve_engine``)
+    engine: str = "auto"
+    max_memory_rows: int = 100_000
 
     @property
     def negative_label(self) -> str:
@@ -112,6 +118,13 @@ class ProblemSpec:
             problems.append(f"test_size={self.test_size}: use a fraction between 0 and 0.5")
         if not 2 <= self.cv_folds <= 20:
             problems.append(f"cv_folds={self.cv_folds}: use between 2 and 20 folds")
+        if self.engine not in ENGINES:
+            problems.append(f"engine={self.engine!r}: choose one of {', '.join(ENGINES)}")
+        if not isinstance(self.max_memory_rows, int) or self.max_memory_rows < 1:
+            problems.append(
+                f"max_memory_rows={self.max_memory_rows!r}: use a whole number of rows of at "
+                "least 1 (auto takes the out-of-core path above it)"
+            )
         if problems:
             raise ProblemSpecError("invalid problem spec:\n  - " + "\n  - ".join(problems))
         return self
@@ -131,6 +144,11 @@ class ProblemSpec:
         payload = asdict(self)
         payload["labels"] = list(self.labels)
         payload["notes"] = list(self.notes)
+        # The engine fields came later: left out while they hold their defaults, so a run that
+        # never chose an engine writes the same problem.json (and model version) as before.
+        for name in _ENGINE_FIELDS:
+            if payload[name] == _DEFAULTS[name]:
+                del payload[name]
         return payload
 
     @classmethod
@@ -143,6 +161,10 @@ class ProblemSpec:
         data["labels"] = tuple(data["labels"])
         data["notes"] = tuple(data.get("notes", ()))
         return cls(**data).validate()
+
+
+_ENGINE_FIELDS = ("engine", "max_memory_rows")
+_DEFAULTS = {f.name: f.default for f in fields(ProblemSpec)}
 
 
 def _check_fraction(problems: list[str], name: str, value: float) -> None:

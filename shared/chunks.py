@@ -1,0 +1,382 @@
+"""Stage 2 out of core: a CSV, TSV or Parquet file (or folder) read and validated in chunks.
+
+Memory holds one chunk of rows at a time, never the file. Each chunk gets the
+fixed schema with global row numbers (``row`` counts records from the top of
+the file, blank lines included, exactly as the in-memory reader numbers them)
+and goes through the very same ``shared.validation.validate``. One rule spans
+chunks: the same text with two labels. So pass 1 validates every chunk and
+stages its kept rows, remembering a 64-bit hash and the label of each; pass 2
+reads the staged rows back (Parquet, fast) and quarantines the texts whose
+hash carries two labels. Rows read = rows kept + rows quarantined, as in memory.
+
+The quarantine lists rows with a per-row reason in file order, then the rows
+of texts with conflicting labels in file order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from shared import partitions, storage
+from shared.catalog import Catalog
+from shared.problem import ProblemSpec
+from shared.records import CollectionReport, DataSourceError, LoadedData
+from shared.userfile import _check_columns, _refuse_non_text
+from shared.validation import SCHEMA, quarantine_table, validate
+
+#: rows validated at a time
+CHUNK_ROWS = 50_000
+CONFLICT = "same text with conflicting labels"
+#: distinct sources listed in the profile; more are summed under "(other sources)"
+MAX_SOURCES = 1_000
+
+
+# -- reading ----------------------------------------------------------------------------------
+def is_parquet(path: Path) -> bool:
+    """A Parquet file, or a folder of Parquet files."""
+    return path.suffix.lower() == ".parquet" or (path.is_dir() and any(path.glob("*.parquet")))
+
+
+def iter_file_chunks(
+    path: str | os.PathLike[str], text_column: str = "text", label_column: str = "label",
+    source_column: str | None = None, *, chunk_rows: int = CHUNK_ROWS, sep: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The records of a user's CSV/TSV/Parquet file or Parquet folder, a chunk at a time.
+
+    Each chunk has the columns ``row, text, label, source`` with global
+    1-based row numbers; values are read as they are (no NaN guessing), as the
+    in-memory reader reads them. Raises DataSourceError naming the file (and
+    the line, for a CSV) when it cannot be read as a table.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataSourceError(f"{path}: no such file or folder; check the --dataset value")
+    wanted = (text_column, label_column, source_column)
+    if is_parquet(path):
+        yield from _parquet_chunks(path, wanted, chunk_rows)
+    else:
+        yield from _csv_chunks(path, wanted, chunk_rows, sep)
+
+
+def _schema_frame(
+    row0: int, raw: pd.DataFrame, wanted: tuple[str | None, ...], default_source: str
+) -> pd.DataFrame:
+    text_column, label_column, source_column = wanted
+    return pd.DataFrame({
+        "row": np.arange(row0 + 1, row0 + len(raw) + 1),
+        "text": raw[text_column].to_numpy(dtype=object),
+        "label": raw[label_column].to_numpy(dtype=object),
+        "source": raw[source_column].to_numpy(dtype=object) if source_column else default_source,
+    })
+
+
+def _parquet_chunks(
+    path: Path, wanted: tuple[str | None, ...], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    files = partitions.part_files(path)
+    rows = 0
+    for file in files:
+        try:
+            reader = pq.ParquetFile(file)
+        except Exception as error:  # pyarrow raises many kinds; all mean "not readable"
+            raise DataSourceError(
+                f"{file}: cannot be read as Parquet ({type(error).__name__}: {error}); check "
+                "that it is a Parquet file, or save the table as CSV UTF-8"
+            ) from None
+        columns = list(reader.schema_arrow.names)
+        _check_columns(file, pd.DataFrame(columns=columns), wanted, "", "")
+        needed = [c for c in dict.fromkeys(wanted) if c]
+        for batch in reader.iter_batches(batch_size=chunk_rows, columns=needed):
+            raw = batch.to_pandas()
+            yield _schema_frame(rows, raw, wanted, file.stem if len(files) == 1 else path.stem)
+            rows += len(raw)
+
+
+def _csv_chunks(
+    path: Path, wanted: tuple[str | None, ...], chunk_rows: int, sep: str | None
+) -> Iterator[pd.DataFrame]:
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    _refuse_non_text(path, head)
+    delimiter = sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    rows = 0
+    header: list[str] | None = None
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as text:
+            reader = pd.read_csv(text, sep=delimiter, header=None, dtype=object,
+                                 keep_default_na=False, skip_blank_lines=False,
+                                 chunksize=chunk_rows)
+            for table in reader:
+                if header is None:
+                    header = [v if isinstance(v, str) else "" for v in table.iloc[0]]
+                    repeated = sorted({name for name in header if header.count(name) > 1})
+                    if repeated:
+                        raise DataSourceError(
+                            f"{path}: the header line names column(s) {repeated} more than "
+                            "once; give every column its own name")
+                    _check_columns(path, pd.DataFrame(columns=header), wanted, delimiter,
+                                   delimiter.join(header))
+                    table = table.iloc[1:]
+                table.columns = header
+                if len(table):
+                    yield _schema_frame(rows, table, wanted, path.stem)
+                rows += len(table)
+    except UnicodeDecodeError:
+        raise DataSourceError(_encoding_message(path)) from None
+    except pd.errors.EmptyDataError:
+        raise DataSourceError(
+            f"{path}: no header line (the file holds only blank lines); it needs a header such "
+            "as 'text,label' and one labelled text per line") from None
+    except pd.errors.ParserError as error:
+        line = re.search(r"line (\d+)", str(error))
+        where = f"line {line.group(1)}" if line else "a line"
+        raise DataSourceError(
+            f"{path}: {where} cannot be read ({str(error).strip()}). A text that contains the "
+            f"delimiter {delimiter!r} must be wrapped in double quotes, and a quote inside a "
+            "quoted text doubled; fix or remove that line.") from None
+    if header is None:
+        raise DataSourceError(f"{path}: the file holds no header line")
+    if rows == 0:
+        raise DataSourceError(
+            f"{path}: the file has a header ({', '.join(header)}) but no data rows; add the "
+            "labelled texts below the header line")
+
+
+def _encoding_message(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is, found by decoding the file in blocks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                start = offset + error.start
+                line = lines + block.count(b"\n", 0, error.start) + 1
+                return (f"{path}: not valid UTF-8: byte 0x{block[error.start]:02X} at position "
+                        f"{start} (line {line}). Re-save it as UTF-8 (Excel: 'CSV UTF-8'; or "
+                        "`iconv -f cp1252 -t utf-8 IN > OUT`) and load it again; nothing is "
+                        "guessed, so that no character is read wrong.")
+            offset += len(block)
+            lines += block.count(b"\n")
+    return f"{path}: not valid UTF-8; re-save it as UTF-8"
+
+
+def iter_source_chunks(
+    dataset: str, task: str, text_column: str = "text", label_column: str = "label",
+    positive_label: str | None = None, chunk_rows: int = CHUNK_ROWS,
+) -> tuple[str, str, dict[str, Any], Iterator[pd.DataFrame]]:
+    """(name, origin, details, chunks) of a data set: a user's file or folder read in chunks,
+    or a named set (built-in or public: small by construction) loaded whole and cut in chunks.
+
+    ``positive_label`` is for the in-memory path: mapping a user's labels needs every
+    distinct label value first; out of core, name the task's labels in the file.
+    """
+    from shared.sources import SOURCES, load_dataset
+
+    if dataset in SOURCES:
+        loaded = load_dataset(dataset, task, positive_label=positive_label)
+        frame = loaded.frame
+        chunks = (frame.iloc[i:i + chunk_rows].reset_index(drop=True)
+                  for i in range(0, len(frame), chunk_rows))
+        return loaded.name, loaded.origin, dict(loaded.details), chunks
+    if positive_label not in (None, ""):
+        raise DataSourceError(
+            f"{Path(dataset).name}: positive_label={positive_label!r} is not supported by the "
+            "out-of-core engine (mapping labels needs the whole label column first); write the "
+            "task's label names in the file, or use -p engine memory")
+    path = Path(dataset)
+    details: dict[str, Any] = {"file": path.name,
+                               "format": "parquet" if is_parquet(path) else "csv/tsv"}
+    return path.name, path.name, details, iter_file_chunks(path, text_column, label_column,
+                                                           chunk_rows=chunk_rows)
+
+
+# -- validation -------------------------------------------------------------------------------
+@dataclass
+class ChunkResult:
+    """One validated chunk: kept rows (with their text hash) and quarantined rows."""
+
+    kept: pd.DataFrame
+    quarantined: pd.DataFrame
+    rows_read: int
+
+
+def key_hashes(texts: pd.Series) -> np.ndarray:
+    """The hash of the key under which validation compares texts (stripped, case-folded)."""
+    return partitions.text_hashes(texts.map(lambda t: t.strip().casefold()).to_numpy(dtype=object),
+                                  "conflict", 0)
+
+
+def validate_chunk(chunk: pd.DataFrame, spec: ProblemSpec) -> ChunkResult:
+    """``shared.validation.validate`` on one chunk, the kept rows keyed by their text hash.
+
+    Rows quarantined here for a conflict inside the chunk stay in ``kept`` marked
+    ``_conflict``: their labels are needed to find the same text in other chunks.
+    """
+    validated = validate(LoadedData("chunk", chunk, "chunk"), spec)
+    quarantined = validated.quarantined
+    conflicted = quarantined[quarantined["reason"] == CONFLICT]
+    kept = pd.concat([
+        validated.kept.assign(_conflict=False),
+        conflicted.drop(columns="reason").assign(
+            text=conflicted["text"].map(str.strip), _conflict=True),
+    ], ignore_index=True)
+    kept["_key"] = key_hashes(kept["text"])
+    return ChunkResult(kept, quarantined[quarantined["reason"] != CONFLICT], len(chunk))
+
+
+@dataclass
+class Profile:
+    """Stage 2's profile (``shared.validation.profile``), counted chunk by chunk."""
+
+    spec: ProblemSpec
+    labels: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)
+    words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    rows: int = 0
+    distinct: partitions.FirstSeen = field(default_factory=partitions.FirstSeen)
+
+    def add(self, kept: pd.DataFrame) -> None:
+        """Count the kept rows of one part."""
+        self.rows += len(kept)
+        self.labels.update(kept["label"])
+        self.sources.update(kept["source"])
+        counts = np.bincount(kept["text"].str.split().str.len().to_numpy(dtype=np.int64))
+        if len(counts) > len(self.words):
+            self.words = np.pad(self.words, (0, len(counts) - len(self.words)))
+        self.words[:len(counts)] += counts
+        self.distinct.keep(key_hashes(kept["text"]))
+
+    def as_dict(self) -> dict[str, object]:
+        """The same keys as ``shared.validation.profile``."""
+        sources = dict(sorted(self.sources.items()))
+        if len(sources) > MAX_SOURCES:
+            top = dict(self.sources.most_common(MAX_SOURCES))
+            top["(other sources)"] = self.rows - sum(top.values())
+            sources = top
+        cumulative = np.cumsum(self.words)
+        middle = [(self.rows - 1) // 2, self.rows // 2]
+        median = float(np.mean([np.searchsorted(cumulative, m, side="right") for m in middle])) \
+            if self.rows else float("nan")
+        return {
+            "rows": self.rows,
+            "labels": {label: int(self.labels.get(label, 0)) for label in self.spec.labels},
+            "sources": {str(k): int(v) for k, v in sources.items()},
+            "duplicate_texts": self.rows - self.distinct.distinct,
+            "median_words": median,
+        }
+
+
+def collect(
+    cat: Catalog, spec: ProblemSpec, dataset: str, text_column: str = "text",
+    label_column: str = "label", positive_label: str | None = None,
+    chunk_rows: int = CHUNK_ROWS, part_rows: int = partitions.PART_ROWS,
+) -> CollectionReport:
+    """Stage 2 out of core: validate ``dataset`` chunk by chunk and write its artifacts.
+
+    Writes the kept rows as Parquet parts (``raw_parts``), the quarantine CSV
+    and the collection report (``details["engine"] = "out_of_core"``).
+    """
+    name, origin, details, chunks = iter_source_chunks(
+        dataset, spec.task, text_column, label_column, positive_label, chunk_rows)
+    staging = cat.path("raw_parts").with_name(".staging.parquet")
+    rows_read, quarantined = 0, 0
+    reasons: Counter = Counter()
+    hashes, labels = [], []
+    with storage.atomic_path(cat.path("quarantine")) as quarantine_tmp:
+        first = True
+
+        def quarantine(rows: pd.DataFrame) -> None:
+            nonlocal first, quarantined
+            quarantine_table(rows).to_csv(quarantine_tmp, mode="w" if first else "a",
+                                          header=first, index=False, encoding="utf-8",
+                                          lineterminator="\n")
+            first = False
+            quarantined += len(rows)
+            reasons.update(rows["reason"])
+
+        with partitions.PartWriter(staging, part_rows) as staged:
+            for chunk in chunks:
+                result = validate_chunk(chunk, spec)
+                rows_read += result.rows_read
+                quarantine(result.quarantined)
+                staged.write(result.kept[["row", *SCHEMA, "_key", "_conflict"]])
+                hashes.append(result.kept["_key"].to_numpy())
+                labels.append(result.kept["label"].to_numpy(dtype=object))
+        conflicts = _conflicting(hashes, labels)
+        del hashes, labels
+        profile = Profile(spec)
+        try:
+            with partitions.PartWriter(cat.path("raw_parts"), part_rows) as snapshot:
+                for part in partitions.iter_parts(staging):
+                    bad = part["_conflict"].to_numpy() | np.isin(part["_key"].to_numpy(), conflicts)
+                    if bad.any():
+                        quarantine(part[bad].drop(columns=["_key", "_conflict"]).assign(
+                            reason=CONFLICT))
+                    kept = part[~bad][["row", *SCHEMA]]
+                    kept = kept.assign(source=kept["source"].map(
+                        lambda v: str(v) if v is not None else ""))
+                    snapshot.write(kept)
+                    profile.add(kept)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if first:
+            quarantine(pd.DataFrame(columns=["row", "text", "label", "source", "reason"]))
+    if rows_read != profile.rows + quarantined:
+        raise AssertionError(f"{origin}: {rows_read} read != {profile.rows} + {quarantined}")
+    report = CollectionReport(
+        dataset=name, origin=origin, rows_read=rows_read, rows_kept=profile.rows,
+        rows_quarantined=quarantined,
+        quarantine_reasons={k: int(v) for k, v in sorted(reasons.items())},
+        profile=profile.as_dict(),
+        snapshot_sha256=storage.sha256_path(cat.path("raw_parts")),
+        details={**details, "engine": "out_of_core", "chunk_rows": chunk_rows,
+                 "parts": len(partitions.part_files(cat.path("raw_parts")))},
+    )
+    report.save(cat)
+    return report
+
+
+def _conflicting(hashes: list[np.ndarray], labels: list[np.ndarray]) -> np.ndarray:
+    """The hashes that occur with more than one label (sorted)."""
+    if not hashes:
+        return np.zeros(0, dtype=np.uint64)
+    keys = np.concatenate(hashes)
+    codes = pd.factorize(np.concatenate(labels))[0].astype(np.int64)
+    pairs = np.unique(np.stack([keys.astype(np.int64), codes]), axis=1)
+    values, counts = np.unique(pairs[0], return_counts=True)
+    return values[counts > 1].astype(np.uint64)
+
+
+def reconciliation(report: CollectionReport) -> pd.DataFrame:
+    """Rows read, kept and quarantined, as ``shared.validation.reconciliation`` shows them."""
+    return pd.DataFrame(
+        {"rows": [report.rows_read, report.rows_kept, report.rows_quarantined]},
+        index=pd.Index(["read", "kept", "quarantined"], name=report.origin),
+    )
+
+
+def quarantine_reasons(report: CollectionReport) -> pd.DataFrame | str:
+    """Quarantined rows per reason (or "none")."""
+    if not report.quarantine_reasons:
+        return "none"
+    return pd.Series(report.quarantine_reasons, name="rows").rename_axis("reason").to_frame()
+
+
+def read_quarantine(cat: Catalog, limit: int = 1_000) -> pd.DataFrame:
+    """The first ``limit`` rows of the quarantine (it can be large for a large bad file)."""
+    return pd.read_csv(cat.path("quarantine"), nrows=limit, keep_default_na=False,
+                       encoding="utf-8")
