@@ -283,15 +283,22 @@ class Profile:
 def collect(
     cat: Catalog, spec: ProblemSpec, dataset: str, text_column: str = "text",
     label_column: str = "label", positive_label: str | None = None,
-    chunk_rows: int = CHUNK_ROWS, part_rows: int = partitions.PART_ROWS,
+    chunk_rows: int = CHUNK_ROWS, part_rows: int = partitions.PART_ROWS, client: Any = None,
 ) -> CollectionReport:
     """Stage 2 out of core: validate ``dataset`` chunk by chunk and write its artifacts.
 
     Writes the kept rows as Parquet parts (``raw_parts``), the quarantine CSV
-    and the collection report (``details["engine"] = "out_of_core"``).
+    and the collection report (``details["engine"] = "out_of_core"``). With a
+    Dask ``client`` and a Parquet input, the chunks are the partitions of a
+    ``dask.dataframe``, validated on the workers (:func:`dask_validated`).
     """
     name, origin, details, chunks = iter_source_chunks(
         dataset, spec.task, text_column, label_column, positive_label, chunk_rows)
+    if client is not None and dataset_is_parquet(dataset):
+        results = dask_validated(client, Path(dataset), (text_column, label_column, None), spec)
+        details["dask"] = client.scheduler.address
+    else:
+        results = (validate_chunk(chunk, spec) for chunk in chunks)
     staging = cat.path("raw_parts").with_name(".staging.parquet")
     rows_read, quarantined = 0, 0
     reasons: Counter = Counter()
@@ -309,8 +316,7 @@ def collect(
             reasons.update(rows["reason"])
 
         with partitions.PartWriter(staging, part_rows) as staged:
-            for chunk in chunks:
-                result = validate_chunk(chunk, spec)
+            for result in results:
                 rows_read += result.rows_read
                 quarantine(result.quarantined)
                 staged.write(result.kept[["row", *SCHEMA, "_key", "_conflict"]])
@@ -348,6 +354,55 @@ def collect(
     )
     report.save(cat)
     return report
+
+
+def dataset_is_parquet(dataset: str) -> bool:
+    """A user's Parquet file or folder (named data sets are not)."""
+    from shared.sources import SOURCES
+
+    return dataset not in SOURCES and is_parquet(Path(dataset))
+
+
+def validate_partition(
+    raw: pd.DataFrame, wanted: tuple[str | None, ...], default_source: str, spec: ProblemSpec
+) -> ChunkResult:
+    """One partition of the input validated on a worker (rows numbered from 1 in it)."""
+    return validate_chunk(_schema_frame(0, raw, wanted, default_source), spec)
+
+
+def dask_validated(
+    client: Any, path: Path, wanted: tuple[str | None, ...], spec: ProblemSpec, window: int = 8,
+) -> Iterator[ChunkResult]:
+    """Validate the partitions of a Parquet input on the cluster, yielded in file order.
+
+    The rows of each partition are renumbered here by the rows before it, so the
+    numbers are global as in the local reader. At most ``window`` partitions are
+    in flight, so finished results never pile up.
+    """
+    import dask
+    import dask.dataframe as dd
+
+    files = partitions.part_files(path)
+    for file in files:  # a missing column is an error naming the file, before any work
+        _check_columns(file, pd.DataFrame(columns=pq.ParquetFile(file).schema_arrow.names),
+                       wanted, "", "")
+    columns = [c for c in dict.fromkeys(wanted) if c]
+    with dask.config.set({"dataframe.convert-string": False}):
+        frame = dd.read_parquet(files, columns=columns)
+    source = files[0].stem if len(files) == 1 else path.stem
+    tasks = [dask.delayed(validate_partition)(part, wanted, source, spec)
+             for part in frame.to_delayed()]
+    futures = [client.compute(task) for task in tasks[:window]]
+    offset = 0
+    for index in range(len(tasks)):
+        result = futures[index].result()
+        futures[index] = None  # let the cluster forget it
+        if index + window < len(tasks):
+            futures.append(client.compute(tasks[index + window]))
+        result.kept["row"] += offset
+        result.quarantined["row"] += offset
+        offset += result.rows_read
+        yield result
 
 
 def _conflicting(hashes: list[np.ndarray], labels: list[np.ndarray]) -> np.ndarray:
