@@ -165,3 +165,31 @@ def deployed_project(tmp_path_factory) -> Catalog:
 def deployed(tmp_path_factory) -> Catalog:
     """A sentiment project deployed for one test module, which may change its log."""
     return deploy_small_model(tmp_path_factory.mktemp("project"))
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real distributed cluster for the session: a scheduler and two worker processes on
+    127.0.0.1 (one thread each), torn down afterwards."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def labelled_texts(rows: int, seed: int = 0) -> pd.DataFrame:
+    """``rows`` short reviews of the built-in sentiment set, recombined (a few thousand texts
+    for out-of-core tests: made from real snippets, distinct enough to split and learn)."""
+    import numpy as np
+
+    base = pd.read_csv(get_task("sentiment").builtin_dataset)
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, len(base), rows)
+    labels = base["label"].to_numpy()[first]
+    texts = []
+    for i, label in zip(first, labels, strict=True):
+        same = base.index[base["label"] == label].to_numpy()
+        other = base.loc[rng.choice(same), "text"]
+        texts.append(f"{base.loc[i, 'text']} {other}" if rng.random() < 0.7 else base.loc[i, "text"])
+    return pd.DataFrame({"text": texts, "label": labels})
