@@ -249,8 +249,8 @@ class Profile:
     rows: int = 0
     distinct: partitions.FirstSeen = field(default_factory=partitions.FirstSeen)
 
-    def add(self, kept: pd.DataFrame) -> None:
-        """Count the kept rows of one part."""
+    def add(self, kept: pd.DataFrame, keys: np.ndarray) -> None:
+        """Count the kept rows of one part (``keys``: their ``key_hashes``)."""
         self.rows += len(kept)
         self.labels.update(kept["label"])
         self.sources.update(kept["source"])
@@ -258,7 +258,7 @@ class Profile:
         if len(counts) > len(self.words):
             self.words = np.pad(self.words, (0, len(counts) - len(self.words)))
         self.words[:len(counts)] += counts
-        self.distinct.keep(key_hashes(kept["text"]))
+        self.distinct.keep(keys)
 
     def as_dict(self) -> dict[str, object]:
         """The same keys as ``shared.validation.profile``."""
@@ -333,10 +333,8 @@ def collect(
                         quarantine(part[bad].drop(columns=["_key", "_conflict"]).assign(
                             reason=CONFLICT))
                     kept = part[~bad][["row", *SCHEMA]]
-                    kept = kept.assign(source=kept["source"].map(
-                        lambda v: str(v) if v is not None else ""))
                     snapshot.write(kept)
-                    profile.add(kept)
+                    profile.add(kept, part["_key"].to_numpy()[~bad])
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if first:

@@ -49,9 +49,12 @@ from shared.scoring import positive_scores
 from shared.text import TextCleaner, clean_text
 
 #: texts the hyperparameter search runs on (a stratified sample of the training split)
-SAMPLE_ROWS = 20_000
-#: passes of partial_fit over the training parts
-EPOCHS = 3
+SAMPLE_ROWS = 10_000
+#: at most this many passes of partial_fit over the training parts (the search's SGD
+#: ``max_iter``), and as many as it takes to see ``EPOCH_ROWS`` rows; naive Bayes needs one
+#: (its counts are exact after one pass; more would only weaken its smoothing)
+EPOCHS = 15
+EPOCH_ROWS = 150_000
 #: most training rows held out of the final fit, for stage 5's calibration and threshold
 HOLDOUT_ROWS = 20_000
 HOLDOUT_SHARE = 0.1
@@ -243,9 +246,12 @@ def sample_point(chosen: pd.Series, sample_rows: int, folds: int) -> dict[str, f
     return search.curve_point(size, chosen) | {"train_size": size}
 
 
-def epochs_for(train_rows: int, epochs: int = EPOCHS) -> int:
-    """Passes over the data: ``epochs``, and at least one pass of 50,000 rows on small data."""
-    return max(epochs, math.ceil(50_000 / max(train_rows, 1)))
+def epochs_for(pipeline: Pipeline, train_rows: int, epochs: int = EPOCHS) -> int:
+    """Passes over the training parts: one for naive Bayes; for SGD enough to see
+    ``EPOCH_ROWS`` rows, at least one and at most ``epochs``."""
+    if isinstance(pipeline.named_steps["clf"], ComplementNB):
+        return 1
+    return max(1, min(epochs, math.ceil(EPOCH_ROWS / max(train_rows, 1))))
 
 
 def majority_counts(cat: Catalog) -> pd.Series:

@@ -74,7 +74,7 @@ def stage4(cat: Catalog, spec: ProblemSpec, sample_rows: int = incremental.SAMPL
     candidate = next(c for c in candidates if c.name == chosen["model"])
     model = training.configured(candidate, chosen["raw_params"])
     train_rows = int(incremental.majority_counts(cat).sum())
-    passes = incremental.epochs_for(train_rows, epochs)
+    passes = incremental.epochs_for(model, train_rows, epochs)
     stream = incremental.train_stream(
         model, cat, spec, passes, incremental.sample_point(chosen, len(sample), spec.cv_folds),
         n_jobs=n_jobs)
