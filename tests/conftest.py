@@ -193,3 +193,30 @@ def labelled_texts(rows: int, seed: int = 0) -> pd.DataFrame:
         other = base.loc[rng.choice(same), "text"]
         texts.append(f"{base.loc[i, 'text']} {other}" if rng.random() < 0.7 else base.loc[i, "text"])
     return pd.DataFrame({"text": texts, "label": labels})
+
+
+def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
+    """Stages 1 to 6 on the out-of-core path under ``root``: a CSV of ``rows`` texts, small
+    chunks and parts (so that every stage crosses part boundaries), a small search sample."""
+    from shared import chunks, incremental, out_of_core, prepare_parts
+    from shared.records import TrainingReport
+
+    cat = Catalog.for_task("sentiment", root)
+    spec = get_task("sentiment").spec.with_overrides(engine="out_of_core")
+    problem.save(spec, cat)
+    dataset = root / "reviews.csv"
+    labelled_texts(rows).to_csv(dataset, index=False)
+    chunks.collect(cat, spec, str(dataset), chunk_rows=500, part_rows=700)
+    prepare_parts.prepare(cat, spec, part_rows=600)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(incremental, "BATCH_ROWS", 400)
+        out_of_core.stage4(cat, spec, sample_rows=1000, n_jobs=1)
+    out_of_core.stage5(cat, spec)
+    deployment.deploy(cat, TrainingReport.load(cat))
+    return cat
+
+
+@pytest.fixture(scope="session")
+def out_of_core_project(tmp_path_factory) -> Catalog:
+    """An out-of-core sentiment project deployed once for the session; tests must not change it."""
+    return run_out_of_core(tmp_path_factory.mktemp("out_of_core"))
