@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from shared import partitions, storage
 from shared.catalog import Catalog
+from shared.engines import OUT_OF_CORE, drop_stale
 from shared.problem import ProblemSpec
 from shared.records import CollectionReport, DataSourceError, LoadedData
 from shared.userfile import _check_columns, _refuse_non_text
@@ -294,6 +295,7 @@ def collect(
     """
     name, origin, details, chunks = iter_source_chunks(
         dataset, spec.task, text_column, label_column, positive_label, chunk_rows)
+    drop_stale(cat, 2, OUT_OF_CORE)
     if client is not None and dataset_is_parquet(dataset):
         results = dask_validated(client, Path(dataset), (text_column, label_column, None), spec)
         details["dask"] = client.scheduler.address

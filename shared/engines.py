@@ -65,3 +65,29 @@ def engine_of(cat: Catalog) -> str:
     from shared.records import CollectionReport
 
     return str(CollectionReport.load(cat).details.get("engine", MEMORY))
+
+
+#: what only one engine writes, per stage: the other engine's run removes it, so that no
+#: stage reads, fingerprints or lists a file an earlier run of the other engine left behind
+ENGINE_ONLY = {
+    MEMORY: {2: ("raw_snapshot",), 3: ("clean_dataset", "train", "test")},
+    OUT_OF_CORE: {2: ("raw_parts",), 3: ("clean_parts", "train_parts", "test_parts")},
+}
+
+
+def drop_stale(cat: Catalog, stage: int, engine: str) -> list[str]:
+    """Remove what the other engine's run of ``stage`` left; return the names removed."""
+    import shutil
+
+    other = OUT_OF_CORE if engine == MEMORY else MEMORY
+    removed = []
+    for name in ENGINE_ONLY[other].get(stage, ()):
+        path = cat.path(name)
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed

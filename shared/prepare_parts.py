@@ -24,6 +24,7 @@ import pandas as pd
 
 from shared import partitions
 from shared.catalog import Catalog
+from shared.engines import OUT_OF_CORE, drop_stale
 from shared.problem import ProblemSpec
 from shared.records import PreparationReport
 from shared.text import clean_text
@@ -36,6 +37,7 @@ def prepare(cat: Catalog, spec: ProblemSpec,
             part_rows: int = partitions.PART_ROWS) -> PreparationReport:
     """Write ``clean_parts``, ``train_parts``, ``test_parts`` and the preparation report."""
     raw = cat.require("raw_parts")
+    drop_stale(cat, 3, OUT_OF_CORE)
     rows = partitions.count_rows(raw)
     parts = {"train": max(1, math.ceil(rows * (1 - spec.test_size) / part_rows)),
              "test": max(1, math.ceil(rows * spec.test_size / part_rows))}

@@ -95,6 +95,9 @@ def save_collection(
     cat: Catalog, data: LoadedData, validated: ValidatedData, spec: ProblemSpec
 ) -> CollectionReport:
     """Write the raw snapshot, the quarantine and the collection report of stage 2."""
+    from shared.engines import MEMORY, drop_stale
+
+    drop_stale(cat, 2, MEMORY)
     cat.write("raw_snapshot", validated.kept[["row", *SCHEMA]])
     cat.write("quarantine", quarantine_table(validated.quarantined))
     report = CollectionReport(
