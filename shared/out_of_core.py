@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from shared import (
-    chunks,
+    chunk_validation,
     cluster,
     evaluation,
     incremental,
@@ -38,7 +38,7 @@ def stage2(cat: Catalog, spec: ProblemSpec, dataset: str, text_column: str = "te
            label_column: str = "label", positive_label: str | None = None,
            client: Any = None) -> CollectionReport:
     """Validate the data set in chunks; write the Parquet snapshot, quarantine and report."""
-    return chunks.collect(cat, spec, dataset, text_column, label_column, positive_label,
+    return chunk_validation.collect(cat, spec, dataset, text_column, label_column, positive_label,
                           client=client)
 
 

@@ -198,7 +198,7 @@ def labelled_texts(rows: int, seed: int = 0) -> pd.DataFrame:
 def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
     """Stages 1 to 6 on the out-of-core path under ``root``: a CSV of ``rows`` texts, small
     chunks and parts (so that every stage crosses part boundaries), a small search sample."""
-    from shared import chunks, incremental, out_of_core, prepare_parts
+    from shared import chunk_validation, incremental, out_of_core, prepare_parts
     from shared.records import TrainingReport
 
     cat = Catalog.for_task("sentiment", root)
@@ -206,7 +206,7 @@ def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
     problem.save(spec, cat)
     dataset = root / "reviews.csv"
     labelled_texts(rows).to_csv(dataset, index=False)
-    chunks.collect(cat, spec, str(dataset), chunk_rows=500, part_rows=700)
+    chunk_validation.collect(cat, spec, str(dataset), chunk_rows=500, part_rows=700)
     prepare_parts.prepare(cat, spec, part_rows=600)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(incremental, "BATCH_ROWS", 400)
