@@ -33,6 +33,18 @@ def messy_file(tmp_path, rows: int = 3000):
     return path
 
 
+def messy_parquet_folder(tmp_path, rows_per_file: int):
+    """The messy file's rows (all strings) as a folder of Parquet files."""
+    frame = pd.read_csv(messy_file(tmp_path), keep_default_na=False, skip_blank_lines=False,
+                        dtype=str)
+    folder = tmp_path / "reviews.parquet"
+    folder.mkdir()
+    for i, start in enumerate(range(0, len(frame), rows_per_file)):
+        frame.iloc[start:start + rows_per_file].to_parquet(folder / f"part-{i}.parquet",
+                                                           index=False)
+    return folder
+
+
 def collect(tmp_path, dataset, spec, **kwargs):
     cat = Catalog.for_task("sentiment", tmp_path / "run")
     return cat, chunk_validation.collect(cat, spec, str(dataset), chunk_rows=97, part_rows=500, **kwargs)
@@ -72,12 +84,7 @@ def test_broken_rows_are_quarantined_with_their_global_row_numbers(tmp_path, spe
 
 
 def test_a_parquet_folder_reads_as_the_same_table(tmp_path, spec):
-    frame = pd.read_csv(messy_file(tmp_path), keep_default_na=False, skip_blank_lines=False,
-                        dtype=str)
-    folder = tmp_path / "reviews.parquet"
-    folder.mkdir()
-    for i, start in enumerate(range(0, len(frame), 1000)):
-        frame.iloc[start:start + 1000].to_parquet(folder / f"part-{i}.parquet", index=False)
+    folder = messy_parquet_folder(tmp_path, 1000)
     _, from_folder = collect(tmp_path, folder, spec)
     _, from_csv = collect(tmp_path / "csv", messy_file(tmp_path), spec)
     assert from_folder.quarantine_reasons == from_csv.quarantine_reasons
@@ -87,12 +94,7 @@ def test_a_parquet_folder_reads_as_the_same_table(tmp_path, spec):
 
 @pytest.mark.cluster
 def test_dask_validates_parquet_partitions_as_the_local_reader(tmp_path, spec, dask_client):
-    frame = pd.read_csv(messy_file(tmp_path), keep_default_na=False, skip_blank_lines=False,
-                        dtype=str)
-    folder = tmp_path / "in.parquet"
-    folder.mkdir()
-    for i, start in enumerate(range(0, len(frame), 700)):
-        frame.iloc[start:start + 700].to_parquet(folder / f"part-{i}.parquet", index=False)
+    folder = messy_parquet_folder(tmp_path, 700)
     local_cat, local = collect(tmp_path / "local", folder, spec)
     dask_cat, remote = collect(tmp_path / "dask", folder, spec, client=dask_client)
     assert remote.quarantine_reasons == local.quarantine_reasons
