@@ -39,7 +39,7 @@ def resolve_address(option: str | None, environ: Mapping[str, str] | None = None
 
 @contextlib.contextmanager
 def connect(
-    option: str | None = None, n_workers: int | None = None, timeout: float = 30,
+    option: str | None = None, n_workers: int | None = None, timeout: float = 10,
 ) -> Iterator[Any]:
     """A ``distributed.Client`` for the block, or None when no cluster is asked for.
 
