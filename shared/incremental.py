@@ -160,15 +160,17 @@ def holdout_share(train_rows: int, max_rows: int = HOLDOUT_ROWS) -> float:
 def train_stream(
     pipeline: Pipeline, cat: Catalog, spec: ProblemSpec, epochs: int = EPOCHS,
     sample_point: dict[str, float] | None = None, holdout_rows: int = HOLDOUT_ROWS,
-    batch_rows: int = BATCH_ROWS, max_words: int = MAX_WORDS, n_jobs: int = -1,
+    batch_rows: int | None = None, max_words: int = MAX_WORDS, n_jobs: int = -1,
 ) -> StreamResult:
     """Train ``pipeline`` (an unfitted hashing candidate) on every training part.
 
     ``sample_point`` (the search's score of this configuration on the sample,
-    with its size) is the learning curve's first point. The transforms run on
+    with its size) is the learning curve's first point. ``batch_rows`` rows go to each
+    ``partial_fit`` (default ``BATCH_ROWS``). The transforms run on
     ``n_jobs`` worker processes while this process runs ``partial_fit``.
     """
     start = time.perf_counter()
+    batch_rows = batch_rows or BATCH_ROWS
     folder = cat.require("train_parts")
     files = partitions.part_files(folder)
     total = partitions.count_rows(folder)
