@@ -191,6 +191,32 @@ def table(runs: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def medians(results: list[dict]) -> str:
+    """The per-stage and batch tables of the medians of several runs (each figure on its own)."""
+    runs = []
+    for index, first in enumerate(results[0]["runs"]):
+        stages = {stage: {key: float(np.median([r["runs"][index]["stages"][stage][key]
+                                                for r in results]))
+                          for key in first["stages"][stage]}
+                  for stage in first["stages"]}
+        runs.append({"size": first["size"], "stages": stages,
+                     "total_seconds": float(np.median([r["runs"][index]["total_seconds"]
+                                                       for r in results])),
+                     "runner_peak_mb": float(np.median([r["runs"][index]["runner_peak_mb"]
+                                                        for r in results]))})
+    lines = [f"medians of {len(results)} runs", table(runs)]
+    if len(runs) > 1:
+        lines.append(f"time({runs[-1]['size']:,}) / time({runs[0]['size']:,}) = "
+                     f"{runs[-1]['total_seconds'] / runs[0]['total_seconds']:.1f}")
+    batches = [r["batch"] for r in results if r.get("batch")]
+    for name in batches[0] if batches else []:
+        seconds = float(np.median([b[name]["seconds"] for b in batches]))
+        peak = float(np.median([b[name]["peak_process_mb"] for b in batches]))
+        lines.append(f"batch {name}: {seconds:.0f} s, {runs[-1]['size'] / seconds:,.0f} rows/s, "
+                     f"peak {peak:,.0f} MB (largest process)")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the sets, run the pipeline on each, optionally the batch comparison; print tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -201,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score the largest set in-process and with --dask local")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--build", type=int, metavar="SIZE", help="only build the set of SIZE texts")
+    parser.add_argument("--median", type=Path, nargs="+", metavar="JSON",
+                        help="only print the tables of the medians of earlier runs' --json files")
     args = parser.parse_args(argv)
+    if args.median:
+        print(medians([json.loads(path.read_text()) for path in args.median]))
+        return 0
     if args.build:
         build_set(args.task, args.build, args.work / f"{args.task}-{args.build}.csv")
         return 0
