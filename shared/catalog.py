@@ -29,7 +29,9 @@ PROJECT_DIR = PACKAGE_DIR.parent
 BUILTIN_DATA_DIR = PROJECT_DIR / "data" / "builtin"
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
 
-FORMATS = ("json", "csv", "skops", "markdown", "sqlite")
+#: "parquet" is a folder of Parquet part files (``part-00000.parquet``, ...): the out-of-core
+#: engine's tables, read and written part by part with ``shared.partitions``
+FORMATS = ("json", "csv", "skops", "markdown", "sqlite", "parquet")
 
 
 class MissingArtifactError(FileNotFoundError):
@@ -82,6 +84,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     # stage 2
     Artifact("raw_snapshot", "data/{task}/raw/dataset.csv", "csv",
              "the rows kept, in the fixed schema (row, text, label, source)"),
+    Artifact("raw_parts", "data/{task}/raw/dataset.parquet", "parquet",
+             "out-of-core engine: the rows kept, as Parquet parts (row, text, label, source)"),
     Artifact("quarantine", "data/{task}/raw/quarantine.csv", "csv",
              "every rejected row with its reason"),
     Artifact("collection_report", "data/{task}/raw/collection.json", "json",
@@ -93,6 +97,12 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
              "rows in and out of cleaning and de-duplication"),
     Artifact("train", "data/{task}/processed/train.csv", "csv", "the training split"),
     Artifact("test", "data/{task}/processed/test.csv", "csv", "the held-out test split"),
+    Artifact("clean_parts", "data/{task}/interim/clean.parquet", "parquet",
+             "out-of-core engine: cleaned texts, exact duplicates removed, as Parquet parts"),
+    Artifact("train_parts", "data/{task}/processed/train.parquet", "parquet",
+             "out-of-core engine: the training split, as Parquet parts"),
+    Artifact("test_parts", "data/{task}/processed/test.parquet", "parquet",
+             "out-of-core engine: the held-out test split, as Parquet parts"),
     # stage 4
     Artifact("trained_model", "models/{task}/training/pipeline.skops", "skops",
              "the chosen pipeline, fitted on the whole training split"),
@@ -149,21 +159,23 @@ STAGES: tuple[Stage, ...] = (
           reads=(), writes=("problem_spec",)),
     Stage(2, "02_data_collection.ipynb", "data collection",
           reads=("problem_spec",),
-          writes=("raw_snapshot", "quarantine", "collection_report"), reads_dataset=True),
+          writes=("raw_snapshot", "raw_parts", "quarantine", "collection_report"),
+          reads_dataset=True),
     Stage(3, "03_data_preparation.ipynb", "data preparation",
-          reads=("problem_spec", "raw_snapshot"),
-          writes=("clean_dataset", "preparation_report", "train", "test")),
+          reads=("problem_spec", "raw_snapshot", "raw_parts", "collection_report"),
+          writes=("clean_dataset", "preparation_report", "train", "test", "clean_parts",
+                  "train_parts", "test_parts")),
     Stage(4, "04_model_training.ipynb", "model training",
-          reads=("problem_spec", "train", "collection_report"),
+          reads=("problem_spec", "train", "train_parts", "collection_report"),
           writes=("trained_model", "baseline_model", "cv_results", "oof_predictions",
                   "training_report")),
     Stage(5, "05_model_evaluation.ipynb", "model evaluation",
-          reads=("problem_spec", "train", "test", "trained_model", "baseline_model",
-                 "oof_predictions", "training_report", "behaviour_cases"),
+          reads=("problem_spec", "train", "test", "train_parts", "test_parts", "trained_model",
+                 "baseline_model", "oof_predictions", "training_report", "behaviour_cases"),
           writes=("final_model", "metrics", "reference_predictions")),
     Stage(6, "06_deployment.ipynb", "deployment",
-          reads=("problem_spec", "train", "final_model", "metrics", "reference_predictions",
-                 "training_report", "new_batch"),
+          reads=("problem_spec", "train", "train_parts", "final_model", "metrics",
+                 "reference_predictions", "training_report", "new_batch"),
           writes=("deployed_model", "deployed_metrics", "deployed_problem_spec",
                   "deployed_reference", "model_card", "manifest")),
     Stage(7, "07_monitoring.ipynb", "monitoring and prediction",
@@ -238,6 +250,14 @@ class Catalog:
                 f"{writer.key}`, first."
             )
         return path
+
+    def existing(self, *names: str) -> tuple[str, Path]:
+        """The first of ``names`` (alternatives, such as "train" and "train_parts") that
+        exists, with its path; else the error of the first one missing."""
+        for name in names:
+            if self.path(name).exists():
+                return name, self.path(name)
+        return names[0], self.require(names[0])
 
     def read(self, name: str) -> Any:
         """Artifact ``name`` as its format gives it: a dict, a DataFrame, a model or text."""

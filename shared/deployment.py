@@ -236,7 +236,7 @@ def deploy(
             task=cat.task,
             model_version=files[MODEL_NAME][:12],
             files=files,
-            training_data_sha256=storage.sha256_file(cat.require("train")),
+            training_data_sha256=storage.sha256_path(cat.existing("train", "train_parts")[1]),
             libraries=library_versions(),
             metrics=evaluation,
             problem=spec.to_dict(),

@@ -175,10 +175,22 @@ def slice_metrics(
     parts = [("length", lengths, labels, frame["label"], np.asarray(scores)),
              ("source", frame["source"], sorted(frame["source"].unique()), frame["label"],
               np.asarray(scores))]
+    table = _slice_rows(parts, threshold, spec)
     if behaviour is not None:
-        cases = behaviour.labelled()
-        parts.append(("behaviour", cases["kind"], [k for k in KINDS if k in set(cases["kind"])],
-                      cases["label"], cases["score"].to_numpy()))
+        table = pd.concat([table, behaviour_slices(behaviour, threshold, spec)])
+    return table
+
+
+def behaviour_slices(behaviour: BehaviourResult, threshold: float, spec: ProblemSpec
+                     ) -> pd.DataFrame:
+    """The slice rows of the behavioural kinds whose cases carry labels (MFT texts; INV
+    texts and variants), as :func:`slice_metrics` shows them."""
+    cases = behaviour.labelled()
+    return _slice_rows([("behaviour", cases["kind"], [k for k in KINDS if k in set(cases["kind"])],
+                         cases["label"], cases["score"].to_numpy())], threshold, spec)
+
+
+def _slice_rows(parts: list, threshold: float, spec: ProblemSpec) -> pd.DataFrame:
     rows = []
     for kind, keys, values, truth, part_scores in parts:
         for key in values:

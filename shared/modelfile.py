@@ -26,6 +26,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shared.text.TextCleaner",
     "shared.features.CompactTfidfVectorizer",
     "shared.features.LogCountRatio",
+    "shared.known_words.KnownWords",
+    "sklearn.frozen._frozen.FrozenEstimator",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.tree._tree.Tree",

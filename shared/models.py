@@ -25,6 +25,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from shared.features import LogCountRatio, char_tfidf, text_features, word_tfidf
+from shared.known_words import KnownWords
 from shared.text import TextCleaner
 
 BUDGETS = ("quick", "full")
@@ -125,9 +126,12 @@ def candidates(seed: int) -> list[Candidate]:
     ]
 
 
-def _word_step(pipeline: Pipeline) -> tuple[int, TfidfVectorizer]:
-    """Position and object of the word-level TF-IDF step (alone or inside a union)."""
+def _word_step(pipeline: Pipeline) -> tuple[int, TfidfVectorizer | KnownWords]:
+    """Position and object of the word-level TF-IDF step (alone or inside a union), or of
+    the known words a hashing model carries (``shared.known_words``)."""
     for index, (_, step) in enumerate(pipeline.steps):
+        if isinstance(step, KnownWords):
+            return index, step
         if isinstance(step, TfidfVectorizer) and step.analyzer == "word":
             return index, step
         if isinstance(step, FeatureUnion):
@@ -160,7 +164,7 @@ class Vocabulary:
         # scikit-learn's per-call routing (tens of microseconds) on every request
         self._before = [step for _, step in pipelines[0].steps[:index]
                         if step is not None and step != "passthrough"]
-        if vectorizer.analyzer == "word" and vectorizer.ngram_range[0] == 1:
+        if getattr(vectorizer, "analyzer", None) == "word" and vectorizer.ngram_range[0] == 1:
             # unigrams are all the share counts: an analyzer that builds no longer
             # n-grams yields the same words (stop words removed alike) in less time
             vectorizer = clone(vectorizer).set_params(ngram_range=(1, 1))
@@ -263,8 +267,12 @@ def term_weights(model: Any, n: int = 12) -> Any:
         series.index = series.index.str.removeprefix("word__")
         totals = series if totals is None else totals.add(series, fill_value=0.0)
     totals = totals / len(fitted_pipelines(model))
-    classes = list(fitted_pipelines(model)[0].classes_)
-    top = totals.sort_values(kind="mergesort")
+    return strongest_terms(totals, list(fitted_pipelines(model)[0].classes_), n)
+
+
+def strongest_terms(weights: pd.Series, classes: list[str], n: int = 12) -> pd.DataFrame:
+    """The ``n`` terms of largest weight toward the second class and of the first, by class."""
+    top = weights.sort_values(kind="mergesort")
     frame = pd.concat([
         pd.DataFrame({"term": top.index[-n:][::-1], "weight": top.values[-n:][::-1],
                       "label": classes[1]}),

@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m shared.predict",
         description="Score a CSV file with the deployed model: one row out for every row in.",
     )
-    parser.add_argument("input", type=Path, help="CSV file (UTF-8) with a text column")
+    parser.add_argument("input", type=Path, help="CSV file (UTF-8) with a text column "
+                        "(with --dask also a Parquet file or folder)")
     parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
     parser.add_argument("-o", "--output", type=Path,
                         help="output CSV (default: INPUT with suffix .predictions.csv)")
@@ -111,8 +112,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not append the predictions to the prediction log")
     parser.add_argument("--hash-texts", action="store_true",
                         help="privacy: log each text's SHA-256 and length, not the text")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="score partition by partition on a Dask cluster (a scheduler "
+                             "address, or 'local'); INPUT may be CSV or Parquet, the output is a "
+                             "Parquet data set (default: INPUT.predictions.parquet)")
     args = parser.parse_args(argv)
     cat = Catalog.for_task(args.task, args.root)
+    if args.dask is not None:
+        from shared import dask_scoring
+
+        return dask_scoring.run_command(
+            args, None if args.no_log else cat.path("prediction_log"), cat.deployed_dir)
     output = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
     try:
         predictor = Predictor.from_deployed(cat.deployed_dir)

@@ -82,6 +82,9 @@ def save(
     cat: Catalog, clean: pd.DataFrame, report: PreparationReport, splits: dict[str, pd.DataFrame]
 ) -> None:
     """Write the cleaned set, its report and the two splits (stage 3's outputs)."""
+    from shared.engines import MEMORY, drop_stale
+
+    drop_stale(cat, 3, MEMORY)
     cat.write("clean_dataset", clean)
     report.save(cat)
     for name, frame in splits.items():

@@ -31,6 +31,10 @@ def dataset_default(dataset: str) -> str:
     return f"data set {dataset} default"
 
 
+#: how stages 2 to 5 hold the data: all in memory, in chunks and partitions, or decided by size
+ENGINES = ("auto", "memory", "out_of_core")
+
+
 class ProblemSpecError(ValueError):
     """The problem spec is inconsistent; the message says which field and why."""
 
@@ -70,6 +74,10 @@ class ProblemSpec:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: where each value that differs from the task's default came from (``VALUE_SOURCES``)
     value_sources: dict[str, str] = field(default_factory=dict)
+    #: "memory", "out_of_core", or "auto": out_of_core when the data set has more rows
+    #: than ``max_memory_rows`` (see ``shared.engines.resolve_engine``)
+    engine: str = "auto"
+    max_memory_rows: int = 100_000
 
     @property
     def negative_label(self) -> str:
@@ -148,6 +156,13 @@ class ProblemSpec:
             problems.append(f"test_size={self.test_size}: use a fraction between 0 and 0.5")
         if not 2 <= self.cv_folds <= 20:
             problems.append(f"cv_folds={self.cv_folds}: use between 2 and 20 folds")
+        if self.engine not in ENGINES:
+            problems.append(f"engine={self.engine!r}: choose one of {', '.join(ENGINES)}")
+        if not isinstance(self.max_memory_rows, int) or self.max_memory_rows < 1:
+            problems.append(
+                f"max_memory_rows={self.max_memory_rows!r}: use a whole number of rows of at "
+                "least 1 (auto takes the out-of-core path above it)"
+            )
         if problems:
             raise ProblemSpecError("invalid problem spec:\n  - " + "\n  - ".join(problems))
         return self

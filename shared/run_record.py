@@ -94,10 +94,11 @@ class Fingerprints:
         self._code: str | None = None
 
     def file(self, path: Path) -> str:
-        """The SHA-256 of a file, or "missing"."""
+        """The SHA-256 of a file or folder, or "missing"."""
         path = Path(path)
         if path not in self._files:
-            self._files[path] = storage.sha256_file(path) if path.is_file() else "missing"
+            # a folder artifact (the out-of-core engine's Parquet parts) is hashed whole
+            self._files[path] = storage.sha256_path(path) if path.exists() else "missing"
         return self._files[path]
 
     def forget(self, paths: list[Path]) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import catalog, html_reports
+from shared import catalog, cluster, html_reports
 from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, STAGES, Catalog, Stage
 from shared.kernels import Kernels, RunError, execute
 from shared.records import DataSourceError, EvaluationReport, RecordError
@@ -290,14 +290,22 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--only", metavar="NN", help="run stage NN alone")
     which.add_argument("--regenerate-notebooks", action="store_true",
                        help="re-run the default run and store its outputs in notebooks/")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="a Dask scheduler for the kernels (search, validation, scoring), or "
+                             "'local' for a LocalCluster during the run; default: "
+                             "DASK_SCHEDULER_ADDRESS when set")
     args = parser.parse_args(argv)
     overrides = {name: parse_value(value) for name, value in args.parameter}
     for name in ("text_column", "label_column", "positive_label"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     try:
-        results = run(args.task, args.dataset, overrides, args.root, args.regenerate_notebooks,
-                      args.force, args.start, args.only)
+        with cluster.for_run(args.dask):  # the kernels inherit DASK_SCHEDULER_ADDRESS
+            results = run(args.task, args.dataset, overrides, args.root,
+                          args.regenerate_notebooks, args.force, args.start, args.only)
+    except cluster.ClusterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1 if "failed in cell" in str(error) else 2

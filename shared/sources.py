@@ -70,9 +70,10 @@ def check_dataset_name(dataset: str, task: str) -> None:
                 "or a path to a CSV, TSV or Parquet file"
             )
         return
-    if not Path(dataset).is_file():
+    if not Path(dataset).is_file() and not _parquet_folder(Path(dataset)):
         raise DataSourceError(
-            f"unknown data set {dataset!r}: it is not a file and not one of "
+            f"unknown data set {dataset!r}: it is not a file, nor a folder of Parquet files, "
+            f"and not one of "
             f"{', '.join(available_datasets(task))} (the names valid for task {task!r})"
         )
 
@@ -85,7 +86,14 @@ def source_files(dataset: str, task: str) -> list[Path]:
     check_dataset_name(dataset, task)
     if dataset in SOURCES:
         return SOURCES[dataset].files(task)
+    if _parquet_folder(Path(dataset)):
+        return sorted(p.resolve() for p in Path(dataset).glob("*.parquet"))
     return [Path(dataset).resolve()]
+
+
+def _parquet_folder(path: Path) -> bool:
+    """A folder of Parquet files: one data set, read part by part (or whole, in memory)."""
+    return path.is_dir() and any(path.glob("*.parquet"))
 
 
 def load_dataset(

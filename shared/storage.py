@@ -88,3 +88,22 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_path(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file, or of a folder: its files' relative names and contents, in order.
+
+    A folder artifact (Parquet parts) changes when a part is added, removed, renamed or
+    changed; temporary files (names starting with a dot) are not part of it.
+    """
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for member in sorted(p for p in path.rglob("*") if p.is_file()):
+        relative = member.relative_to(path)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(relative.as_posix().encode("utf-8") + b"\0")
+        digest.update(sha256_file(member).encode("ascii"))
+    return digest.hexdigest()

@@ -102,8 +102,12 @@ class TextCleaner(TransformerMixin, BaseEstimator):
         return np.array([clean_text(str(text)) for text in X], dtype=object)
 
     def __sklearn_tags__(self):  # noqa: D105
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags
+        return text_step_tags(super().__sklearn_tags__())
+
+
+def text_step_tags(tags: object) -> object:
+    """scikit-learn tags of a step that takes a list of strings and needs no fit."""
+    tags.input_tags.string = True
+    tags.input_tags.two_d_array = False
+    tags.requires_fit = False
+    return tags

@@ -139,9 +139,9 @@ def _read_file(
     sep: str | None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """The fixed-schema frame of a user's file, and details on how it was read."""
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise DataSourceError(f"{path}: no such file; check the path or the --dataset value")
-    suffix = path.suffix.lower()
+    suffix = ".parquet" if path.is_dir() else path.suffix.lower()  # a folder of Parquet parts
     details: dict[str, object] = {"file": path.name}
     header_line = ""
     delimiter = ""

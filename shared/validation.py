@@ -136,7 +136,10 @@ def save_collection(
     Refuses (DataTooSmallError, nothing written) a data set too small for the
     later stages.
     """
+    from shared.engines import MEMORY, drop_stale
+
     check_enough_texts(validated.kept, spec, data.origin)
+    drop_stale(cat, 2, MEMORY)
     cat.write("raw_snapshot", validated.kept[["row", *SCHEMA]])
     cat.write("quarantine", quarantine_table(validated.quarantined))
     report = CollectionReport(

@@ -214,3 +214,60 @@ def forged_deployment(tmp_path_factory, deployed_project) -> Callable[[object], 
         return cat
 
     return forge
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real distributed cluster for the session: a scheduler and two worker processes on
+    127.0.0.1 (one thread each), torn down afterwards."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def labelled_texts(rows: int, seed: int = 0) -> pd.DataFrame:
+    """``rows`` short reviews of the built-in sentiment set, recombined (a few thousand texts
+    for out-of-core tests: made from real snippets, distinct enough to split and learn)."""
+    import numpy as np
+
+    base = pd.read_csv(get_task("sentiment").builtin_dataset)
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, len(base), rows)
+    labels = base["label"].to_numpy()[first]
+    texts = []
+    for i, label in zip(first, labels, strict=True):
+        same = base.index[base["label"] == label].to_numpy()
+        other = base.loc[rng.choice(same), "text"]
+        texts.append(f"{base.loc[i, 'text']} {other}" if rng.random() < 0.7 else base.loc[i, "text"])
+    return pd.DataFrame({"text": texts, "label": labels})
+
+
+def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
+    """Stages 1 to 6 on the out-of-core path under ``root``: a CSV of ``rows`` texts, small
+    chunks and parts (so that every stage crosses part boundaries), a small search sample."""
+    from shared import chunk_validation, incremental, out_of_core, prepare_parts
+    from shared.records import TrainingReport
+
+    cat = Catalog.for_task("sentiment", root)
+    spec = get_task("sentiment").spec.with_overrides(engine="out_of_core")
+    problem.save(spec, cat)
+    dataset = root / "reviews.csv"
+    labelled_texts(rows).to_csv(dataset, index=False)
+    chunk_validation.collect(cat, spec, str(dataset), chunk_rows=500, part_rows=700)
+    prepare_parts.prepare(cat, spec, part_rows=600)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(incremental, "BATCH_ROWS", 400)
+        out_of_core.stage4(cat, spec, sample_rows=1000, n_jobs=1)
+    out_of_core.stage5(cat, spec)
+    # the generated texts are not English enough for every behavioural test (DIR cases):
+    # deploy past the gate, as a user would, with the override recorded
+    deployment.deploy(cat, TrainingReport.load(cat), allow_failed_gate=True)
+    return cat
+
+
+@pytest.fixture(scope="session")
+def out_of_core_project(tmp_path_factory) -> Catalog:
+    """An out-of-core sentiment project deployed once for the session; tests must not change it."""
+    return run_out_of_core(tmp_path_factory.mktemp("out_of_core"))

@@ -195,3 +195,10 @@ def test_a_killed_stage_counts_as_not_done(fake_run, tmp_path):
     record = RunRecord.read(Catalog.for_task("spam", tmp_path))
     assert record.stages["03"].outcome == SUCCEEDED and record.stages["04"].outcome == RUNNING
     assert fake_run() == ["04"]
+
+
+def test_an_unreachable_dask_scheduler_refuses_the_run(tmp_path, capsys):
+    code = runner.main(["--root", str(tmp_path), "--dask", "tcp://127.0.0.1:9"])
+    assert code == 2
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()

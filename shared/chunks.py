@@ -1,0 +1,192 @@
+"""Reading a data set in chunks: a CSV, TSV or Parquet file, or a folder of Parquet files.
+
+Memory holds one chunk of rows at a time, never the file. Each chunk has the
+fixed schema ``row, text, label, source`` with global row numbers: ``row``
+counts records from the top of the file, blank lines included, exactly as the
+in-memory reader (``shared.userfile``) numbers them, and values are read as
+they are (no NaN guessing). What is wrong with a row is decided by stage 2's
+validation (``shared.chunk_validation``); a file that cannot be read as a
+table is refused with the file, the line and what to do.
+"""
+
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from shared import partitions
+from shared.records import DataSourceError
+from shared.userfile import _check_columns, _refuse_non_text
+
+#: rows validated at a time
+CHUNK_ROWS = 50_000
+
+
+# -- reading ----------------------------------------------------------------------------------
+def is_parquet(path: Path) -> bool:
+    """A Parquet file, or a folder of Parquet files."""
+    return path.suffix.lower() == ".parquet" or (path.is_dir() and any(path.glob("*.parquet")))
+
+
+def iter_file_chunks(
+    path: str | os.PathLike[str], text_column: str = "text", label_column: str = "label",
+    source_column: str | None = None, *, chunk_rows: int = CHUNK_ROWS, sep: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The records of a user's CSV/TSV/Parquet file or Parquet folder, a chunk at a time.
+
+    Each chunk has the columns ``row, text, label, source`` with global
+    1-based row numbers; values are read as they are (no NaN guessing), as the
+    in-memory reader reads them. Raises DataSourceError naming the file (and
+    the line, for a CSV) when it cannot be read as a table.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataSourceError(f"{path}: no such file or folder; check the --dataset value")
+    wanted = (text_column, label_column, source_column)
+    if is_parquet(path):
+        yield from _parquet_chunks(path, wanted, chunk_rows)
+    else:
+        yield from _csv_chunks(path, wanted, chunk_rows, sep)
+
+
+def _schema_frame(
+    row0: int, raw: pd.DataFrame, wanted: tuple[str | None, ...], default_source: str
+) -> pd.DataFrame:
+    text_column, label_column, source_column = wanted
+    return pd.DataFrame({
+        "row": np.arange(row0 + 1, row0 + len(raw) + 1),
+        "text": raw[text_column].to_numpy(dtype=object),
+        "label": raw[label_column].to_numpy(dtype=object),
+        "source": raw[source_column].to_numpy(dtype=object) if source_column else default_source,
+    })
+
+
+def _parquet_chunks(
+    path: Path, wanted: tuple[str | None, ...], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    files = partitions.part_files(path)
+    rows = 0
+    for file in files:
+        try:
+            reader = pq.ParquetFile(file)
+        except Exception as error:  # pyarrow raises many kinds; all mean "not readable"
+            raise DataSourceError(
+                f"{file}: cannot be read as Parquet ({type(error).__name__}: {error}); check "
+                "that it is a Parquet file, or save the table as CSV UTF-8"
+            ) from None
+        columns = list(reader.schema_arrow.names)
+        _check_columns(file, pd.DataFrame(columns=columns), wanted, "", "")
+        needed = [c for c in dict.fromkeys(wanted) if c]
+        for batch in reader.iter_batches(batch_size=chunk_rows, columns=needed):
+            raw = batch.to_pandas()
+            yield _schema_frame(rows, raw, wanted, file.stem if len(files) == 1 else path.stem)
+            rows += len(raw)
+
+
+def _csv_chunks(
+    path: Path, wanted: tuple[str | None, ...], chunk_rows: int, sep: str | None
+) -> Iterator[pd.DataFrame]:
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    _refuse_non_text(path, head)
+    delimiter = sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    rows = 0
+    header: list[str] | None = None
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as text:
+            reader = pd.read_csv(text, sep=delimiter, header=None, dtype=object,
+                                 keep_default_na=False, skip_blank_lines=False,
+                                 chunksize=chunk_rows)
+            for table in reader:
+                if header is None:
+                    header = [v if isinstance(v, str) else "" for v in table.iloc[0]]
+                    repeated = sorted({name for name in header if header.count(name) > 1})
+                    if repeated:
+                        raise DataSourceError(
+                            f"{path}: the header line names column(s) {repeated} more than "
+                            "once; give every column its own name")
+                    _check_columns(path, pd.DataFrame(columns=header), wanted, delimiter,
+                                   delimiter.join(header))
+                    table = table.iloc[1:]
+                table.columns = header
+                if len(table):
+                    yield _schema_frame(rows, table, wanted, path.stem)
+                rows += len(table)
+    except UnicodeDecodeError:
+        raise DataSourceError(_encoding_message(path)) from None
+    except pd.errors.EmptyDataError:
+        raise DataSourceError(
+            f"{path}: no header line (the file holds only blank lines); it needs a header such "
+            "as 'text,label' and one labelled text per line") from None
+    except pd.errors.ParserError as error:
+        line = re.search(r"line (\d+)", str(error))
+        where = f"line {line.group(1)}" if line else "a line"
+        raise DataSourceError(
+            f"{path}: {where} cannot be read ({str(error).strip()}). A text that contains the "
+            f"delimiter {delimiter!r} must be wrapped in double quotes, and a quote inside a "
+            "quoted text doubled; fix or remove that line.") from None
+    if header is None:
+        raise DataSourceError(f"{path}: the file holds no header line")
+    if rows == 0:
+        raise DataSourceError(
+            f"{path}: the file has a header ({', '.join(header)}) but no data rows; add the "
+            "labelled texts below the header line")
+
+
+def _encoding_message(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is, found by decoding the file in blocks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                start = offset + error.start
+                line = lines + block.count(b"\n", 0, error.start) + 1
+                return (f"{path}: not valid UTF-8: byte 0x{block[error.start]:02X} at position "
+                        f"{start} (line {line}). Re-save it as UTF-8 (Excel: 'CSV UTF-8'; or "
+                        "`iconv -f cp1252 -t utf-8 IN > OUT`) and load it again; nothing is "
+                        "guessed, so that no character is read wrong.")
+            offset += len(block)
+            lines += block.count(b"\n")
+    return f"{path}: not valid UTF-8; re-save it as UTF-8"
+
+
+def iter_source_chunks(
+    dataset: str, task: str, text_column: str = "text", label_column: str = "label",
+    positive_label: str | None = None, chunk_rows: int = CHUNK_ROWS,
+) -> tuple[str, str, dict[str, Any], Iterator[pd.DataFrame]]:
+    """(name, origin, details, chunks) of a data set: a user's file or folder read in chunks,
+    or a named set (built-in or public: small by construction) loaded whole and cut in chunks.
+
+    ``positive_label`` is for the in-memory path: mapping a user's labels needs every
+    distinct label value first; out of core, name the task's labels in the file.
+    """
+    from shared.sources import SOURCES, load_dataset
+
+    if dataset in SOURCES:
+        loaded = load_dataset(dataset, task, positive_label=positive_label)
+        frame = loaded.frame
+        chunks = (frame.iloc[i:i + chunk_rows].reset_index(drop=True)
+                  for i in range(0, len(frame), chunk_rows))
+        return loaded.name, loaded.origin, dict(loaded.details), chunks
+    if positive_label not in (None, ""):
+        raise DataSourceError(
+            f"{Path(dataset).name}: positive_label={positive_label!r} is not supported by the "
+            "out-of-core engine (mapping labels needs the whole label column first); write the "
+            "task's label names in the file, or use -p engine memory")
+    path = Path(dataset)
+    details: dict[str, Any] = {"file": path.name,
+                               "format": "parquet" if is_parquet(path) else "csv/tsv"}
+    return path.name, path.name, details, iter_file_chunks(path, text_column, label_column,
+                                                           chunk_rows=chunk_rows)
