@@ -79,6 +79,7 @@ class Profile:
     spec: ProblemSpec
     labels: Counter = field(default_factory=Counter)
     sources: Counter = field(default_factory=Counter)
+    source_labels: Counter = field(default_factory=Counter)
     words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     rows: int = 0
     distinct: partitions.FirstSeen = field(default_factory=partitions.FirstSeen)
@@ -88,6 +89,7 @@ class Profile:
         self.rows += len(kept)
         self.labels.update(kept["label"])
         self.sources.update(kept["source"])
+        self.source_labels.update(zip(kept["source"], kept["label"], strict=True))
         counts = np.bincount(kept["text"].str.split().str.len().to_numpy(dtype=np.int64))
         if len(counts) > len(self.words):
             self.words = np.pad(self.words, (0, len(counts) - len(self.words)))
@@ -96,11 +98,14 @@ class Profile:
 
     def as_dict(self) -> dict[str, object]:
         """The same keys as ``shared.validation.profile``."""
-        sources = dict(sorted(self.sources.items()))
-        if len(sources) > MAX_SOURCES:
-            top = dict(self.sources.most_common(MAX_SOURCES))
-            top["(other sources)"] = self.rows - sum(top.values())
-            sources = top
+        names = sorted(self.sources) if len(self.sources) <= MAX_SOURCES else \
+            sorted(name for name, _ in self.sources.most_common(MAX_SOURCES))
+        sources = {str(name): {label: self.source_labels.get((name, label), 0)
+                               for label in self.spec.labels} for name in names}
+        if len(self.sources) > MAX_SOURCES:
+            sources["(other sources)"] = {
+                label: self.labels.get(label, 0) - sum(s[label] for s in sources.values())
+                for label in self.spec.labels}
         cumulative = np.cumsum(self.words)
         middle = [(self.rows - 1) // 2, self.rows // 2]
         median = float(np.mean([np.searchsorted(cumulative, m, side="right") for m in middle])) \
@@ -108,7 +113,8 @@ class Profile:
         return {
             "rows": self.rows,
             "labels": {label: int(self.labels.get(label, 0)) for label in self.spec.labels},
-            "sources": {str(k): int(v) for k, v in sources.items()},
+            "sources": {name: {k: int(v) for k, v in counts.items()}
+                        for name, counts in sources.items()},
             "duplicate_texts": self.rows - self.distinct.distinct,
             "median_words": median,
         }
@@ -174,8 +180,6 @@ def collect(
             shutil.rmtree(staging, ignore_errors=True)
         if first:
             quarantine(pd.DataFrame(columns=["row", "text", "label", "source", "reason"]))
-    if rows_read != profile.rows + quarantined:
-        raise AssertionError(f"{origin}: {rows_read} read != {profile.rows} + {quarantined}")
     report = CollectionReport(
         dataset=name, origin=origin, rows_read=rows_read, rows_kept=profile.rows,
         rows_quarantined=quarantined,
@@ -247,21 +251,6 @@ def _conflicting(hashes: list[np.ndarray], labels: list[np.ndarray]) -> np.ndarr
     pairs = np.unique(np.stack([keys.astype(np.int64), codes]), axis=1)
     values, counts = np.unique(pairs[0], return_counts=True)
     return values[counts > 1].astype(np.uint64)
-
-
-def reconciliation(report: CollectionReport) -> pd.DataFrame:
-    """Rows read, kept and quarantined, as ``shared.validation.reconciliation`` shows them."""
-    return pd.DataFrame(
-        {"rows": [report.rows_read, report.rows_kept, report.rows_quarantined]},
-        index=pd.Index(["read", "kept", "quarantined"], name=report.origin),
-    )
-
-
-def quarantine_reasons(report: CollectionReport) -> pd.DataFrame | str:
-    """Quarantined rows per reason (or "none")."""
-    if not report.quarantine_reasons:
-        return "none"
-    return pd.Series(report.quarantine_reasons, name="rows").rename_axis("reason").to_frame()
 
 
 def read_quarantine(cat: Catalog, limit: int = 1_000) -> pd.DataFrame:

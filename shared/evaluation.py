@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from shared.metrics import (
 )
 from shared.problem import ProblemSpec
 from shared.records import Calibration, EvaluationReport, Gate, GateCheck, TrainingReport
-from shared.scoring import confidence, predict_labels
+from shared.scoring import confidence, positive_scores, predict_labels
 
 if TYPE_CHECKING:
     from shared.calibration import CalibrationResult
@@ -115,33 +115,52 @@ def worst_errors(
     )
 
 
+#: bootstrap resamples drawn at a time: memory holds BOOTSTRAP_BLOCK x n indices, not 1000 x n
+BOOTSTRAP_BLOCK = 25
+
+
 def bootstrap_intervals(
     y_true: Sequence[str], scores: np.ndarray, threshold: float, spec: ProblemSpec,
-    n_resamples: int = 1000, level: float = 0.95,
+    n_resamples: int = 1000, level: float = 0.95, block: int = BOOTSTRAP_BLOCK,
 ) -> pd.DataFrame:
     """Point estimate and percentile bootstrap interval of each headline metric.
 
     The test split is resampled with replacement ``n_resamples`` times (seeded
     from the spec); the interval shows how much the score could move with
-    another test set of the same size.
+    another test set of the same size. The resamples are drawn ``block`` at a
+    time (the generator's stream is the same whatever the block, so are the
+    intervals), which keeps a test split of millions of rows within memory.
     """
     y = np.asarray(y_true) == spec.positive_label
     scores = np.asarray(scores, dtype=float)
     rng = np.random.default_rng(spec.seed)
-    index = rng.integers(0, len(y), size=(n_resamples, len(y)))
-    resampled = y[index]
-    samples = rates(*confusion(resampled, scores[index] >= threshold))
-    auc = roc_auc_rows(resampled, scores[index])
-    samples["roc_auc"] = auc[~np.isnan(auc)]  # a resample with one class has no ROC-AUC
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in METRIC_NAMES}
+    for start in range(0, n_resamples, block):
+        index = rng.integers(0, len(y), size=(min(block, n_resamples - start), len(y)))
+        resampled = y[index]
+        values = rates(*confusion(resampled, scores[index] >= threshold))
+        auc = roc_auc_rows(resampled, scores[index])
+        values["roc_auc"] = auc[~np.isnan(auc)]  # a resample with one class has no ROC-AUC
+        for name in METRIC_NAMES:
+            parts[name].append(np.atleast_1d(values[name]))
     point = binary_metrics(y_true, scores, threshold, spec.positive_label)
     tail = (1 - level) / 2 * 100
-    rows = [
-        {"metric": name, "value": point[name],
-         "low": float(np.percentile(samples[name], tail)),
-         "high": float(np.percentile(samples[name], 100 - tail))}
-        for name in METRIC_NAMES
-    ]
+    rows = []
+    for name in METRIC_NAMES:
+        samples = np.concatenate(parts[name])
+        rows.append({"metric": name, "value": point[name],
+                     "low": float(np.percentile(samples, tail)),
+                     "high": float(np.percentile(samples, 100 - tail))})
     return pd.DataFrame(rows).set_index("metric")
+
+
+def baseline_metrics(baseline: Any, y_true: Sequence[str], threshold: float,
+                     spec: ProblemSpec) -> dict[str, float]:
+    """The majority baseline's test metrics: it gives every text the same score, so one text
+    stands for all (no need to read the test texts again)."""
+    constant = positive_scores(baseline, ["-"], spec.positive_label)[0]
+    return binary_metrics(y_true, np.full(len(y_true), constant), threshold,
+                          spec.positive_label)
 
 
 def reliability_table(

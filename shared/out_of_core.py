@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from shared import (
@@ -33,7 +32,6 @@ from shared.decision import choose_threshold
 from shared.metrics import binary_metrics
 from shared.problem import ProblemSpec
 from shared.records import CollectionReport, EvaluationReport, PreparationReport, TrainingReport
-from shared.scoring import positive_scores
 
 
 def stage2(cat: Catalog, spec: ProblemSpec, dataset: str, text_column: str = "text",
@@ -63,10 +61,13 @@ class Stage4:
 
 def stage4(cat: Catalog, spec: ProblemSpec, sample_rows: int = incremental.SAMPLE_ROWS,
            epochs: int = incremental.EPOCHS, selection: str = "best", n_jobs: int = -1,
-           client: Any = None) -> Stage4:
+           client: Any = None, search_sample: pd.DataFrame | None = None) -> Stage4:
     """Search on a stratified sample (on the cluster when there is one), then train the
-    chosen configuration on every training part with ``partial_fit``; save stage 4."""
-    sample = incremental.sample(cat, spec, sample_rows)
+    chosen configuration on every training part with ``partial_fit``; save stage 4.
+
+    ``search_sample``: the sample when the caller has drawn it already."""
+    sample = incremental.sample(cat, spec, sample_rows) if search_sample is None \
+        else search_sample
     candidates = incremental.candidates(spec.seed)
     with cluster.joblib_backend(client):
         result = incremental.run_search(candidates, sample, spec, n_jobs=n_jobs)
@@ -118,15 +119,11 @@ def stage5(cat: Catalog, spec: ProblemSpec, client: Any = None) -> Stage5:
     threshold = choose_threshold(holdout["label"], calibrated.oof_scores, spec)
     tested = streaming_eval.score_test(cat, calibrated.model, spec, threshold, client)
     test_metrics = binary_metrics(tested.labels, tested.scores, threshold, spec.positive_label)
-    # the majority baseline gives every text the same score: one text stands for all
-    constant = positive_scores(baseline, ["-"], spec.positive_label)[0]
-    baseline_metrics = binary_metrics(tested.labels, np.full(len(tested.labels), constant),
-                                      threshold, spec.positive_label)
-    intervals = streaming_eval.bootstrap_intervals(tested.labels, tested.scores, threshold, spec)
+    baseline_metrics = evaluation.baseline_metrics(baseline, tested.labels, threshold, spec)
+    intervals = evaluation.bootstrap_intervals(tested.labels, tested.scores, threshold, spec)
     checked = behaviour.run(calibrated.model, behaviour.load_cases(
         cat.require("behaviour_cases"), spec), threshold, spec)
-    slices = pd.concat([streaming_eval.slice_metrics(tested.slices, spec),
-                        evaluation.behaviour_slices(checked, threshold, spec)])
+    slices = streaming_eval.slice_metrics(tested.slices, threshold, spec, checked)
     terms = streaming_eval.term_weights(calibrated.model)
     report = evaluation.report(spec, threshold, test_metrics, baseline_metrics, intervals,
                                calibrated, tested.labels, tested.scores, slices, terms,

@@ -12,7 +12,8 @@ The same steps as ``shared.preparation``, in one pass over the raw parts:
   a file sorted by label would otherwise train on one label at a time).
 
 The figures of the in-memory notebook come from a stratified sample of the
-training split (``EDA_ROWS`` texts); the split table counts every row.
+training split (``EDA_ROWS`` texts); the split table counts every row
+(``label_frames``).
 """
 
 from __future__ import annotations
@@ -64,18 +65,6 @@ def prepare(cat: Catalog, spec: ProblemSpec,
                                exact_duplicates_dropped=dropped, rows_out=rows_in - dropped)
     report.save(cat)
     return report
-
-
-def split_table(cat: Catalog, spec: ProblemSpec) -> pd.DataFrame:
-    """Rows and positive share of each split, counted over every part (as in memory)."""
-    rows = []
-    for name in ("train", "test"):
-        labels = partitions.read_column(cat.require(f"{name}_parts"), "label")
-        rows.append({"split": name, "rows": len(labels),
-                     f"share {spec.positive_label}": round(
-                         float((labels == spec.positive_label).mean()) if len(labels) else 0.0,
-                         3)})
-    return pd.DataFrame(rows).set_index("split")
 
 
 def label_frames(cat: Catalog) -> dict[str, pd.DataFrame]:

@@ -140,6 +140,13 @@ class CollectionReport(Record):
     #: how the source was read: files, encodings, published counts, label mapping
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.rows_read != self.rows_kept + self.rows_quarantined:
+            raise RecordError(
+                f"{self.origin}: {self.rows_read} rows read != {self.rows_kept} kept + "
+                f"{self.rows_quarantined} quarantined"
+            )
+
 
 # -- stage 3 ------------------------------------------------------------------------------
 @dataclass(frozen=True)

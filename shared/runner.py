@@ -255,7 +255,8 @@ def summary(task: str, root: Path, results: list[StageResult]) -> str:
                       f"{metrics.problem['target']:.2f})"]
     lines += ["", "Artifacts:"]
     for label, path in (
-        ("problem spec", cat.path("problem_spec")), ("raw snapshot", cat.path("raw_snapshot")),
+        ("problem spec", cat.path("problem_spec")),
+        ("raw snapshot", cat.existing("raw_snapshot", "raw_parts")[1]),
         ("quarantine", cat.path("quarantine")), ("splits", cat.path("train").parent),
         ("trained pipeline", cat.path("trained_model")), ("metrics", cat.path("metrics")),
         ("deployed model", cat.deployed_dir), ("prediction log", cat.path("prediction_log")),

@@ -11,9 +11,8 @@ Everything stage 5 shows in memory, computed part by part:
 - the test parts are scored one at a time (or on a Dask cluster, one task per
   part): labels and scores are kept (9 bytes a row), the texts are not; slices
   are counted per part; the worst mistakes are merged part by part;
-- bootstrap intervals resample the test scores in blocks of resamples, so
-  memory holds one block, not all of them (same resamples, same numbers as
-  ``shared.evaluation.bootstrap_intervals``);
+- the bootstrap intervals are ``shared.evaluation.bootstrap_intervals``, which
+  draws its resamples in blocks, so memory holds one block, not all of them;
 - term weights are read from the classifier at the hashed columns of the known
   words (``shared.known_words``);
 - monitoring's reference is a seeded sample of the test predictions
@@ -32,11 +31,17 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from shared import partitions
+from shared.behaviour import BehaviourResult
 from shared.calibration import METHODS, CalibrationResult
 from shared.catalog import Catalog
-from shared.evaluation import LENGTH_BUCKETS, reference_predictions, worst_errors
+from shared.evaluation import (
+    LENGTH_BUCKETS,
+    behaviour_slices,
+    reference_predictions,
+    worst_errors,
+)
 from shared.known_words import hashed_columns
-from shared.metrics import METRIC_NAMES, binary_metrics, brier_score, confusion, rates, roc_auc_rows
+from shared.metrics import brier_score, confusion, rates
 from shared.models import strongest_terms
 from shared.problem import ProblemSpec
 from shared.scoring import positive_scores
@@ -171,55 +176,28 @@ def merge(summaries: list[PartSummary], spec: ProblemSpec, threshold: float) -> 
     )
 
 
-def slice_metrics(counts: pd.DataFrame, spec: ProblemSpec) -> pd.DataFrame:
+def slice_metrics(counts: pd.DataFrame, threshold: float, spec: ProblemSpec,
+                  behaviour: BehaviourResult | None = None) -> pd.DataFrame:
     """Accuracy, F1 and the primary metric per slice, with the slice sizes and positives, as
-    ``shared.evaluation.slice_metrics`` shows them (a primary metric the confusion counts
-    cannot give, ROC-AUC, is NaN)."""
+    ``shared.evaluation.slice_metrics`` shows them, from the parts' confusion ``counts`` (a
+    primary metric the counts cannot give, ROC-AUC, is NaN); with ``behaviour``, also per
+    behavioural kind."""
     order = {name: i for i, name in enumerate(_LENGTHS)}
     table = counts.reset_index()
     table["order"] = [(0, order.get(v, 0), "") if s == "length" else (1, 0, v)
                       for s, v in zip(table["slice"], table["value"], strict=True)]
     table = table.sort_values("order")
     values = rates(*(table[c].to_numpy() for c in ("tp", "fp", "fn", "tn")))
-    return pd.DataFrame({
+    slices = pd.DataFrame({
         "slice": table["slice"], "value": table["value"],
         "texts": (table[["tp", "fp", "fn", "tn"]].sum(axis=1)).astype(int),
         "positives": (table["tp"] + table["fn"]).astype(int),
         "accuracy": values["accuracy"], "f1": values["f1"],
         spec.primary_metric: values.get(spec.primary_metric, np.full(len(table), np.nan)),
     }).set_index(["slice", "value"])
-
-
-def bootstrap_intervals(
-    y_true: np.ndarray, scores: np.ndarray, threshold: float, spec: ProblemSpec,
-    n_resamples: int = 1000, level: float = 0.95, block: int = BLOCK,
-) -> pd.DataFrame:
-    """``shared.evaluation.bootstrap_intervals`` drawn ``block`` resamples at a time.
-
-    The generator draws the same index stream either way, so the intervals are
-    the in-memory ones; memory holds ``block`` x n indices instead of 1000 x n.
-    """
-    y = np.asarray(y_true) == spec.positive_label
-    scores = np.asarray(scores, dtype=float)
-    rng = np.random.default_rng(spec.seed)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in METRIC_NAMES}
-    for start in range(0, n_resamples, block):
-        index = rng.integers(0, len(y), size=(min(block, n_resamples - start), len(y)))
-        resampled = y[index]
-        values = rates(*confusion(resampled, scores[index] >= threshold))
-        auc = roc_auc_rows(resampled, scores[index])
-        values["roc_auc"] = auc[~np.isnan(auc)]
-        for name in METRIC_NAMES:
-            parts[name].append(np.atleast_1d(values[name]))
-    point = binary_metrics(y_true, scores, threshold, spec.positive_label)
-    tail = (1 - level) / 2 * 100
-    rows = []
-    for name in METRIC_NAMES:
-        samples = np.concatenate(parts[name])
-        rows.append({"metric": name, "value": point[name],
-                     "low": float(np.percentile(samples, tail)),
-                     "high": float(np.percentile(samples, 100 - tail))})
-    return pd.DataFrame(rows).set_index("metric")
+    if behaviour is None:
+        return slices
+    return pd.concat([slices, behaviour_slices(behaviour, threshold, spec)])
 
 
 def term_weights(model: Pipeline, n: int = 12) -> pd.DataFrame | None:

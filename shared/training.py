@@ -22,9 +22,9 @@ from sklearn.pipeline import Pipeline
 from shared import search
 from shared.catalog import Catalog
 from shared.decision import operating_score
-from shared.models import BUDGETS, Candidate, describe_params
+from shared.models import BUDGETS, Candidate, describe_params, majority_baseline
 from shared.problem import ProblemSpec
-from shared.records import TrainingReport
+from shared.records import CollectionReport, TrainingReport
 from shared.scoring import positive_scores
 
 SEARCHES = ("auto", *search.METHODS)
@@ -164,6 +164,21 @@ def fit_final(model: Pipeline, texts: pd.Series, labels: pd.Series) -> list[str]
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(list(texts), list(labels))
     return sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
+
+
+def fit_and_save(
+    cat: Catalog, model: Pipeline, candidate: Candidate, chosen: pd.Series, reason: str,
+    result: search.SearchResult, train: pd.DataFrame, oof: np.ndarray, settings: dict,
+) -> TrainingReport:
+    """Fit the chosen pipeline and the majority baseline on the whole training split; save
+    them with the search results, the out-of-fold scores and the report (returned)."""
+    unconverged = fit_final(model, train["text"], train["label"])
+    baseline = majority_baseline().fit(train["text"], train["label"])
+    report = search_report(
+        chosen, reason, result.table, settings, candidate, CollectionReport.load(cat).origin,
+        len(train), sorted(set(chosen["convergence_warnings"]) | set(unconverged)))
+    save(cat, model, baseline, result.table, train, oof, report)
+    return report
 
 
 def results_table(results: pd.DataFrame) -> pd.DataFrame:

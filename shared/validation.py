@@ -106,26 +106,47 @@ def check_enough_texts(kept: pd.DataFrame, spec: ProblemSpec, origin: str) -> No
 
 
 def profile(kept: pd.DataFrame, spec: ProblemSpec) -> dict[str, object]:
-    """Counts a reader wants before trusting a data set."""
+    """Counts a reader wants before trusting a data set (``sources``: texts per source and
+    label)."""
     keys = kept["text"].str.casefold()
+    by_source = pd.crosstab(kept["source"], kept["label"]).reindex(columns=list(spec.labels),
+                                                                   fill_value=0)
     return {
         "rows": len(kept),
         "labels": {label: int((kept["label"] == label).sum()) for label in spec.labels},
-        "sources": {k: int(v) for k, v in kept["source"].value_counts().sort_index().items()},
+        "sources": {str(name): {label: int(n) for label, n in row.items()}
+                    for name, row in by_source.sort_index().iterrows()},
         "duplicate_texts": int(keys.duplicated().sum()),
         "median_words": float(kept["text"].str.split().str.len().median()),
     }
 
 
-def reconciliation(data: LoadedData, validated: ValidatedData) -> pd.DataFrame:
-    """Rows read, kept and quarantined: the last two must add up to the first."""
+def check_reconciled(data: LoadedData, validated: ValidatedData) -> None:
+    """Raise unless rows read = rows kept + rows quarantined (nothing silently lost)."""
     kept, quarantined = len(validated.kept), len(validated.quarantined)
     if kept + quarantined != data.rows_read:
         raise AssertionError(f"{data.origin}: {data.rows_read} read != {kept} + {quarantined}")
+
+
+def reconciliation(report: CollectionReport) -> pd.DataFrame:
+    """Rows read, kept and quarantined (the report refuses counts that do not add up)."""
     return pd.DataFrame(
-        {"rows": [data.rows_read, kept, quarantined]},
-        index=pd.Index(["read", "kept", "quarantined"], name=data.origin),
+        {"rows": [report.rows_read, report.rows_kept, report.rows_quarantined]},
+        index=pd.Index(["read", "kept", "quarantined"], name=report.origin),
     )
+
+
+def profile_table(report: CollectionReport) -> pd.DataFrame:
+    """Texts kept per source (rows) and label (columns), from the collection report."""
+    table = pd.DataFrame.from_dict(report.profile["sources"], orient="index")
+    return table.rename_axis(index="source", columns="label")
+
+
+def quarantine_reasons(report: CollectionReport) -> pd.DataFrame | str:
+    """Quarantined rows per reason (or "none")."""
+    if not report.quarantine_reasons:
+        return "none"
+    return pd.Series(report.quarantine_reasons, name="rows").rename_axis("reason").to_frame()
 
 
 def save_collection(
@@ -138,6 +159,7 @@ def save_collection(
     """
     from shared.engines import MEMORY, drop_stale
 
+    check_reconciled(data, validated)
     check_enough_texts(validated.kept, spec, data.origin)
     drop_stale(cat, 2, MEMORY)
     cat.write("raw_snapshot", validated.kept[["row", *SCHEMA]])

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from shared import evaluation
+from shared import evaluation, models
 from shared.metrics import brier_score
 
 
@@ -48,6 +48,23 @@ def test_bootstrap_is_seeded(spec):
     a = evaluation.bootstrap_intervals(y, scores, 0.5, spec, n_resamples=200)
     b = evaluation.bootstrap_intervals(y, scores, 0.5, spec, n_resamples=200)
     assert a.equals(b)
+
+
+def test_the_bootstrap_block_size_changes_memory_not_the_intervals(spec):
+    rng = np.random.default_rng(1)
+    labels = np.where(rng.random(700) < 0.4, "positive", "negative")
+    scores = np.clip(rng.normal(0.5, 0.25, 700) + (labels == "positive") * 0.2, 0, 1)
+    blocked = evaluation.bootstrap_intervals(labels, scores, 0.5, spec, n_resamples=200, block=7)
+    whole = evaluation.bootstrap_intervals(labels, scores, 0.5, spec, n_resamples=200, block=200)
+    pd.testing.assert_frame_equal(blocked, whole)
+
+
+def test_the_majority_baseline_scores_every_text_alike(spec):
+    baseline = models.majority_baseline().fit(["a", "b", "c"], ["positive", "negative",
+                                                               "negative"])
+    y = np.array(["positive", "negative", "negative", "negative"])
+    metrics = evaluation.baseline_metrics(baseline, y, 0.5, spec)
+    assert metrics["accuracy"] == 0.75 and metrics["recall"] == 0.0
 
 
 def test_brier_and_reliability(spec):

@@ -36,7 +36,7 @@ def test_the_split_is_seeded_by_text_and_shuffled_into_parts(tmp_path, spec):
         prepare_parts.prepare(cat, spec, part_rows=400)
     tests = [set(partitions.read_column(c.path("test_parts"), "text")) for c in (first, second)]
     assert tests[0] == tests[1]
-    table = prepare_parts.split_table(first, spec)
+    table = preparation.split_table(prepare_parts.label_frames(first), spec)
     assert abs(table.loc["test", "rows"] / len(frame) - spec.test_size) < 0.03
     parts = [partitions.read_part(p) for p in partitions.part_files(first.path("train_parts"))]
     assert len(parts) > 1

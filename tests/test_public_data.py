@@ -21,7 +21,7 @@ from shared.catalog import PROJECT_DIR
 from shared.records import DataSourceError
 from shared.sources import load_dataset
 from shared.tasks import get_task
-from shared.validation import reconciliation, validate
+from shared.validation import check_reconciled, validate
 
 
 def _shared_datasets() -> Path | None:
@@ -76,7 +76,7 @@ def test_rt_polarity_published_counts_and_text(shared_cache):
         assert list(part["row"]) == list(range(1, len(lines) + 1))
     # validation keeps everything, and the counts reconcile
     validated = validate(data, get_task("sentiment").spec)
-    reconciliation(data, validated)
+    check_reconciled(data, validated)
 
 
 @needs_copies
@@ -110,7 +110,7 @@ def test_sms_spam_published_counts_and_quotes(shared_cache):
     # messages with double quotes are neither merged nor split
     assert sum('"' in t for t in frame["text"]) == sum('"' in line for line in lines) > 100
     validated = validate(data, get_task("spam").spec)
-    reconciliation(data, validated)
+    check_reconciled(data, validated)
     # the one all-digit message ("645") is quarantined, the rest kept
     assert validated.reasons.to_dict() == {"text is a number, not words": 1}
 

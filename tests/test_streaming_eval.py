@@ -7,16 +7,6 @@ import pytest
 from shared import evaluation, partitions, streaming_eval
 
 
-def test_the_block_bootstrap_is_the_in_memory_bootstrap(spec):
-    rng = np.random.default_rng(1)
-    labels = np.where(rng.random(700) < 0.4, "positive", "negative")
-    scores = np.clip(rng.normal(0.5, 0.25, 700) + (labels == "positive") * 0.2, 0, 1)
-    blocked = streaming_eval.bootstrap_intervals(labels, scores, 0.5, spec, n_resamples=200,
-                                                 block=7)
-    whole = evaluation.bootstrap_intervals(labels, scores, 0.5, spec, n_resamples=200)
-    pd.testing.assert_frame_equal(blocked, whole)
-
-
 def test_streamed_scores_slices_and_mistakes_equal_scoring_the_whole_split(out_of_core_project,
                                                                              spec):
     cat = out_of_core_project
@@ -27,8 +17,8 @@ def test_streamed_scores_slices_and_mistakes_equal_scoring_the_whole_split(out_o
     assert np.array_equal(tested.labels, test["label"].to_numpy())
     assert np.allclose(tested.scores, scores)
     expected = evaluation.slice_metrics(test, scores, 0.5, spec)
-    pd.testing.assert_frame_equal(streaming_eval.slice_metrics(tested.slices, spec), expected,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(streaming_eval.slice_metrics(tested.slices, 0.5, spec),
+                                  expected, check_dtype=False)
     worst = evaluation.worst_errors(test["text"], test["label"], scores, 0.5, spec)
     assert tested.worst["text"].tolist() == worst["text"].tolist()
     assert 0 < len(tested.reference) <= len(test)
