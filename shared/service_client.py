@@ -16,6 +16,7 @@ clients send it: the harness exercises the same key check as a deployment.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import http.client
 import json
 import os
@@ -118,7 +119,10 @@ class Client:
                 self._connection = http.client.HTTPConnection(self.host, self.port,
                                                               timeout=self.timeout)
             try:
-                self._connection.request(method, path, body=body, headers=sent_headers)
+                # A server may answer before it has read the whole body (413 to an
+                # oversized upload) and close; its answer can still wait in the socket.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._connection.request(method, path, body=body, headers=sent_headers)
                 answer = self._connection.getresponse()
                 raw = answer.read()
                 if answer.getheader("connection", "").lower() == "close":

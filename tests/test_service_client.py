@@ -24,3 +24,18 @@ def test_the_local_service_refuses_a_tampered_model_as_the_command_does(deployed
     tampered_copy(deployed_project.deployed_dir, tampered)
     with pytest.raises(service_client.StartupError, match="model.skops does not match"):
         service_client.LocalService("sentiment", tmp_path).start()
+
+
+def test_an_oversized_body_is_answered_413_every_time(deployed_project, tmp_path):
+    # The service answers 413 and closes before it has read the body; the client
+    # must still read that answer rather than fail on the half-sent upload (about one
+    # request in twenty broke the pipe before the client read the waiting answer).
+    with service_client.LocalService("sentiment", deployed_project.root,
+                                     log_path=tmp_path / "log.sqlite") as service:
+        client = service.client()
+        limit = client.get("/model").body["limits"]["max_body_bytes"]
+        too_large = b'{"texts": ["' + b"y" * limit + b'"]}'
+        statuses = {client.post("/predict", body=too_large).status for _ in range(60)}
+        assert statuses == {413}
+        assert client.get("/health").status == 200
+        client.close()
