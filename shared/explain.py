@@ -67,10 +67,7 @@ class Explanation:
 
     def strongest(self, n: int = 8) -> pd.DataFrame | None:
         """The ``n`` terms that pushed hardest, either way."""
-        if self.terms is None:
-            return None
-        order = self.terms["contribution"].abs().sort_values(ascending=False, kind="mergesort")
-        return self.terms.loc[order.index[:n]].reset_index(drop=True)
+        return None if self.terms is None else self.terms.head(n)  # sorted that way
 
     def steps(self, n: int = 4) -> pd.DataFrame:
         """The story as a table: one row per step, what the model made of the text."""
@@ -124,7 +121,9 @@ def explain(model: Any, text: str, positive_label: str, threshold: float) -> Exp
     classes = list(fitted_pipelines(model)[0].classes_)
     negative_label = next(c for c in classes if c != positive_label)
     return Explanation(
-        text=text, cleaned=cleaned, words=pd.DataFrame({"word": words, "known": known}),
+        text=text, cleaned=cleaned,
+        words=pd.DataFrame({"word": pd.Series(words, dtype=object),
+                            "known": pd.Series(known, dtype=bool)}),
         terms=terms, intercept=intercept, score=score, threshold=threshold,
         label=str(predict_labels(np.array([score]), threshold, positive_label,
                                  negative_label)[0]),
