@@ -37,11 +37,15 @@ sys.path.insert(0, str(ROOT))
 from shared.catalog import STAGES, Catalog  # noqa: E402
 from shared.run_record import RunRecord  # noqa: E402
 
-CONFIGURATIONS = {
-    "builtin-sentiment": ("sentiment", "builtin"),
-    "builtin-spam": ("spam", "builtin"),
-    "rt-polarity": ("sentiment", "rt-polarity"),
-    "sms-spam": ("spam", "sms-spam"),
+#: name: (task, data set, -p parameters)
+CONFIGURATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "builtin-sentiment": ("sentiment", "builtin", ()),
+    "builtin-spam": ("spam", "builtin", ()),
+    "rt-polarity": ("sentiment", "rt-polarity", ()),
+    # The sms-spam model (2011 messages) misses the spam task's modern behavioural cases
+    # (phishing, parcel fees, obfuscated words: MFT 16 of 24), so stage 6 refuses it; the
+    # benchmark times the whole workflow with the recorded override.
+    "sms-spam": ("spam", "sms-spam", ("allow_failed_gate", "True")),
 }
 
 
@@ -57,18 +61,20 @@ def timed(command: list[str], cwd: Path = ROOT) -> float:
     return seconds
 
 
-def measure(task: str, dataset: str) -> dict[str, float]:
+def measure(task: str, dataset: str, parameters: tuple[str, ...] = ()) -> dict[str, float]:
     """One repeat: the stages and the total of a run, a second run, and the floor."""
+    options = [item for pair in zip(parameters[::2], parameters[1::2], strict=True)
+               for item in ("-p", *pair)]
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "run"
         runner = [sys.executable, "-m", "shared.runner", "--task", task, "--dataset", dataset,
-                  "--root", str(root)]
+                  "--root", str(root), *options]
         total = timed([*runner, "--force"])
         record = RunRecord.read(Catalog.for_task(task, root))
         stages = {stage.key: record.stages[stage.key].seconds for stage in STAGES}
         again = timed(runner)
         floor = timed([sys.executable, str(ROOT / "benchmarks" / "floor.py"), "--task", task,
-                       "--dataset", dataset, "--root", str(Path(scratch) / "floor")])
+                       "--dataset", dataset, "--root", str(Path(scratch) / "floor"), *options])
     return {**stages, "total": total, "second run": again, "floor": floor,
             "runner / floor": total / floor}
 
@@ -89,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         medians[name] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         print(f"{name}: " + ", ".join(f"{run['total']:.1f}" for run in runs)
               + " s (totals of the repeats)", flush=True)
+        if args.json:  # written as each configuration ends: a later failure keeps these
+            args.json.write_text(json.dumps(medians, indent=2) + "\n")
     columns = [stage.key for stage in STAGES] + ["total", "second run", "floor", "runner / floor"]
     print(f"\nMedians of {args.repeats} run(s), seconds (this machine: {os.cpu_count()} cores)\n")
     print("| run | " + " | ".join(columns) + " |")

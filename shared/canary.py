@@ -1,12 +1,14 @@
 """Stage 6's canary: the staging folder is tried in full before it may go live.
 
-Three checks run on the staging folder itself, each only if the one before
+Four checks run on the staging folder itself, each only if the one before
 passed:
 
 1. it reloads the way the service loads it: every file matches the manifest,
    the libraries are compatible, the model holds only trusted types;
 2. the reloaded model reproduces stage 5's reference scores bit for bit;
-3. the real service (``python -m shared.serve``), started on the staging
+3. it is within the spec's cost budget: ``predict_proba`` on one text takes at
+   most ``max_text_ms`` and the model file is at most ``max_model_mb``;
+4. the real service (``python -m shared.serve``), started on the staging
    folder on a free loopback port, answers ``/health`` with the staging
    model's version and ``/predict`` with the same labels and confidences as
    the model in-process.
@@ -28,10 +30,11 @@ import pandas as pd
 
 from shared import storage
 from shared.catalog import Catalog, MissingArtifactError
-from shared.manifest import ManifestMismatchError
+from shared.manifest import MODEL_NAME, ManifestMismatchError
 from shared.model_cost import predict_cost
 from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
+from shared.problem import ProblemSpec
 from shared.records import Gate, GateCheck
 from shared.scoring import positive_scores
 from shared.serve import StartupError
@@ -67,8 +70,31 @@ def run(staging: Path, task: str) -> tuple[Gate, float | None, dict[str, float] 
         return Gate.of(checks), None, None
     latency = _latency_p95(predictor, list(reference["text"]))
     cost = predict_cost(predictor.model, list(reference["text"])).as_dict()
+    checks.append(_within_budget(cost, (staging / MODEL_NAME).stat().st_size, predictor.spec))
+    if not checks[-1].passed:
+        return Gate.of(checks), latency, cost
     checks.append(_http_round_trip(staging, task, predictor, list(reference["text"])))
     return Gate.of(checks), latency, cost
+
+
+def _within_budget(cost: dict[str, float], model_bytes: int, spec: ProblemSpec) -> GateCheck:
+    """The spec's cost budget: one text's ``predict_proba`` time and the model file's size.
+
+    The check's name carries the budget, not the measurement (which differs from run
+    to run); a refusal names both.
+    """
+    megabytes = model_bytes / 1e6
+    over = []
+    if cost["single_text_ms"] > spec.max_text_ms:
+        over.append(f"one text takes {cost['single_text_ms']:.2f} ms (max_text_ms "
+                    f"{spec.max_text_ms:g})")
+    if megabytes > spec.max_model_mb:
+        over.append(f"the model file is {megabytes:.1f} MB (max_model_mb {spec.max_model_mb:g})")
+    if over:
+        return GateCheck("within the cost budget: refused, " + " and ".join(over)
+                         + "; choose a cheaper model or raise the budget with -p", 0.0, False)
+    return GateCheck(f"within the cost budget (one text <= {spec.max_text_ms:g} ms, model file "
+                     f"<= {spec.max_model_mb:g} MB)", 1.0, True)
 
 
 def _latency_p95(predictor: Predictor, texts: list[str]) -> float:

@@ -172,7 +172,9 @@ def _cost_text(manifest: Manifest) -> str:
             f"({cost['single_texts_per_second']:,.0f} texts/s), {cost['batch_ms']:.2f} ms for "
             f"a batch of {cost['batch_size']} ({cost['batch_texts_per_second']:,.0f} texts/s). "
             "Each text is cleaned and vectorized once (calibration, where used, is a step of "
-            "the pipeline).")
+            "the pipeline). The canary's budget, which it met: at most "
+            f"{manifest.problem['max_text_ms']:g} ms for one text and "
+            f"{manifest.problem['max_model_mb']:g} MB of model file.")
 
 
 def _behaviour_line(evaluation: EvaluationReport) -> str:

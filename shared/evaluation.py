@@ -45,7 +45,8 @@ def gate(
     spec sets one) the false-positive rate stays within its limit; with ``slices`` (from
     :func:`slice_metrics`), every slice that counts (:func:`gated_slices`) reaches
     ``target - slice_margin``; with ``behaviour``, each kind of behavioural test passes
-    at least ``min_behaviour_pass_rate`` of its cases. The one place PASS/FAIL is decided."""
+    at least ``min_behaviour_pass_rate`` of its cases and every case of a protected
+    capability (``protected_capabilities``) passes. The one place PASS/FAIL is decided."""
     primary = spec.primary_metric
     checks = [
         GateCheck(f"{primary} >= {spec.target:.2f}", round(metrics[primary], 4),
@@ -67,6 +68,7 @@ def gate(
                 f"({int(row['passed'])} of {int(row['cases'])} cases)",
                 round(float(row["pass_rate"]), 4),
                 bool(row["pass_rate"] >= spec.min_behaviour_pass_rate)))
+        checks.extend(_protected_checks(behaviour, spec))
     if slices is not None:
         counted = gated_slices(slices, spec)
         if len(counted):
@@ -79,6 +81,24 @@ def gate(
                 + (f" (failing: {named})" if named else f" ({len(counted)} slices)"),
                 round(float(counted[primary].min()), 4), failing.empty))
     return Gate.of(checks)
+
+
+def _protected_checks(behaviour: BehaviourResult, spec: ProblemSpec) -> list[GateCheck]:
+    """One check per protected capability: every one of its cases passes, whatever the
+    pass rate of its kind (one name that changes the answer is one too many)."""
+    table = behaviour.by_capability().reset_index()
+    checks = []
+    for capability in spec.protected_capabilities:
+        rows = table[table["capability"] == capability]
+        cases, passed = int(rows["cases"].sum()), int(rows["passed"].sum())
+        if not cases:
+            checks.append(GateCheck(f"every behavioural {capability!r} case passes: there are "
+                                    "none in behaviour.csv (add some, or drop it from "
+                                    "protected_capabilities)", 0.0, False))
+            continue
+        checks.append(GateCheck(f"every behavioural {capability!r} case passes ({passed} of "
+                                f"{cases})", round(passed / cases, 4), passed == cases))
+    return checks
 
 
 def gated_slices(slices: pd.DataFrame, spec: ProblemSpec) -> pd.DataFrame:

@@ -58,6 +58,7 @@ class Kernel:
         sockets = Path(tempfile.gettempdir()) / f"ml-workflow-{uuid.uuid4().hex[:12]}-ipc"
         self.manager = _kernel_manager_class()(kernel_name=KERNEL_NAME, ip=str(sockets))
         self._error: BaseException | None = None
+        self._stopping: threading.Thread | None = None
         self._thread = threading.Thread(target=self._start, args=(cwd,), daemon=True,
                                         name="kernel-warm-up")
         self._thread.start()
@@ -86,6 +87,18 @@ class Kernel:
         if self.manager.has_kernel:
             self.manager.shutdown_kernel(now=True)
 
+    def shutdown_soon(self) -> None:
+        """Stop the kernel in the background: the next notebook need not wait for it
+        (about 0.1 s a kernel). :meth:`stopped` waits until it is gone."""
+        self._stopping = threading.Thread(target=self.shutdown, daemon=True,
+                                          name="kernel-shutdown")
+        self._stopping.start()
+
+    def stopped(self) -> None:
+        """Wait for a :meth:`shutdown_soon` to finish (at once if none was asked for)."""
+        if self._stopping is not None:
+            self._stopping.join()
+
 
 class Kernels:
     """Kernels started ahead of the notebooks that will use them.
@@ -98,18 +111,22 @@ class Kernels:
         self.cwd = cwd
         self.ahead = ahead
         self._waiting: deque[Kernel] = deque()
+        self._taken: list[Kernel] = []
 
     def take(self, later: int) -> Kernel:
         """A kernel for the next notebook; ``later`` notebooks may follow it."""
         kernel = self._waiting.popleft() if self._waiting else Kernel(self.cwd)
         while len(self._waiting) < min(self.ahead, later):
             self._waiting.append(Kernel(self.cwd))
+        self._taken.append(kernel)
         return kernel
 
     def close(self) -> None:
-        """Stop the kernels no notebook took."""
+        """Stop the kernels no notebook took, and wait for the others to have stopped."""
         while self._waiting:
             self._waiting.popleft().shutdown()
+        for kernel in self._taken:
+            kernel.stopped()
 
 
 def strip_run_metadata(path: Path) -> None:
@@ -153,7 +170,7 @@ def execute(
                 f"The executed notebook, with the traceback, is {failed}"
             ) from None
         finally:
-            kernel.shutdown()
+            kernel.shutdown_soon()  # the caller's Kernels.close() waits for it
         if clean_metadata:
             strip_run_metadata(tmp)
     return time.perf_counter() - start

@@ -19,6 +19,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -234,16 +235,32 @@ def fitted_pipelines(model: Any) -> list[Pipeline]:
     return [model]
 
 
-def _linear_weights(classifier: Any) -> Any:
-    """Per-feature weights toward the second class, for the linear families we train."""
+def linear_weights(classifier: Any) -> Any:
+    """Per-feature weights toward the second class, for the linear families we train
+    (the mean over the folds of a calibrated wrapper); None for a random forest."""
     if isinstance(classifier, CalibratedClassifierCV):
-        return np.mean([_linear_weights(c.estimator) for c in classifier.calibrated_classifiers_],
-                       axis=0)
+        folds = [linear_weights(c.estimator) for c in classifier.calibrated_classifiers_]
+        return None if any(w is None for w in folds) else np.mean(folds, axis=0)
+    if isinstance(classifier, FrozenEstimator):  # calibrated out of core, not refitted
+        return linear_weights(classifier.estimator)
     if isinstance(classifier, ComplementNB):
         return classifier.feature_log_prob_[1] - classifier.feature_log_prob_[0]
     if hasattr(classifier, "coef_"):
         return classifier.coef_.ravel()
     return None
+
+
+def linear_intercept(classifier: Any) -> float:
+    """The constant of :func:`linear_weights`' linear score (0 for complement NB, which
+    scores by the weights alone)."""
+    if isinstance(classifier, CalibratedClassifierCV):
+        return float(np.mean([linear_intercept(c.estimator)
+                              for c in classifier.calibrated_classifiers_]))
+    if isinstance(classifier, FrozenEstimator):
+        return linear_intercept(classifier.estimator)
+    if hasattr(classifier, "intercept_") and not isinstance(classifier, ComplementNB):
+        return float(np.ravel(classifier.intercept_)[0])
+    return 0.0
 
 
 def term_weights(model: Any, n: int = 12) -> Any:
@@ -255,7 +272,7 @@ def term_weights(model: Any, n: int = 12) -> Any:
     """
     totals = None
     for pipeline in fitted_pipelines(model):
-        weights = _linear_weights(pipeline.named_steps["clf"])
+        weights = linear_weights(pipeline.named_steps["clf"])
         if weights is None:
             return None
         nb = pipeline.named_steps.get("nb")

@@ -63,8 +63,15 @@ class ProblemSpec:
     min_live_feedback: int = 20
     max_model_age_days: int = 90
     max_latency_ratio: float = 3.0
+    #: the canary refuses a model whose predict_proba takes longer for one text (ms) ...
+    max_text_ms: float = 50.0
+    #: ... or whose model file is larger (MB): every service and Dask worker holds a copy
+    max_model_mb: float = 200.0
     max_invalid_scores: int = 0
     min_behaviour_pass_rate: float = 0.75
+    #: behavioural capabilities whose every case must pass: the answer must not change
+    #: with a person's name (data/builtin/<task>/behaviour.csv, INV "name")
+    protected_capabilities: tuple[str, ...] = ("name",)
     slice_margin: float = 0.15
     min_slice_texts: int = 30
     max_metric_regression: float = 0.02
@@ -147,6 +154,13 @@ class ProblemSpec:
                 f"max_latency_ratio={self.max_latency_ratio!r}: use a number above 1 (3 means "
                 "three times the p95 latency measured at deployment)"
             )
+        if not all(isinstance(c, str) and c.strip() for c in self.protected_capabilities):
+            problems.append(f"protected_capabilities={self.protected_capabilities!r}: use "
+                            "capability names from behaviour.csv, such as 'name'")
+        for name in ("max_text_ms", "max_model_mb"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                problems.append(f"{name}={value!r}: use a positive number (the canary's budget)")
         for name in ("min_behaviour_pass_rate", "slice_margin", "max_metric_regression"):
             _check_fraction(problems, name, getattr(self, name))
         unknown_sources = sorted(set(self.value_sources) - {f.name for f in fields(self)})
@@ -206,6 +220,7 @@ class ProblemSpec:
         payload = asdict(self)
         payload["labels"] = list(self.labels)
         payload["notes"] = list(self.notes)
+        payload["protected_capabilities"] = list(self.protected_capabilities)
         payload["value_sources"] = dict(sorted(self.value_sources.items()))
         return payload
 
@@ -218,6 +233,8 @@ class ProblemSpec:
         data = dict(payload)
         data["labels"] = tuple(data["labels"])
         data["notes"] = tuple(data.get("notes", ()))
+        if "protected_capabilities" in data:
+            data["protected_capabilities"] = tuple(data["protected_capabilities"])
         return cls(**data).validate()
 
 

@@ -304,6 +304,8 @@ def curve_point(train_size: int, row: dict[str, Any]) -> dict[str, float]:
             "train_std": float(np.std(row["train_fold_scores"])),
             "valid_mean": float(np.mean(row["fold_scores"])),
             "valid_std": float(np.std(row["fold_scores"]))}
+
+
 def folds(spec: ProblemSpec) -> StratifiedKFold:
     """The stratified, shuffled, seeded folds every stage-4 and stage-5 estimate uses."""
     return StratifiedKFold(n_splits=spec.cv_folds, shuffle=True, random_state=spec.seed)

@@ -27,13 +27,18 @@ class Task:
 SHARED_NOTES = (
     "Stage 5's gate also needs each kind of behavioural test (data/builtin/<task>/"
     "behaviour.csv: MFT, INV, DIR) to pass at least min_behaviour_pass_rate (75%) of its "
-    "cases, and every slice of at least min_slice_texts (30) texts of both labels (length "
-    "band, source, the MFT and INV cases) to reach the target minus slice_margin (0.15): a "
-    "slice of 60 texts has a standard error of about 0.06 on its own, so a narrower margin "
-    "would fail good models on noise.",
+    "cases, every case of the protected capabilities (protected_capabilities: 'name', texts "
+    "that differ only in a person's name) to pass, and every slice of at least "
+    "min_slice_texts (30) texts of both labels (length band, source, the MFT and INV cases) "
+    "to reach the target minus slice_margin (0.15): a slice of 60 texts has a standard error "
+    "of about 0.06 on its own, so a narrower margin would fail good models on noise.",
     "Stage 6 refuses a model whose primary metric is more than max_metric_regression (0.02) "
     "below the live model's on the same test split; -p allow_failed_gate True overrides it "
     "and the gate, and the manifest and model card say so.",
+    "Stage 6's canary refuses a model whose predict_proba takes more than max_text_ms (50) "
+    "ms for one text, or whose model file is over max_model_mb (200) MB: the service's "
+    "latency aim is a p99 of 50 ms, which a model slower than that alone can never meet, "
+    "and every service and Dask worker holds a copy of the model.",
     "Monitoring also alerts when any score is NaN or outside [0, 1] (max_invalid_scores 0), "
     "when the p95 latency per text exceeds max_latency_ratio (3) times the p95 the canary "
     "measured at deployment with one text a call (batches are faster per text), when the "

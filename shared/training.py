@@ -125,6 +125,38 @@ def choose(best: pd.DataFrame, rule: str, folds_count: int) -> tuple[Any, str]:
     )
 
 
+def feature_ablation(results: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
+    """Each feature setting of the chosen configuration against every value it was tried
+    with, from the search's own scores (no model is fitted for it).
+
+    The grids switch feature groups on and off (``features__char``: the character
+    n-grams) and vary them (word n-gram range, ``min_df``); so the search itself
+    is the ablation. A row compares the chosen configuration with the one that
+    differs in that setting alone, on the last round both were scored in; its
+    ``gain`` is what the chosen value adds to the mean CV score.
+    """
+    params = chosen["raw_params"]
+    mine = results[results["config"] == chosen["config"]].set_index("round")["mean"]
+    last = results.sort_values("round", kind="stable").groupby("config").tail(1)
+    rows = []
+    for key in sorted(k for k in params if k.startswith("features__")):
+        rest = describe_params({k: v for k, v in params.items() if k != key})
+        for _, other in last[last["model"] == chosen["model"]].iterrows():
+            theirs = other["raw_params"]
+            if (describe_params({key: theirs[key]}) == describe_params({key: params[key]})
+                    or describe_params({k: v for k, v in theirs.items() if k != key}) != rest):
+                continue  # not the chosen configuration with this one setting changed
+            with_chosen = float(mine[other["round"]])
+            rows.append({"setting": key.removeprefix("features__"),
+                         "chosen": describe_params({key: params[key]}),
+                         "alternative": describe_params({key: theirs[key]}),
+                         "round": int(other["round"]), "chosen_mean": with_chosen,
+                         "alternative_mean": float(other["mean"]),
+                         "gain": with_chosen - float(other["mean"])})
+    return pd.DataFrame(rows, columns=["setting", "chosen", "alternative", "round",
+                                       "chosen_mean", "alternative_mean", "gain"])
+
+
 def configured(candidate: Candidate, params: dict) -> Pipeline:
     """A fresh copy of the candidate's pipeline with the chosen parameters."""
     return clone(candidate.pipeline).set_params(**params)

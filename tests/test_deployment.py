@@ -46,7 +46,8 @@ def test_the_deployed_folder_is_complete_and_verified(deployed_project):
     assert cat.deployed_dir.is_symlink()
     assert cat.deployed_dir.resolve() == cat.releases_dir.resolve() / manifest.release
     assert manifest.approval.passed and manifest.canary.passed
-    assert len(manifest.canary.checks) == 3 and manifest.latency_p95_ms > 0
+    assert len(manifest.canary.checks) == 4 and manifest.latency_p95_ms > 0
+    assert "within the cost budget (one text <= 50 ms" in manifest.canary.checks[2].check
     assert manifest.test_data_sha256 == deployment.split_fingerprint(cat.read("test"))
     assert not list(cat.releases_dir.glob(".staging*")), "staging folders are cleaned up"
 
@@ -130,6 +131,21 @@ def test_no_comparison_across_different_test_splits(deployed):
     ("other model", "reproduces stage 5's scores bit for bit (0 of"),
     ("untrusted", "shared.text.clean_text"),
 ])
+@pytest.mark.parametrize(("budget", "refusal"), [
+    ({"max_text_ms": 1e-6}, "one text takes"),
+    ({"max_model_mb": 1e-6}, "the model file is"),
+])
+def test_a_model_over_the_cost_budget_is_refused_and_deployed_is_unchanged(
+        deployed, restore, budget, refusal):
+    # budgets no model can meet: the refusal depends on the rule, not on a timing
+    before = live_state(deployed)
+    stage1(deployed, **budget)
+    with pytest.raises(deployment.DeploymentRefused, match="canary failed") as refused:
+        deployment.deploy(deployed, TrainingReport.load(deployed), allow_failed_gate=True)
+    assert refusal in str(refused.value) and f"({next(iter(budget))} 1e-06)" in str(refused.value)
+    assert live_state(deployed) == before
+
+
 def test_a_broken_staging_model_is_refused_and_deployed_is_unchanged(
         deployed, restore, breakage, refusal):
     before = live_state(deployed)

@@ -1,5 +1,7 @@
 """Stage 5's evaluation: the gate, error analysis, intervals and slices."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -138,7 +140,8 @@ def test_behavioural_pass_rate_per_kind_is_in_the_gate(spec, toy_model, tmp_path
                     "MFT,negation,not terrible at all,,positive,\n"
                     "INV,casing,great value,GREAT VALUE,positive,\n", encoding="utf-8")
     result = behaviour.run(toy_model, behaviour.load_cases(path, spec), 0.5, spec)
-    gate = evaluation.gate({"f1": 0.8}, {"f1": 0.5}, spec, behaviour=result)
+    gate = evaluation.gate({"f1": 0.8}, {"f1": 0.5}, replace(spec, protected_capabilities=()),
+                           behaviour=result)
     assert [(c.check, c.value, c.passed) for c in gate.checks[2:]] == [
         ("behavioural MFT pass rate >= 0.75 (1 of 2 cases)", 0.5, False),
         ("behavioural INV pass rate >= 0.75 (1 of 1 cases)", 1.0, True),
@@ -147,3 +150,27 @@ def test_behavioural_pass_rate_per_kind_is_in_the_gate(spec, toy_model, tmp_path
         pd.DataFrame({"text": ["good"], "label": ["positive"], "source": ["x"]}),
         np.array([0.9]), 0.5, spec, result)
     assert slices.loc["behaviour", "texts"].to_dict() == {"MFT": 2, "INV": 2}
+
+
+def test_one_failing_protected_case_fails_the_gate_whatever_its_kind_scores(
+        spec, toy_model, tmp_path):
+    from shared import behaviour
+
+    path = tmp_path / "behaviour.csv"
+    rows = [
+        "INV,casing,great value,GREAT VALUE,positive,",
+        "INV,casing,wonderful film,WONDERFUL FILM,positive,",
+        "INV,casing,lovely and great,LOVELY AND GREAT,positive,",
+        "INV,name,Anna said it was wonderful,Omar said it was wonderful,positive,",
+        "INV,name,wonderful and lovely,terrible and awful,positive,",  # the answer changes
+    ]
+    path.write_text("kind,capability,text,variant,expected,direction\n" + "\n".join(rows)
+                    + "\n", encoding="utf-8")
+    result = behaviour.run(toy_model, behaviour.load_cases(path, spec), 0.5, spec)
+    assert result.pass_rates().loc["INV", "pass_rate"] >= spec.min_behaviour_pass_rate
+    gate = evaluation.gate({"f1": 0.8}, {"f1": 0.5}, spec, behaviour=result)
+    assert [(c.check, c.passed) for c in gate.failed] == [
+        ("every behavioural 'name' case passes (1 of 2)", False)]
+    missing = evaluation.gate({"f1": 0.8}, {"f1": 0.5},
+                              replace(spec, protected_capabilities=("dialect",)), behaviour=result)
+    assert "there are none in behaviour.csv" in missing.failed[0].check

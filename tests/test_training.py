@@ -67,3 +67,28 @@ def test_versus_baseline(spec):
     baseline = pd.DataFrame({"model": ["b", "b"], "fold": [1, 2], "f1": [0.0, 0.2]})
     table = training.versus_baseline(chosen, baseline, "f1")
     assert table.loc["m", "mean"] == pytest.approx(0.75) and table.loc["b", "mean"] == 0.1
+
+
+@pytest.mark.parametrize("method", ["grid", "halving"])
+def test_feature_ablation_reads_each_feature_setting_from_the_search(spec, corpus, method):
+    texts, labels = corpus
+    train = pd.DataFrame({"text": list(texts) * 4, "label": list(labels) * 4})
+    spec = spec.with_overrides(cv_folds=2)
+    candidates = [c for c in models.candidates(0) if c.name == "logistic regression"]
+    result = training.run_search(candidates, train, spec, "quick", method, n_jobs=1,
+                                 min_texts_per_fold=10)
+    final = training.best_per_model(result.final())
+    chosen = final.loc[training.choose(final, "best", spec.cv_folds)[0]]
+    ablation = training.feature_ablation(result.table, chosen)
+    # the quick grid switches the character n-grams on and off: one alternative
+    assert ablation["setting"].tolist() == ["char"]
+    row = ablation.iloc[0]
+    assert {row["chosen"], row["alternative"]} == {"word n-grams", "word+char n-grams"}
+    table = result.table
+    other = table[(table["model"] == chosen["model"]) & (table["round"] == row["round"])
+                  & (table["params"] == chosen["params"].replace(row["chosen"],
+                                                                   row["alternative"]))]
+    assert row["alternative_mean"] == other["mean"].iloc[0]
+    assert row["gain"] == pytest.approx(row["chosen_mean"] - row["alternative_mean"])
+    if method == "grid":  # chosen on the highest mean: no setting it has could score more
+        assert row["gain"] >= 0
