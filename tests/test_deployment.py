@@ -126,11 +126,6 @@ def test_no_comparison_across_different_test_splits(deployed):
     assert other.checks == evaluation.gate.checks
 
 
-@pytest.mark.parametrize(("breakage", "refusal"), [
-    ("garbage", "reloads from the staging folder: refused"),
-    ("other model", "reproduces stage 5's scores bit for bit (0 of"),
-    ("untrusted", "shared.text.clean_text"),
-])
 @pytest.mark.parametrize(("budget", "refusal"), [
     ({"max_text_ms": 1e-6}, "one text takes"),
     ({"max_model_mb": 1e-6}, "the model file is"),
@@ -146,6 +141,11 @@ def test_a_model_over_the_cost_budget_is_refused_and_deployed_is_unchanged(
     assert live_state(deployed) == before
 
 
+@pytest.mark.parametrize(("breakage", "refusal"), [
+    ("garbage", "reloads from the staging folder: refused"),
+    ("other model", "reproduces stage 5's scores bit for bit (0 of"),
+    ("untrusted", "shared.text.clean_text"),
+])
 def test_a_broken_staging_model_is_refused_and_deployed_is_unchanged(
         deployed, restore, breakage, refusal):
     before = live_state(deployed)
