@@ -100,11 +100,13 @@ class Explanation:
 
 
 def _listed(terms: pd.DataFrame, n: int, positive: bool) -> str:
-    """'great (+0.41), love it (+0.22)' for the first ``n`` terms on one side."""
+    """"'great' +0.41, chars 'gre' +0.05" for the first ``n`` terms on one side (a
+    character n-gram is marked, since it can spell the same as a word)."""
     side = terms[terms["contribution"] > 0] if positive else terms[terms["contribution"] < 0]
     if side.empty:
         return "none"
-    return ", ".join(f"{row.term!r} {row.contribution:+.3f}" for row in side.head(n).itertuples())
+    return ", ".join(("chars " if row.block == "char" else "") + f"{row.term!r} "
+                     f"{row.contribution:+.3f}" for row in side.head(n).itertuples())
 
 
 def explain(model: Any, text: str, positive_label: str, threshold: float) -> Explanation:
