@@ -41,10 +41,12 @@ from shared.run_record import RunRecord  # noqa: E402
 CONFIGURATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "builtin-sentiment": ("sentiment", "builtin", ()),
     "builtin-spam": ("spam", "builtin", ()),
-    "rt-polarity": ("sentiment", "rt-polarity", ()),
-    # The sms-spam model (2011 messages) misses the spam task's modern behavioural cases
-    # (phishing, parcel fees, obfuscated words: MFT 16 of 24), so stage 6 refuses it; the
-    # benchmark times the whole workflow with the recorded override.
+    # Stage 6 refuses both public models by their gate, so the benchmark times the whole
+    # workflow with the recorded override: the rt-polarity model changes its answer when
+    # only a name changes ("Jessica" -> "Aisha"), a protected capability; the sms-spam
+    # model (2011 messages) misses the spam task's modern cases (phishing, parcel fees,
+    # obfuscated words: MFT 16 of 24).
+    "rt-polarity": ("sentiment", "rt-polarity", ("allow_failed_gate", "True")),
     "sms-spam": ("spam", "sms-spam", ("allow_failed_gate", "True")),
 }
 
