@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,17 @@ KERNEL_NAME = "python3"
 #: what every stage imports first; importing it early is the warm-up
 WARM_UP = ("import numpy, pandas, scipy, sklearn, matplotlib.pyplot, seaborn\n"
            "import shared.notebook, shared.catalog, shared.problem")
+#: a kernel for stages 4 to 7 also imports skops (0.8 s on this machine; each of them
+#: reads or writes a model) and the deployment code with its web framework (0.3 s)
+WARM_UP_MODELS = WARM_UP + "\nimport skops.io, shared.deployment"
+#: the first stage whose kernel warms up with WARM_UP_MODELS: the kernels of stages 2
+#: and 3 start while short stages run and must be ready in time
+FIRST_MODEL_STAGE = 4
+
+
+def warm_up_for(stage_number: int) -> str:
+    """What the kernel of stage ``stage_number`` imports while it waits for its turn."""
+    return WARM_UP_MODELS if stage_number >= FIRST_MODEL_STAGE else WARM_UP
 
 
 class RunError(RuntimeError):
@@ -52,24 +64,24 @@ def _kernel_manager_class() -> type:
 class Kernel:
     """A kernel started in the background, in ``cwd``, warming up while other work goes on."""
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, warm_up: str = WARM_UP) -> None:
         # Unix sockets are named after ``ip``: an absolute path, since the kernel runs in
         # ``cwd`` and the runner elsewhere (a relative name would point them apart)
         sockets = Path(tempfile.gettempdir()) / f"ml-workflow-{uuid.uuid4().hex[:12]}-ipc"
         self.manager = _kernel_manager_class()(kernel_name=KERNEL_NAME, ip=str(sockets))
         self._error: BaseException | None = None
         self._stopping: threading.Thread | None = None
-        self._thread = threading.Thread(target=self._start, args=(cwd,), daemon=True,
+        self._thread = threading.Thread(target=self._start, args=(cwd, warm_up), daemon=True,
                                         name="kernel-warm-up")
         self._thread.start()
 
-    def _start(self, cwd: Path) -> None:
+    def _start(self, cwd: Path, warm_up: str) -> None:
         try:
             self.manager.start_kernel(cwd=str(cwd))
             client = self.manager.client()
             client.start_channels()
             client.wait_for_ready(timeout=120)
-            client.execute(WARM_UP, silent=True, store_history=False)
+            client.execute(warm_up, silent=True, store_history=False)
             client.stop_channels()
         except BaseException as error:  # reported by ready(), in the runner's thread
             self._error = error
@@ -107,18 +119,26 @@ class Kernels:
     short, shorter than one kernel's warm-up, so one kernel ahead is not enough.
     """
 
-    def __init__(self, cwd: Path, ahead: int = 2) -> None:
+    def __init__(self, cwd: Path, stage_numbers: Sequence[int], ahead: int = 2) -> None:
+        """Kernels for the stages ``stage_numbers``, in the order they will be taken (a
+        skipped stage takes none, so a later kernel may warm up as for another stage:
+        only a matter of speed)."""
         self.cwd = cwd
         self.ahead = ahead
+        self._warm_ups = [warm_up_for(number) for number in stage_numbers]
         self._waiting: deque[Kernel] = deque()
         self._taken: list[Kernel] = []
 
+    def _start_next(self) -> Kernel:
+        started = len(self._taken) + len(self._waiting)
+        return Kernel(self.cwd, self._warm_ups[min(started, len(self._warm_ups) - 1)])
+
     def take(self, later: int) -> Kernel:
         """A kernel for the next notebook; ``later`` notebooks may follow it."""
-        kernel = self._waiting.popleft() if self._waiting else Kernel(self.cwd)
-        while len(self._waiting) < min(self.ahead, later):
-            self._waiting.append(Kernel(self.cwd))
+        kernel = self._waiting.popleft() if self._waiting else self._start_next()
         self._taken.append(kernel)
+        while len(self._waiting) < min(self.ahead, later):
+            self._waiting.append(self._start_next())
         return kernel
 
     def close(self) -> None:

@@ -172,7 +172,7 @@ def run(
     pages = ThreadPoolExecutor(max_workers=1)  # HTML is written while the next stage runs
     written: list[Future] = []
     results: list[StageResult] = []
-    kernels = Kernels(NOTEBOOKS_DIR)
+    kernels = Kernels(NOTEBOOKS_DIR, [stage.number for stage in chosen])
     try:
         for position, stage in enumerate(chosen):
             output = cat.reports_dir / stage.notebook
@@ -219,7 +219,7 @@ def run(
 def _regenerate(log: Any) -> list[StageResult]:
     """The default run, executed into ``notebooks/`` itself: the committed outputs."""
     results = []
-    kernels = Kernels(NOTEBOOKS_DIR)
+    kernels = Kernels(NOTEBOOKS_DIR, [stage.number for stage in STAGES])
     try:
         for position, stage in enumerate(STAGES):
             output = NOTEBOOKS_DIR / stage.notebook
