@@ -42,7 +42,7 @@ from shared.evaluation import (
 )
 from shared.known_words import hashed_columns
 from shared.metrics import brier_score, confusion, rates
-from shared.models import strongest_terms
+from shared.models import linear_weights, strongest_terms
 from shared.problem import ProblemSpec
 from shared.scoring import positive_scores
 from shared.search import folds
@@ -207,20 +207,13 @@ def term_weights(model: Pipeline, n: int = 12) -> pd.DataFrame | None:
     difference) at the word's hashed column, as ``shared.models.term_weights``
     reads it at a TF-IDF column.
     """
-    words = list(model.named_steps["vocabulary"].vocabulary_)
-    classifier = model.steps[-1][1]
-    if isinstance(classifier, CalibratedClassifierCV):
-        classifier = classifier.calibrated_classifiers_[0].estimator
-    classifier = getattr(classifier, "estimator", classifier)  # FrozenEstimator
-    if hasattr(classifier, "feature_log_prob_"):
-        weights = classifier.feature_log_prob_[1] - classifier.feature_log_prob_[0]
-    elif hasattr(classifier, "coef_"):
-        weights = classifier.coef_.ravel()
-    else:
+    weights = linear_weights(model.steps[-1][1])
+    if weights is None:
         return None
+    words = list(model.named_steps["vocabulary"].vocabulary_)
     word = model.named_steps["features"].transformer_list[0][1]
     columns, signs = hashed_columns(word, words)
     known = columns >= 0
     series = pd.Series(weights[columns[known]] * signs[known],
                        index=np.asarray(words, dtype=object)[known])
-    return strongest_terms(series, list(classifier.classes_), n)
+    return strongest_terms(series, list(model.classes_), n)
