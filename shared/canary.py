@@ -31,7 +31,7 @@ import pandas as pd
 from shared import storage
 from shared.catalog import Catalog, MissingArtifactError
 from shared.manifest import MODEL_NAME, ManifestMismatchError
-from shared.model_cost import predict_cost
+from shared.model_cost import PredictCost, predict_cost
 from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
 from shared.problem import ProblemSpec
@@ -68,16 +68,16 @@ def run(staging: Path, task: str) -> tuple[Gate, float | None, dict[str, float] 
         "texts)", float(identical.mean()), bool(identical.all())))
     if not identical.all():
         return Gate.of(checks), None, None
-    latency = _latency_p95(predictor, list(reference["text"]))
-    cost = predict_cost(predictor.model, list(reference["text"])).as_dict()
+    texts = list(reference["text"])
+    latency = _latency_p95(predictor, texts)
+    cost = predict_cost(predictor.model, texts)
     checks.append(_within_budget(cost, (staging / MODEL_NAME).stat().st_size, predictor.spec))
-    if not checks[-1].passed:
-        return Gate.of(checks), latency, cost
-    checks.append(_http_round_trip(staging, task, predictor, list(reference["text"])))
-    return Gate.of(checks), latency, cost
+    if checks[-1].passed:
+        checks.append(_http_round_trip(staging, task, predictor, texts))
+    return Gate.of(checks), latency, cost.as_dict()
 
 
-def _within_budget(cost: dict[str, float], model_bytes: int, spec: ProblemSpec) -> GateCheck:
+def _within_budget(cost: PredictCost, model_bytes: int, spec: ProblemSpec) -> GateCheck:
     """The spec's cost budget: one text's ``predict_proba`` time and the model file's size.
 
     The check's name carries the budget, not the measurement (which differs from run
@@ -85,8 +85,8 @@ def _within_budget(cost: dict[str, float], model_bytes: int, spec: ProblemSpec) 
     """
     megabytes = model_bytes / 1e6
     over = []
-    if cost["single_text_ms"] > spec.max_text_ms:
-        over.append(f"one text takes {cost['single_text_ms']:.2f} ms (max_text_ms "
+    if cost.single_text_ms > spec.max_text_ms:
+        over.append(f"one text takes {cost.single_text_ms:.2f} ms (max_text_ms "
                     f"{spec.max_text_ms:g})")
     if megabytes > spec.max_model_mb:
         over.append(f"the model file is {megabytes:.1f} MB (max_model_mb {spec.max_model_mb:g})")
