@@ -38,16 +38,16 @@ from shared.catalog import STAGES, Catalog  # noqa: E402
 from shared.run_record import RunRecord  # noqa: E402
 
 #: name: (task, data set, -p parameters)
-CONFIGURATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "builtin-sentiment": ("sentiment", "builtin", ()),
-    "builtin-spam": ("spam", "builtin", ()),
+CONFIGURATIONS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "builtin-sentiment": ("sentiment", "builtin", {}),
+    "builtin-spam": ("spam", "builtin", {}),
     # Stage 6 refuses both public models by their gate, so the benchmark times the whole
     # workflow with the recorded override: the rt-polarity model changes its answer when
     # only a name changes ("Jessica" -> "Aisha"), a protected capability; the sms-spam
     # model (2011 messages) misses the spam task's modern cases (phishing, parcel fees,
     # obfuscated words: MFT 16 of 24).
-    "rt-polarity": ("sentiment", "rt-polarity", ("allow_failed_gate", "True")),
-    "sms-spam": ("spam", "sms-spam", ("allow_failed_gate", "True")),
+    "rt-polarity": ("sentiment", "rt-polarity", {"allow_failed_gate": "True"}),
+    "sms-spam": ("spam", "sms-spam", {"allow_failed_gate": "True"}),
 }
 
 
@@ -63,10 +63,9 @@ def timed(command: list[str], cwd: Path = ROOT) -> float:
     return seconds
 
 
-def measure(task: str, dataset: str, parameters: tuple[str, ...] = ()) -> dict[str, float]:
+def measure(task: str, dataset: str, parameters: dict[str, str]) -> dict[str, float]:
     """One repeat: the stages and the total of a run, a second run, and the floor."""
-    options = [item for pair in zip(parameters[::2], parameters[1::2], strict=True)
-               for item in ("-p", *pair)]
+    options = [item for name, value in parameters.items() for item in ("-p", name, value)]
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "run"
         runner = [sys.executable, "-m", "shared.runner", "--task", task, "--dataset", dataset,

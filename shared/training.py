@@ -141,15 +141,16 @@ def feature_ablation(results: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
     rows = []
     for key in sorted(k for k in params if k.startswith("features__")):
         rest = describe_params({k: v for k, v in params.items() if k != key})
+        setting = describe_params({key: params[key]})
         for _, other in last[last["model"] == chosen["model"]].iterrows():
             theirs = other["raw_params"]
-            if (describe_params({key: theirs[key]}) == describe_params({key: params[key]})
+            alternative = describe_params({key: theirs[key]})
+            if (alternative == setting
                     or describe_params({k: v for k, v in theirs.items() if k != key}) != rest):
                 continue  # not the chosen configuration with this one setting changed
             with_chosen = float(mine[other["round"]])
-            rows.append({"setting": key.removeprefix("features__"),
-                         "chosen": describe_params({key: params[key]}),
-                         "alternative": describe_params({key: theirs[key]}),
+            rows.append({"setting": key.removeprefix("features__"), "chosen": setting,
+                         "alternative": alternative,
                          "round": int(other["round"]), "chosen_mean": with_chosen,
                          "alternative_mean": float(other["mean"]),
                          "gain": with_chosen - float(other["mean"])})
