@@ -30,6 +30,7 @@ import pandas as pd
 
 from shared import storage
 from shared.catalog import Catalog, MissingArtifactError
+from shared.drift import latency_p95
 from shared.manifest import MODEL_NAME, ManifestMismatchError
 from shared.model_cost import PredictCost, predict_cost
 from shared.modelfile import UntrustedModelError
@@ -103,9 +104,7 @@ def _latency_p95(predictor: Predictor, texts: list[str]) -> float:
     Single texts are the slowest per text (a batch shares the overhead), so
     production windows of any request size compare with a generous baseline.
     """
-    sample = texts[:LATENCY_TEXTS]
-    timings = [float(predictor.predict([text])["latency_ms"].iloc[0]) for text in sample]
-    return float(np.percentile(timings, 95))
+    return latency_p95([predictor.score([text]).latency_ms for text in texts[:LATENCY_TEXTS]])
 
 
 def _http_round_trip(staging: Path, task: str, predictor: Predictor,
