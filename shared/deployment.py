@@ -254,8 +254,10 @@ def deploy(
         if not tried.passed:
             raise DeploymentRefused(refusal(
                 "the canary failed on the staging folder", tried.failed, live_name,
-                "The model files of stage 5 are broken or do not match each other: re-run "
-                "stage 5 (05_model_evaluation). allow_failed_gate does not override this."))
+                "A failed reload, score or HTTP check means the model files of stage 5 are "
+                "broken or do not match each other: re-run stage 5 (05_model_evaluation); a "
+                "failed cost budget says what to change. allow_failed_gate does not override "
+                "this."))
         manifest = replace(manifest, canary=tried, latency_p95_ms=latency, cost=cost)
         card = staging / cat.path("model_card").name
         storage.write_text(card, model_card(manifest, training))
