@@ -11,7 +11,7 @@
    model (skops), ``metrics.json``, the problem spec, the reference
    predictions and a ``manifest.json`` with the SHA-256 of every file;
 3. the canary (``shared.canary``) tries that folder: reload, bit-identical
-   scores, a real HTTP round trip;
+   scores, the cost budget, a real HTTP round trip;
 4. the model card (from ``templates/model_card.md``) and the final manifest,
    with what the canary found, are written and every file is verified again;
 5. the release is published (``shared.release``): ``deployed`` links to it,
