@@ -109,9 +109,11 @@ def _listed(terms: pd.DataFrame, n: int, positive: bool) -> str:
                      f"{row.contribution:+.3f}" for row in side.head(n).itertuples())
 
 
-def explain(model: Any, text: str, positive_label: str, threshold: float) -> Explanation:
-    """Follow ``text`` through ``model`` (a fitted pipeline of ``shared.models``)."""
-    vocabulary = Vocabulary.of(model)
+def explain(model: Any, text: str, positive_label: str, threshold: float,
+            vocabulary: Vocabulary | None = None) -> Explanation:
+    """Follow ``text`` through ``model`` (a fitted pipeline of ``shared.models``);
+    ``vocabulary`` is the model's, when the caller holds it already (a Predictor does)."""
+    vocabulary = vocabulary or Vocabulary.of(model)
     if vocabulary is not None:
         cleaned = str(vocabulary.prepare([text])[0])
         words = vocabulary.tokens([text])[0]
@@ -120,8 +122,7 @@ def explain(model: Any, text: str, positive_label: str, threshold: float) -> Exp
         cleaned, words, known = text, [], []
     terms, intercept, no_terms = _contributions(model, text, positive_label)
     score = float(positive_scores(model, [text], positive_label)[0])
-    classes = list(fitted_pipelines(model)[0].classes_)
-    negative_label = next(c for c in classes if c != positive_label)
+    negative_label = next(c for c in model.classes_ if c != positive_label)
     return Explanation(
         text=text, cleaned=cleaned,
         words=pd.DataFrame({"word": pd.Series(words, dtype=object),
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"not scored: {reason}", file=sys.stderr)
                 return 2
             found = explain(predictor.model, text, predictor.spec.positive_label,
-                            predictor.threshold)
+                            predictor.threshold, predictor.vocabulary)
             print(found.steps(args.terms).to_string(index=False), end="\n\n")
     return 0
 
