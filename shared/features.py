@@ -1,6 +1,14 @@
-"""Text features: word and character n-gram TF-IDF, and NB log-count-ratio scaling."""
+"""Text features: word and character n-gram TF-IDF, and NB log-count-ratio scaling.
+
+Every TF-IDF pipeline's ``features`` step is a ``FeatureUnion``: the word n-grams,
+always, then each optional group of :data:`OPTIONAL_GROUPS`, which stage 4's
+grids switch off and on (``docs/adding_a_feature.md`` adds one).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,9 +67,21 @@ def char_tfidf(ngram_range: tuple[int, int] = (2, 5), min_df: int = 2) -> TfidfV
     )
 
 
+#: the feature groups stage 4 switches off and on next to the word n-grams: each one's name
+#: in the FeatureUnion (the grids' ``features__<name>``) and the function that makes it. A
+#: group added here is in every TF-IDF pipeline, off ("drop"), and both ways in every grid
+#: of the linear families (``shared.models.candidates``); its type must also be listed in
+#: ``shared.modelfile.TRUSTED_TYPES``.
+OPTIONAL_GROUPS: dict[str, Callable[[], Any]] = {"char": char_tfidf}
+
+
 def text_features(char: bool = False) -> FeatureUnion:
-    """Word n-grams, optionally joined by character n-grams (``char`` may be tuned)."""
-    return FeatureUnion([("word", word_tfidf()), ("char", char_tfidf() if char else "drop")])
+    """Word n-grams, then every optional group off ("drop"); ``char`` switches the
+    character n-grams on (the search switches each group with ``features__<name>``)."""
+    return FeatureUnion([("word", word_tfidf())] + [
+        (name, make() if char and name == "char" else "drop")
+        for name, make in OPTIONAL_GROUPS.items()
+    ])
 
 
 class LogCountRatio(TransformerMixin, BaseEstimator):

@@ -25,13 +25,11 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from shared.features import LogCountRatio, char_tfidf, text_features, word_tfidf
+from shared.features import OPTIONAL_GROUPS, LogCountRatio, text_features, word_tfidf
 from shared.known_words import KnownWords
 from shared.text import TextCleaner
 
 BUDGETS = ("quick", "full")
-WITH_CHARS = [char_tfidf()]
-WORDS_ONLY: list[Any] = ["drop"]
 
 
 def majority_baseline() -> Pipeline:
@@ -40,7 +38,8 @@ def majority_baseline() -> Pipeline:
 
 
 def text_pipeline(classifier: Any, nb_scaling: bool = False, char: bool = False) -> Pipeline:
-    """Cleaner, word (+ character) TF-IDF, optional NB scaling, then ``classifier``."""
+    """Cleaner, word TF-IDF (+ the optional groups switched on: ``char``), optional NB
+    scaling, then ``classifier``."""
     return Pipeline(
         [
             ("clean", TextCleaner()),
@@ -71,7 +70,8 @@ def candidates(seed: int) -> list[Candidate]:
     """The candidates of stage 4, simplest first, each with a grid per budget.
 
     The ``quick`` grids (small data sets) search each model's main setting and
-    word versus word + character n-grams; the forest, which costs as much as the
+    each optional feature group off and on (:func:`feature_group_grid`: word
+    versus word + character n-grams); the forest, which costs as much as the
     four linear families together, searches its features per split and leaf size
     with 100 trees (four forests of 100 trees cost what one of 200 did). The
     ``full`` grids (real data sets) also search the word n-gram range and the
@@ -87,32 +87,32 @@ def candidates(seed: int) -> list[Candidate]:
     forest_features = Pipeline(
         [("clean", TextCleaner()), ("features", word_tfidf(min_df=2)), ("clf", forest)]
     )
-    chars = {"features__char": WORDS_ONLY + WITH_CHARS}
-    words = {**chars, "features__word__ngram_range": [(1, 1), (1, 2)],
+    groups = feature_group_grid()
+    words = {**groups, "features__word__ngram_range": [(1, 1), (1, 2)],
              "features__word__min_df": [1, 2]}
     return [
         Candidate(
             "complement naive Bayes", "word (+char) TF-IDF, complement naive Bayes", 1,
             text_pipeline(ComplementNB()),
-            {"quick": {"clf__alpha": [0.3, 1.0], **chars},
+            {"quick": {"clf__alpha": [0.3, 1.0], **groups},
              "full": {"clf__alpha": [0.1, 0.3, 1.0], **words}},
         ),
         Candidate(
             "logistic regression", "word (+char) TF-IDF, logistic regression", 2,
             text_pipeline(lr),
-            {"quick": {"clf__C": [3.0, 10.0], **chars},
+            {"quick": {"clf__C": [3.0, 10.0], **groups},
              "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}},
         ),
         Candidate(
             "linear SVM", "word (+char) TF-IDF, linear SVM with sigmoid-calibrated scores", 3,
             text_pipeline(svm),
-            {"quick": {"clf__estimator__C": [0.1, 0.5], **chars},
+            {"quick": {"clf__estimator__C": [0.1, 0.5], **groups},
              "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}},
         ),
         Candidate(
             "NB-SVM", "word (+char) TF-IDF scaled by NB log-count ratios, logistic regression", 4,
             text_pipeline(lr, nb_scaling=True),
-            {"quick": {"clf__C": [1.0, 3.0], **chars},
+            {"quick": {"clf__C": [1.0, 3.0], **groups},
              "full": {"clf__C": [1.0, 3.0, 10.0], **words}},
         ),
         Candidate(
@@ -125,6 +125,12 @@ def candidates(seed: int) -> list[Candidate]:
             expensive=True,
         ),
     ]
+
+
+def feature_group_grid() -> dict[str, list[Any]]:
+    """Each optional feature group (``shared.features.OPTIONAL_GROUPS``) off and on, as
+    grid entries: ``{"features__char": ["drop", char_tfidf()], ...}``."""
+    return {f"features__{name}": ["drop", make()] for name, make in OPTIONAL_GROUPS.items()}
 
 
 def _word_step(pipeline: Pipeline) -> tuple[int, TfidfVectorizer | KnownWords]:
@@ -219,6 +225,8 @@ def describe_params(params: dict[str, Any]) -> str:
         name = key.rsplit("__", 1)[-1]
         if key == "features__char":
             parts.append("word+char n-grams" if value != "drop" else "word n-grams")
+        elif key.removeprefix("features__") in OPTIONAL_GROUPS:
+            parts.append(f"without {name}" if value == "drop" else f"with {name}")
         elif name == "ngram_range":
             parts.append(f"words {value[0]}-{value[1]}")
         elif isinstance(value, float):

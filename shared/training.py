@@ -130,10 +130,11 @@ def feature_ablation(results: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
     with, from the search's own scores (no model is fitted for it).
 
     The grids switch feature groups on and off (``features__char``: the character
-    n-grams) and vary them (word n-gram range, ``min_df``); so the search itself
-    is the ablation. A row compares the chosen configuration with the one that
-    differs in that setting alone, on the last round both were scored in; its
-    ``gain`` is what the chosen value adds to the mean CV score.
+    n-grams; every group of ``shared.features.OPTIONAL_GROUPS``) and vary them (word
+    n-gram range, ``min_df``); so the search itself is the ablation. A row compares
+    the chosen configuration with the one that differs in that setting alone, on the
+    last round both were scored in; its ``gain`` is what the chosen value adds to the
+    mean CV score.
     """
     params = chosen["raw_params"]
     mine = results[results["config"] == chosen["config"]].set_index("round")["mean"]

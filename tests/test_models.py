@@ -8,6 +8,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from shared import models
+from shared.features import char_tfidf
 from shared.models import Vocabulary
 from shared.text import TextCleaner
 
@@ -42,7 +43,7 @@ def test_forest_has_no_term_direction(toy_corpus):
 def test_describe_params():
     params = {"clf__C": 3.0, "features__char": "drop"}
     assert models.describe_params(params) == "C=3, word n-grams"
-    assert "word+char" in models.describe_params({"features__char": models.WITH_CHARS[0]})
+    assert "word+char" in models.describe_params({"features__char": char_tfidf()})
 
 
 def test_unknown_word_share(toy_model):

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from shared import models, training
 from shared.modelfile import load_model, save_model
@@ -34,6 +35,27 @@ def test_every_candidate_has_both_budgets_and_is_saveable(tmp_path, toy_corpus):
         save_model(fitted, tmp_path / "m.skops")
         loaded = load_model(tmp_path / "m.skops")
         assert np.allclose(loaded.predict_proba(texts), fitted.predict_proba(texts))
+
+
+def test_every_component_a_grid_can_choose_is_trusted(tmp_path, toy_corpus):
+    # the default pipelines leave the optional feature groups off: each estimator a grid can
+    # set (a feature group switched on) is fitted, saved and loaded here, so a component
+    # missing from shared.modelfile.TRUSTED_TYPES fails now, not after a whole search
+    texts, labels = toy_corpus
+    tried = set()
+    for candidate in models.candidates(seed=0):
+        for grid in candidate.grids.values():
+            for key, values in grid.items():
+                for value in values:
+                    if not isinstance(value, BaseEstimator) or (candidate.name, key) in tried:
+                        continue
+                    tried.add((candidate.name, key))
+                    fitted = training.configured(candidate, {key: value})
+                    fitted.fit(texts * 3, labels * 3)
+                    save_model(fitted, tmp_path / "m.skops")
+                    loaded = load_model(tmp_path / "m.skops")
+                    assert np.allclose(loaded.predict_proba(texts), fitted.predict_proba(texts))
+    assert ("linear SVM", "features__char") in tried
 
 
 def test_choice_rules():
