@@ -7,6 +7,7 @@ that vectorizer settings are tuned together with the model.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -130,7 +131,15 @@ def candidates(seed: int) -> list[Candidate]:
 def feature_group_grid() -> dict[str, list[Any]]:
     """Each optional feature group (``shared.features.OPTIONAL_GROUPS``) off and on, as
     grid entries: ``{"features__char": ["drop", char_tfidf()], ...}``."""
-    return {f"features__{name}": ["drop", make()] for name, make in OPTIONAL_GROUPS.items()}
+    return {f"features__{name}": ["drop", _group(name, make)]
+            for name, make in OPTIONAL_GROUPS.items()}
+
+
+@functools.cache
+def _group(name: str, make: Any) -> Any:
+    """One unfitted instance per group for the whole process: a grid point holds the
+    estimator itself, and configurations drawn twice (the same seed) must compare equal."""
+    return make()
 
 
 def _word_step(pipeline: Pipeline) -> tuple[int, TfidfVectorizer | KnownWords]:
