@@ -202,3 +202,12 @@ def test_an_unreachable_dask_scheduler_refuses_the_run(tmp_path, capsys):
     assert code == 2
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
     assert not (tmp_path / "reports").exists()
+
+
+def test_the_runner_process_leaves_out_the_iri_grammar_and_still_validates_notebooks():
+    code = ("import sys, shared.runner, papermill, nbformat, jsonschema\n"
+            "nbformat.validate(nbformat.read('notebooks/01_problem_definition.ipynb', 4))\n"
+            "print(sys.modules['rfc3987_syntax'], 'iri' in jsonschema.FormatChecker.checkers)")
+    shown = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, check=True,
+                           capture_output=True, text=True).stdout.split()
+    assert shown == ["None", "False"]
