@@ -79,12 +79,13 @@ def online_metrics(predictor: Predictor, texts: list[str], labels: list[str],
     return drift.live_metrics(window, predictor.spec)
 
 
-def weaker_models(cat: Catalog, fractions: tuple[float, ...] = FRACTIONS) -> dict[str, object]:
-    """Stage 4's configuration refitted on a stratified, seeded share of the training split,
-    for each of ``fractions``; keyed by a description such as '10% of training'."""
+def weaker_models(cat: Catalog, seed: int,
+                  fractions: tuple[float, ...] = FRACTIONS) -> dict[str, object]:
+    """Stage 4's configuration refitted on a stratified share of the training split drawn
+    with ``seed``, for each of ``fractions``; keyed by a description ('5% of training
+    (38 texts)')."""
     trained = cat.read("trained_model")
     train = cat.read("train")
-    seed = Predictor.from_deployed(cat.deployed_dir).spec.seed
     models: dict[str, object] = {}
     for fraction in fractions:
         part = train.groupby("label", group_keys=False).sample(frac=fraction, random_state=seed)
@@ -104,7 +105,7 @@ def degradation_study(cat: Catalog, fractions: tuple[float, ...] = FRACTIONS,
     metric = spec.primary_metric
     test = cat.read("test")
     live = cat.read("new_batch") if live is None else live
-    models = {"deployed model": deployed.model, **weaker_models(cat, fractions)}
+    models = {"deployed model": deployed.model, **weaker_models(cat, spec.seed, fractions)}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         log_path = Path(scratch) / "study.sqlite"
