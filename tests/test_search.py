@@ -161,3 +161,23 @@ def test_only_the_halved_families_go_through_rounds(spec, corpus):
     for _, row in final[final["model"] != "NB-SVM"].iterrows():
         same = plain[(plain["model"] == row["model"]) & (plain["params"] == row["params"])]
         assert same["fold_scores"].iloc[0] == row["fold_scores"]
+
+
+def test_a_forest_grown_from_fewer_trees_is_the_forest_a_fresh_fit_gives(spec, corpus):
+    texts, labels = corpus
+    spec = spec.with_overrides(cv_folds=3)
+    forest = next(c for c in models.candidates(0) if c.name == "random forest")
+    grid = {"clf__n_estimators": [20, 5, 10], "clf__max_features": ["sqrt", "log2"]}
+    configs = [search.Configuration(forest, dict(p)) for p in search.ParameterGrid(grid)]
+    order, grows = search._growth(configs)
+    grown = {(configs[i].params["clf__max_features"], configs[i].params["clf__n_estimators"]):
+             None if grows[i] is None else configs[grows[i]].params["clf__n_estimators"]
+             for i in order}
+    assert grown == {("sqrt", 5): None, ("sqrt", 10): 5, ("sqrt", 20): 10,
+                     ("log2", 5): None, ("log2", 10): 5, ("log2", 20): 10}
+    together, oof_together = search.cross_validate(configs, texts, labels, spec, n_jobs=1)
+    for config, row, oof in zip(configs, together, oof_together, strict=True):
+        [alone], [oof_alone] = search.cross_validate([config], texts, labels, spec, n_jobs=1)
+        assert row["fold_scores"] == alone["fold_scores"]
+        assert row["train_fold_scores"] == alone["train_fold_scores"]
+        assert np.array_equal(oof, oof_alone)  # bit for bit
