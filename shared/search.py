@@ -286,8 +286,9 @@ def _growth(configs: list[Configuration]) -> tuple[list[int], dict[int, int | No
     ``warm_start`` from it, a forest of 200 trees is the one a fresh fit would give, for
     half the trees (tested)."""
     def rest(config: Configuration) -> str:
-        return repr(sorted((k, repr(v)) for k, v in config.params.items()
-                           if k != "clf__n_estimators"))
+        """The candidate and every parameter but the number of trees."""
+        return repr((config.candidate.name, sorted((k, repr(v)) for k, v in config.params.items()
+                                                   if k != "clf__n_estimators")))
 
     def trees(config: Configuration) -> int:
         return int(config.params.get("clf__n_estimators", 0))
