@@ -3,8 +3,8 @@
 A fresh kernel per notebook is what makes each stage honest (only files carry
 state between stages), but starting one and importing pandas, scikit-learn
 and matplotlib into it takes seconds. So the runner starts the next stages'
-kernels, and has them import those libraries, while the current stage runs:
-:class:`Kernel` does that, :class:`Kernels` keeps them coming. Its warm-up runs
+kernels, and has each import what its notebook imports, while the current stage
+runs: :class:`Kernel` does that, :class:`Kernels` keeps them coming. Its warm-up runs
 silently (no output, no execution count), so the notebook's outputs are the same
 as on a cold kernel.
 
@@ -13,6 +13,8 @@ Kernels talk to the runner over Unix sockets: nothing listens on the network.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import sys
 import tempfile
@@ -24,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shared import storage
+from shared import catalog, storage
+from shared.catalog import NOTEBOOKS_DIR
 
 # jsonschema, which nbformat (hence papermill and nbconvert) imports in this process, also
 # imports the optional rfc3987-syntax package when it is installed (jupyterlab's
@@ -35,20 +38,42 @@ from shared import storage
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 
 KERNEL_NAME = "python3"
-#: what every stage imports first; importing it early is the warm-up
-WARM_UP = ("import numpy, pandas, scipy, sklearn, matplotlib.pyplot, seaborn\n"
-           "import shared.notebook, shared.catalog, shared.problem")
-#: a kernel for stages 4 to 7 also imports skops (0.8 s on this machine; each of them
-#: reads or writes a model) and the deployment code with its web framework (0.3 s)
-WARM_UP_MODELS = WARM_UP + "\nimport skops.io, shared.deployment"
-#: the first stage whose kernel warms up with WARM_UP_MODELS: the kernels of stages 2
-#: and 3 start while short stages run and must be ready in time
-FIRST_MODEL_STAGE = 4
+
+
+def notebook_imports(notebook: Path) -> str:
+    """Every import statement of the notebook's code cells, in order, as one block of code.
+
+    The notebooks import everything in their first code cell, so this is what a fresh
+    kernel loads before the notebook's own work begins.
+    """
+    statements = []
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        try:
+            tree = ast.parse("".join(cell["source"]))
+        except SyntaxError:  # IPython syntax, say: the kernel reports it when the cell runs
+            continue
+        statements += [ast.unparse(node) for node in tree.body
+                       if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return "\n".join(statements)
 
 
 def warm_up_for(stage_number: int) -> str:
-    """What the kernel of stage ``stage_number`` imports while it waits for its turn."""
-    return WARM_UP_MODELS if stage_number >= FIRST_MODEL_STAGE else WARM_UP
+    """What the kernel of stage ``stage_number`` imports while it waits for its turn.
+
+    What its notebook imports, and no more: a stage that draws nothing does not load
+    matplotlib and seaborn, the first stage not even scikit-learn (imports are most of
+    a kernel's cost, and the kernels warm up on the same two cores as the running
+    stage). A stage that reads or writes a model file also loads the model-file code,
+    which the catalog imports only when it first reads or writes one: skops alone
+    takes 0.8 s, as it lists every scikit-learn estimator when it is imported.
+    """
+    chosen = catalog.stage(stage_number)
+    code = notebook_imports(NOTEBOOKS_DIR / chosen.notebook)
+    if any(catalog.artifact(name).format == "skops" for name in chosen.reads + chosen.writes):
+        code += "\nimport shared.modelfile"
+    return code
 
 
 class RunError(RuntimeError):
@@ -73,7 +98,7 @@ def _kernel_manager_class() -> type:
 class Kernel:
     """A kernel started in the background, in ``cwd``, warming up while other work goes on."""
 
-    def __init__(self, cwd: Path, warm_up: str = WARM_UP) -> None:
+    def __init__(self, cwd: Path, warm_up: str) -> None:
         # Unix sockets are named after ``ip``: an absolute path, since the kernel runs in
         # ``cwd`` and the runner elsewhere (a relative name would point them apart)
         sockets = Path(tempfile.gettempdir()) / f"ml-workflow-{uuid.uuid4().hex[:12]}-ipc"

@@ -9,13 +9,11 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
 import pandas as pd
-import seaborn as sns
-import sklearn
 from IPython.display import Markdown, display
 from threadpoolctl import threadpool_limits
 
@@ -26,29 +24,42 @@ def setup() -> None:
     """Plain-text estimator reprs, one BLAS thread, reproducible PNG figures, rounded
     tables, one theme.
 
+    It configures the libraries the notebook has imported by the time it is called
+    (every notebook imports everything in its first code cell, then calls it), and
+    imports none itself: a notebook that draws nothing need not load matplotlib and
+    seaborn, nor the first one scikit-learn. Imports are most of what a fresh kernel
+    costs. ``tests/test_notebook.py`` checks that each notebook that shows a figure has
+    loaded both by then.
+
     sklearn's HTML repr is shown only where a cell asks for it (the chosen
     pipeline in stage 4). Figures are PNG, drawn by Agg at a fixed size and dpi,
     without the "Software" text chunk matplotlib would otherwise write into
     each file: the same figure is then the same bytes, which nbval compares.
     """
-    sklearn.set_config(display="text")
-    # One BLAS thread. The models here are small, and OpenBLAS's second thread costs more
-    # than it brings: a logistic regression on the built-in training split (768 texts,
-    # 40,000 word and character n-grams) fits in 0.033 s with one thread and 0.19 s with
-    # two, and threads left waiting take CPU from the search's worker processes (which
-    # joblib already holds to one thread each). The models come out byte for byte the same.
+    loaded = sys.modules
+    if "sklearn" in loaded:
+        loaded["sklearn"].set_config(display="text")
+    # One BLAS thread (threadpoolctl limits the BLAS libraries loaded so far: numpy's,
+    # which pandas brings, and scipy's with scikit-learn). The models here are small, and
+    # OpenBLAS's second thread costs more than it brings: a logistic regression on the
+    # built-in training split (768 texts, 40,000 word and character n-grams) fits in
+    # 0.033 s with one thread and 0.19 s with two, and threads left waiting take CPU from
+    # the search's worker processes (which joblib already holds to one thread each). The
+    # models come out byte for byte the same.
     threadpool_limits(limits=1, user_api="blas")
-    matplotlib.rcParams.update({"figure.dpi": 80})
-    try:  # only inside a kernel with the inline backend
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    if "matplotlib" in loaded:
+        loaded["matplotlib"].rcParams.update({"figure.dpi": 80})
+        try:  # only inside a kernel with the inline backend
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-        set_matplotlib_formats("png", metadata={"Software": None})
-    except (ImportError, AttributeError):
-        pass
+            set_matplotlib_formats("png", metadata={"Software": None})
+        except (ImportError, AttributeError):
+            pass
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_colwidth", 90)
     pd.set_option("display.width", 120)
-    sns.set_theme(style="whitegrid", context="notebook")
+    if "seaborn" in loaded:
+        loaded["seaborn"].set_theme(style="whitegrid", context="notebook")
 
 
 def show_written(cat: Catalog, stage_number: int) -> None:
@@ -86,6 +97,8 @@ def show_pipeline(model: object) -> None:
     Only here: the diagram's element ids count up per process, which a fresh
     kernel (papermill's run, nbval's re-run) starts from the same value.
     """
+    import sklearn
+
     with sklearn.config_context(display="diagram"):
         display(model)
 

@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
-from shared.catalog import PROJECT_DIR
+from shared import kernels
+from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR
 
 
 def test_setup_leaves_one_blas_thread_and_plain_text_estimators():
@@ -27,3 +29,37 @@ def test_setup_leaves_one_blas_thread_and_plain_text_estimators():
     if (os.cpu_count() or 1) >= 2:
         assert max(before) == 2  # the limit is setup's doing, not the environment's
     assert display == "text"
+
+
+def _display_settings_after_setup(notebook) -> dict:
+    """In a fresh process, as in a fresh kernel: the notebook's imports, then setup()."""
+    code = (kernels.notebook_imports(notebook) + "\nimport json, sys\nsetup()\n"
+            "import pandas as pd\n"
+            "loaded = {name: name in sys.modules for name in ('matplotlib', 'seaborn', 'sklearn')}\n"
+            "dpi = sys.modules['matplotlib'].rcParams['figure.dpi'] if loaded['matplotlib'] else None\n"
+            "display = sys.modules['sklearn'].get_config()['display'] if loaded['sklearn'] else None\n"
+            "print(json.dumps({**loaded, 'dpi': dpi, 'display': display,\n"
+            "                  'precision': pd.get_option('display.precision')}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=NOTEBOOKS_DIR, check=True,
+                            capture_output=True, text=True,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_setup_configures_what_each_notebook_has_imported_and_imports_nothing_heavy():
+    notebooks = [NOTEBOOKS_DIR / name for name in NOTEBOOKS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        settings = dict(zip(NOTEBOOKS, pool.map(_display_settings_after_setup, notebooks),
+                            strict=True))
+    for name, found in settings.items():
+        cells = json.loads((NOTEBOOKS_DIR / name).read_text(encoding="utf-8"))["cells"]
+        draws = any("image/png" in output.get("data", {})
+                    for cell in cells for output in cell.get("outputs", []))
+        if draws:  # its figures come out at the project's dpi, theme and PNG settings
+            assert found["matplotlib"] and found["seaborn"] and found["dpi"] == 80, name
+        if found["sklearn"]:
+            assert found["display"] == "text", name
+        assert found["precision"] == 3, name
+    # the first notebook draws nothing and fits nothing: its kernel loads neither library
+    first = settings[NOTEBOOKS[0]]
+    assert not (first["matplotlib"] or first["seaborn"] or first["sklearn"])
