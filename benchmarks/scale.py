@@ -79,9 +79,9 @@ def build_set(task: str, size: int, path: Path, seed: int = 0) -> Path:
 STAGE_CODE = {
     1: "from shared import problem; from shared.tasks import get_task; "
        "problem.save(get_task(TASK).spec.with_overrides(engine='out_of_core'), cat)",
-    2: "from shared import out_of_core, problem; "
-       "out_of_core.stage2(cat, problem.load(cat), DATASET)",
-    3: "from shared import out_of_core, problem; out_of_core.stage3(cat, problem.load(cat))",
+    2: "from shared import chunk_validation, problem; "
+       "chunk_validation.collect(cat, problem.load(cat), DATASET)",
+    3: "from shared import prepare_parts, problem; prepare_parts.prepare(cat, problem.load(cat))",
     4: "from shared import out_of_core, problem; out_of_core.stage4(cat, problem.load(cat))",
     5: "from shared import out_of_core, problem; out_of_core.stage5(cat, problem.load(cat))",
 }

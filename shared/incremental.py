@@ -46,7 +46,8 @@ from shared.known_words import MAX_WORDS, KnownWords, WordCounter
 from shared.models import Candidate
 from shared.problem import ProblemSpec
 from shared.scoring import positive_scores
-from shared.text import TextCleaner, clean_text
+from shared.text import TextCleaner
+from shared.text_rules import clean_text
 
 #: texts the hyperparameter search runs on (a stratified sample of the training split)
 SAMPLE_ROWS = 10_000

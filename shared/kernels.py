@@ -63,7 +63,7 @@ def warm_up_for(stage_number: int) -> str:
     """What the kernel of stage ``stage_number`` imports while it waits for its turn.
 
     What its notebook imports, and no more: a stage that draws nothing does not load
-    matplotlib and seaborn, the first stage not even scikit-learn (imports are most of
+    matplotlib and seaborn, the first two not even scikit-learn (imports are most of
     a kernel's cost, and the kernels warm up on the same two cores as the running
     stage). A stage that reads or writes a model file also loads the model-file code,
     which the catalog imports only when it first reads or writes one: skops alone

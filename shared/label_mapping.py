@@ -16,7 +16,7 @@ import pandas as pd
 
 from shared.problem import ProblemSpec
 from shared.records import DataSourceError, preview
-from shared.text import is_missing
+from shared.text_rules import is_missing
 
 
 def map_labels(

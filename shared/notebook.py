@@ -27,9 +27,9 @@ def setup() -> None:
     It configures the libraries the notebook has imported by the time it is called
     (every notebook imports everything in its first code cell, then calls it), and
     imports none itself: a notebook that draws nothing need not load matplotlib and
-    seaborn, nor the first one scikit-learn. Imports are most of what a fresh kernel
-    costs. ``tests/test_notebook.py`` checks that each notebook that shows a figure has
-    loaded both by then.
+    seaborn, nor the first two (problem, data) scikit-learn. Imports are most of what a
+    fresh kernel costs. ``tests/test_notebook.py`` checks that each notebook that shows a
+    figure has loaded both by then.
 
     sklearn's HTML repr is shown only where a cell asks for it (the chosen
     pipeline in stage 4). Figures are PNG, drawn by Agg at a fixed size and dpi,

@@ -1,10 +1,12 @@
-"""The out-of-core path of stages 2 to 5, stage by stage, as the notebooks run it.
+"""The out-of-core path of stages 4 and 5, stage by stage, as the notebooks run it.
 
 Each function is one stage's work on the out-of-core engine, made of the
-functions the notebook cells call (``shared.chunks``, ``shared.prepare_parts``,
-``shared.incremental``, ``shared.streaming_eval``), and returns what the
-notebook shows. ``benchmarks/scale.py`` runs these same functions, one
-process per stage, as the runner runs one kernel per notebook.
+functions the notebook cells call (``shared.incremental``,
+``shared.streaming_eval``), and returns what the notebook shows. Stages 2 and 3
+are one call each (``shared.chunk_validation.collect``,
+``shared.prepare_parts.prepare``), which the notebooks make directly: the data
+stages load no scikit-learn. ``benchmarks/scale.py`` runs these same functions,
+one process per stage, as the runner runs one kernel per notebook.
 """
 
 from __future__ import annotations
@@ -16,11 +18,9 @@ import pandas as pd
 
 from shared import (
     behaviour,
-    chunk_validation,
     cluster,
     evaluation,
     incremental,
-    prepare_parts,
     search,
     streaming_eval,
     training,
@@ -31,20 +31,7 @@ from shared.catalog import Catalog
 from shared.decision import choose_threshold
 from shared.metrics import binary_metrics
 from shared.problem import ProblemSpec
-from shared.records import CollectionReport, EvaluationReport, PreparationReport, TrainingReport
-
-
-def stage2(cat: Catalog, spec: ProblemSpec, dataset: str, text_column: str = "text",
-           label_column: str = "label", positive_label: str | None = None,
-           client: Any = None) -> CollectionReport:
-    """Validate the data set in chunks; write the Parquet snapshot, quarantine and report."""
-    return chunk_validation.collect(cat, spec, dataset, text_column, label_column, positive_label,
-                          client=client)
-
-
-def stage3(cat: Catalog, spec: ProblemSpec) -> PreparationReport:
-    """Clean, de-duplicate, split and shuffle into train and test parts."""
-    return prepare_parts.prepare(cat, spec)
+from shared.records import CollectionReport, EvaluationReport, TrainingReport
 
 
 @dataclass

@@ -3,7 +3,7 @@
 It loads the deployed model only after checking the manifest, applies the
 decision threshold chosen in stage 5, and returns a label and a confidence for
 every text, or the reason a text cannot be scored (the same reasons stage 2
-quarantines for: ``shared.text.unscoreable_reason``). Predictions can be
+quarantines for: ``shared.text_rules.unscoreable_reason``). Predictions can be
 appended to the prediction log (``shared.prediction_log``) in one transaction.
 
 :meth:`Predictor.score` is the fast path (numpy arrays, no pandas), used by the
@@ -26,7 +26,7 @@ from shared.manifest import Manifest, load_deployed
 from shared.models import Vocabulary
 from shared.problem import ProblemSpec
 from shared.scoring import confidence, positive_scores, predict_labels
-from shared.text import MAX_TEXT_CHARS, unscoreable_reason
+from shared.text_rules import MAX_TEXT_CHARS, unscoreable_reason
 
 
 class InvalidScoreError(ValueError):
@@ -124,7 +124,7 @@ class Predictor:
         )
 
     def check_text(self, text: object) -> str | None:
-        """Why ``text`` cannot be scored (``shared.text.unscoreable_reason``), or None."""
+        """Why ``text`` cannot be scored (``shared.text_rules.unscoreable_reason``), or None."""
         return unscoreable_reason(text, self.max_text_chars)
 
     def unknown_word_shares(self, texts: list[str]) -> np.ndarray:

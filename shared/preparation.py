@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec
 from shared.records import PreparationReport
-from shared.text import clean_text, dedup_key
+from shared.text_rules import clean_text, dedup_key
 
 
 def clean_and_deduplicate(raw: pd.DataFrame) -> tuple[pd.DataFrame, PreparationReport]:

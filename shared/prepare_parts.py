@@ -2,8 +2,8 @@
 
 The same steps as ``shared.preparation``, in one pass over the raw parts:
 
-- every text is cleaned by ``shared.text.clean_text``;
-- exact duplicates (``shared.text.dedup_key``, hashed) are dropped before the
+- every text is cleaned by ``shared.text_rules.clean_text``;
+- exact duplicates (``shared.text_rules.dedup_key``, hashed) are dropped before the
   split, the first occurrence kept, with 8 bytes of memory per distinct text;
 - the split is a seeded hash of the de-duplication key (``shared.partitions.is_test``):
   deterministic, independent of row order, stratified in expectation;
@@ -28,7 +28,7 @@ from shared.catalog import Catalog
 from shared.engines import OUT_OF_CORE, drop_stale
 from shared.problem import ProblemSpec
 from shared.records import PreparationReport
-from shared.text import clean_text
+from shared.text_rules import clean_text
 
 #: texts the stage-3 figures (lengths, telling terms) are drawn from
 EDA_ROWS = 20_000

@@ -54,7 +54,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from shared.decision import operating_score
 from shared.models import Candidate, describe_params
 from shared.problem import ProblemSpec
-from shared.text import clean_text
+from shared.text_rules import clean_text
 
 METHODS = ("grid", "random", "halving")
 #: successive halving keeps the best 1/FACTOR of the configurations each round

@@ -41,7 +41,7 @@ from shared.catalog import PROJECT_DIR, Catalog
 from shared.guards import ApiKeyAuth, BodySizeLimit
 from shared.manifest import MODEL_NAME
 from shared.predictor import InvalidScoreError, Predictor
-from shared.text import MAX_TEXT_CHARS
+from shared.text_rules import MAX_TEXT_CHARS
 
 logger = logging.getLogger("shared.service")
 

@@ -1,7 +1,7 @@
 """Stage 2's validation: every row kept or quarantined with a reason, and the snapshot.
 
 Validation never drops a row silently: rows read = rows kept + rows
-quarantined. A text is kept only if ``shared.text.unscoreable_reason`` finds
+quarantined. A text is kept only if ``shared.text_rules.unscoreable_reason`` finds
 nothing wrong with it (the same function the predictor uses, so training and
 serving agree on what a text is), its label is one of the task's, and no
 identical text carries the other label.
@@ -15,7 +15,7 @@ from shared import storage
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec
 from shared.records import CollectionReport, DataSourceError, LoadedData, ValidatedData
-from shared.text import dedup_key, is_missing, unscoreable_reason
+from shared.text_rules import dedup_key, is_missing, unscoreable_reason
 
 #: the columns of the raw snapshot, after ``row``
 SCHEMA = ("text", "label", "source")
@@ -32,7 +32,7 @@ def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
     """Split rows into kept and quarantined; each quarantined row gets a reason.
 
     Reasons, the first that applies: the text's (see
-    ``shared.text.unscoreable_reason``); missing label; unknown label; same
+    ``shared.text_rules.unscoreable_reason``); missing label; unknown label; same
     text with conflicting labels.
     """
     frame = data.frame.copy()

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from shared import features, modelfile, models, sources, training
-from shared.text import MAX_TEXT_CHARS
+from shared.text_rules import MAX_TEXT_CHARS
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "adding_a_feature.md"
 

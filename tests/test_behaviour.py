@@ -14,7 +14,7 @@ from shared import behaviour
 from shared.catalog import Catalog
 from shared.storage import read_csv
 from shared.tasks import TASKS
-from shared.text import dedup_key
+from shared.text_rules import dedup_key
 
 HEADER = "kind,capability,text,variant,expected,direction\n"
 

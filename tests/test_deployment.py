@@ -14,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 from shared import deployment, problem, release, storage, tasks
 from shared.manifest import Manifest, verify
 from shared.records import EvaluationReport, TrainingReport
-from shared.text import clean_text
+from shared.text_rules import clean_text
 
 
 def live_state(cat) -> tuple[str, dict[str, str]]:
@@ -144,7 +144,7 @@ def test_a_model_over_the_cost_budget_is_refused_and_deployed_is_unchanged(
 @pytest.mark.parametrize(("breakage", "refusal"), [
     ("garbage", "reloads from the staging folder: refused"),
     ("other model", "reproduces stage 5's scores bit for bit (0 of"),
-    ("untrusted", "shared.text.clean_text"),
+    ("untrusted", "shared.text_rules.clean_text"),
 ])
 def test_a_broken_staging_model_is_refused_and_deployed_is_unchanged(
         deployed, restore, breakage, refusal):

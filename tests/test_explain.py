@@ -9,7 +9,7 @@ from sklearn.naive_bayes import ComplementNB
 
 from shared import explain, models
 from shared.scoring import positive_scores
-from shared.text import clean_text
+from shared.text_rules import clean_text
 
 TEXT = "  What a wonderful, LOVELY film, zorblax!  "
 

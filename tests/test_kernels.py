@@ -29,7 +29,7 @@ def test_notebook_imports_are_every_import_statement_of_the_code_cells(tmp_path)
 def test_each_kernel_warms_up_with_its_notebooks_imports_and_the_model_code_it_needs():
     first, training, deployment = (kernels.warm_up_for(n) for n in (1, 4, 6))
     assert "from shared.notebook import setup" in first
-    assert "matplotlib" not in first and "modelfile" not in first  # stage 1 draws and fits nothing
+    assert "matplotlib" not in first and "modelfile" not in first  # stage 1 draws, fits nothing
     assert "import matplotlib.pyplot as plt" in training
     assert training.endswith("import shared.modelfile")  # it writes the trained model
     assert "from shared import deployment" in deployment

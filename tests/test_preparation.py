@@ -6,7 +6,7 @@ from shared import preparation
 from shared.catalog import Catalog, stage
 from shared.engines import ENGINE_ONLY, OUT_OF_CORE
 from shared.records import PreparationReport
-from shared.text import dedup_key
+from shared.text_rules import dedup_key
 
 
 def raw_frame() -> pd.DataFrame:
