@@ -46,16 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    rows = [("bare kernel", "pass")] + [(stage.label, warm_up_for(stage.number))
-                                        for stage in STAGES]
+    def median_cpu(warm_up: str) -> float:
+        return statistics.median(kernel_cpu_seconds(warm_up) for _ in range(args.repeats))
+
     print(f"| kernel | CPU seconds, started and warm (median of {args.repeats}) |")
     print("|---|---|")
-    total = 0.0
-    for label, warm_up in rows:
-        seconds = statistics.median(kernel_cpu_seconds(warm_up) for _ in range(args.repeats))
-        total += seconds if label != "bare kernel" else 0.0
-        print(f"| {label} | {seconds:.2f} |", flush=True)
-    print(f"| the seven stages | {total:.2f} |")
+    print(f"| bare kernel | {median_cpu('pass'):.2f} |", flush=True)
+    stages = []
+    for stage in STAGES:
+        stages.append(median_cpu(warm_up_for(stage.number)))
+        print(f"| {stage.label} | {stages[-1]:.2f} |", flush=True)
+    print(f"| the seven stages | {sum(stages):.2f} |")
     return 0
 
 

@@ -51,11 +51,12 @@ CONFIGURATIONS: dict[str, tuple[str, str, dict[str, str]]] = {
 }
 
 
-def timed(command: list[str], cwd: Path = ROOT) -> float:
-    """Run ``command``; its wall time in seconds (an error if it fails)."""
+def timed(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> float:
+    """Run ``command`` (with ``env`` added to the environment); its wall time in seconds
+    (an error if it fails)."""
     began = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONHASHSEED": "0"})
+                            env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
     seconds = time.perf_counter() - began
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n"
