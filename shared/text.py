@@ -83,10 +83,11 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Iterable[str], y: object = None) -> TextNormalizer:  # noqa: N803
         """Remember the words written in lower case in the (cleaned) training texts."""
-        from shared.normalise import NAME_MODES, lower_case_words
+        from shared.normalise import lower_case_words
+        from shared.problem import NAME_BLINDING
 
-        if self.names not in NAME_MODES:
-            raise ValueError(f"names={self.names!r}: choose one of {', '.join(NAME_MODES)}")
+        if self.names not in NAME_BLINDING:
+            raise ValueError(f"names={self.names!r}: choose one of {', '.join(NAME_BLINDING)}")
         self.seen_lower_ = "\n".join(sorted(lower_case_words(str(t) for t in X)))
         self._path = None
         return self
