@@ -23,10 +23,12 @@ EXTRA_COLUMNS = {RECENT: ["date"]}
 HOST = re.compile(
     r"(?:(?<=://)|(?<![\w.@-]))((?:[a-z0-9-]+\.)+[a-z0-9-]+)|@((?:[a-z0-9-]+\.)+[a-z0-9-]+)", re.I
 )
-REAL_TLDS = set(
-    "com net org co uk io ly me info biz xyz top us ca au de fr eu ru cn in app dev site online "
-    "shop store club live link click cc tk ml ga cf gq icu vip win bid loan support services gov".split()
-)
+REAL_TLDS = {
+    "com", "net", "org", "co", "uk", "io", "ly", "me", "info", "biz", "xyz", "top", "us", "ca",
+    "au", "de", "fr", "eu", "ru", "cn", "in", "app", "dev", "site", "online", "shop", "store",
+    "club", "live", "link", "click", "cc", "tk", "ml", "ga", "cf", "gq", "icu", "vip", "win",
+    "bid", "loan", "support", "services", "gov",
+}
 RESERVED = re.compile(r"(?:^|\.)(?:example|test|example\.com|example\.org|example\.net)$", re.I)
 
 

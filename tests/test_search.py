@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_predict
 
-from shared import names, models, search
+from shared import models, names, search
 from shared.catalog import Catalog
 from shared.decision import operating_score
 from shared.scoring import positive_scores
@@ -57,7 +57,7 @@ def test_gender_augmentation_adds_swapped_copies_to_each_training_fold_only(spec
     assert len(every) > len(texts) and all(len(a[0]) > len(s[0]) for a, s in zip(
         augmented, splits, strict=True) if any(names.gender_swap(texts[i]) for i in s[0]))
     expected = np.zeros(len(texts))
-    for (train, valid), (aug_train, _) in zip(splits, augmented, strict=True):
+    for (_, valid), (aug_train, _) in zip(splits, augmented, strict=True):
         fitted = configs[0].pipeline.fit([every[i] for i in aug_train], every_label[aug_train])
         expected[valid] = positive_scores(fitted, [texts[i] for i in valid], "positive")
     assert np.array_equal(result.oof[0], expected)
