@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Collection
 
 from shared.names import NAME_TOKEN, blinding_names, english_words
+from shared.names import in_words as _in
 
 # -- 1. confusables -----------------------------------------------------------------------
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
@@ -75,9 +76,9 @@ _MONEY = re.compile(
 _PERCENT = re.compile(r"\b\d+(?:[.,]\d+)?\s?%|\b\d+(?:[.,]\d+)?\s?per ?cent\b", re.IGNORECASE)
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[\d ().-]{5,}\d)(?!\w)")
-_SHORT_CODE = re.compile(
-    r"\b((?:text|txt|send|reply|sms|call|ring|dial|to)\b\W+(?:\w+\W+){0,3}?)(\d{4,6})\b",
-    re.IGNORECASE)
+# "Text WIN to 80086", "reply STOP to 61616": a number sent to, not a year ("since 2019")
+_SHORT_CODE = re.compile(r"\b((?:text|txt|send|reply|sms|msg)\b(?:\s+\S+){0,2}?\s+to\s+)(\d{4,6})\b",
+                         re.IGNORECASE)
 
 PLACEHOLDERS = ("xxemail", "xxurl", "xxmoney", "xxpercent", "xxphone", "xxshortcode")
 
@@ -103,7 +104,7 @@ def mask_placeholders(text: str) -> str:
 
     text = _DATE.sub(hide, text)
     text = _PHONE.sub(_phone, text)
-    text = _SHORT_CODE.sub(lambda m: f"{m.group(1)} xxshortcode ", text)
+    text = _SHORT_CODE.sub(lambda m: f"{m.group(1)}xxshortcode ", text)
     text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
     return re.sub(r" {2,}", " ", text).strip()
 
@@ -114,7 +115,6 @@ _SPLIT_LETTERS = re.compile(r"\b(?:[A-Za-z][-._*·~/]){2,}[A-Za-z]\b"
 _LEET = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
          "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
 _TOKEN = re.compile(r"[\w@$!|€]+")
-_SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "est")
 
 
 def join_split_letters(text: str) -> str:
@@ -125,12 +125,6 @@ def join_split_letters(text: str) -> str:
 def is_word(word: str, known: Collection[str]) -> bool:
     """``word`` (lower case) is an English word or a known one, or one of them with a suffix."""
     return _in(word, english_words()) or _in(word, known)
-
-
-def _in(word: str, words: Collection[str]) -> bool:
-    """``word`` is in ``words``, or is one of them with a common suffix ("loved", "films")."""
-    return word in words or any(word.endswith(s) and word[:-len(s)] in words
-                                for s in _SUFFIXES if len(word) > len(s) + 2)
 
 
 def _deleet_token(token: str, known: Collection[str]) -> str:
@@ -162,6 +156,16 @@ _NAME_LIKE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 
 
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """English words that are no first name of any list, held-out names included: a
+    capitalised one ("Avoid", "Predictable") is a word at the start of a sentence, not a
+    name. The check's names are never among them (they are no English words)."""
+    from shared.names import faker_first_names
+
+    return english_words() - faker_first_names()
+
+
 def _capitalised(token: str) -> bool:
     """"Jessica", "DeShawn", "O'Brien": an upper-case first letter and some lower case."""
     return len(token) > 1 and token[0].isupper() and any(c.islower() for c in token)
@@ -170,8 +174,9 @@ def _capitalised(token: str) -> bool:
 def blind_names(text: str, mode: str = "list", seen_lower: Collection[str] = ()) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
-    ("Loved": "love"), is not in ``seen_lower``, the words the training texts held in lower
-    case. An English word list would not do here: it holds "tyrone" and "amy" in lower case.
+    ("Loved": "love"), is neither in ``seen_lower``, the words the training texts held in lower
+    case, nor an English word that no name list holds (``web2`` alone would not do: it holds
+    "tyrone" and "amy" in lower case). A contraction is judged by its first part ("I'd").
     """
     if mode == "off":
         return text
@@ -185,7 +190,9 @@ def blind_names(text: str, mode: str = "list", seen_lower: Collection[str] = ())
         parts = re.split(r"['’-]", core.lower())
         if all(p in names for p in parts):
             return NAME_TOKEN + (suffix.group(0) if suffix else "")
-        if capitalised and _capitalised(core) and not _in(core.lower(), seen_lower):
+        first = re.split(r"['’]", core)[0]
+        if capitalised and _capitalised(first) and not _in(first.lower(), seen_lower) \
+                and not _in(first.lower(), _common_words()):
             return NAME_TOKEN + (suffix.group(0) if suffix else "")
         return token
 
@@ -215,3 +222,26 @@ def lower_case_words(texts: Collection[str]) -> set[str]:
     for text in texts:
         words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
     return words
+
+
+def for_spec(spec: object, training_texts: Collection[str]) -> Callable[[str], str]:
+    """The text path stage 1's spec asks for, fitted on ``training_texts`` as the pipeline
+    step (``shared.text.TextNormalizer``) is: the same function, without scikit-learn."""
+    on = bool(spec.text_normalisation)
+    return text_path(on, on, on, spec.name_blinding, lower_case_words(training_texts))
+
+
+def examples(texts: Collection[str], path: Callable[[str], str], n: int = 8) -> list[
+        tuple[str, str]]:
+    """Up to ``n`` (before, after) pairs of texts the path changes, the shortest first, at
+    most one per kind of change (a name, each placeholder, a de-leeted word), then any."""
+    changed = sorted(((t, after) for t in texts if (after := path(t)) != t),
+                     key=lambda pair: (len(pair[0]), pair[0]))
+    kinds = [NAME_TOKEN, *PLACEHOLDERS]
+    chosen: list[tuple[str, str]] = []
+    for kind in kinds:
+        first = next((p for p in changed if kind in p[1] and p not in chosen), None)
+        if first is not None:
+            chosen.append(first)
+    chosen += [p for p in changed if p not in chosen][:max(0, n - len(chosen))]
+    return chosen[:n]
