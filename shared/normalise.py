@@ -55,6 +55,8 @@ def _latin_lookalike(word: str) -> str:
 
 def fold_confusables(text: str) -> str:
     """No invisible characters; lookalike letters inside mixed-script words made Latin."""
+    if text.isascii():
+        return text
     text = _INVISIBLE.sub("", text)
     return _NON_ASCII_WORD.sub(lambda m: _latin_lookalike(m.group(0)), text)
 
@@ -80,6 +82,7 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[\d ().-]{5,}\d)(?!\w)")
 _SHORT_CODE = re.compile(r"\b((?:text|txt|send|reply|sms|msg)\b(?:\s+\S+){0,2}?\s+to\s+)(\d{4,6})\b",
                          re.IGNORECASE)
 
+_DIGIT_OR_CURRENCY = re.compile(rf"[0-9{_CURRENCY}]")
 PLACEHOLDERS = ("xxemail", "xxurl", "xxmoney", "xxpercent", "xxphone", "xxshortcode")
 
 
@@ -92,8 +95,12 @@ def _phone(match: re.Match[str]) -> str:
 def mask_placeholders(text: str) -> str:
     """E-mail addresses, URLs and domains, money, percentages, phone numbers and short codes
     replaced by their typed placeholder (dates are left alone, not read as phone numbers)."""
-    text = _EMAIL.sub(" xxemail ", text)
-    text = _URL.sub(" xxurl ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" xxemail ", text)
+    if "." in text:
+        text = _URL.sub(" xxurl ", text)
+    if not _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
+        return re.sub(r" {2,}", " ", text).strip()
     text = _MONEY.sub(" xxmoney ", text)
     text = _PERCENT.sub(" xxpercent ", text)
     dates: list[str] = []
@@ -114,7 +121,8 @@ _SPLIT_LETTERS = re.compile(r"\b(?:[A-Za-z][-._*·~/]){2,}[A-Za-z]\b"
                             r"|(?<!\S)(?:[A-Za-z] ){3,}[A-Za-z](?!\S)")
 _LEET = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
          "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
-_TOKEN = re.compile(r"[\w@$!|€]+")
+# a run of letters and leet characters holding at least one leet character
+_TOKEN = re.compile(r"[A-Za-z0-9@$!|€]*[0-9@$!|€][A-Za-z0-9@$!|€]*")
 
 
 def join_split_letters(text: str) -> str:
@@ -154,6 +162,7 @@ def deleet(text: str, known: Collection[str] = ()) -> str:
 # -- 4. name blinding ---------------------------------------------------------------------
 _NAME_LIKE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+_WORD_PART = re.compile(r"[^\W\d_]+")
 
 
 @functools.cache
@@ -171,42 +180,64 @@ def _capitalised(token: str) -> bool:
     return len(token) > 1 and token[0].isupper() and any(c.islower() for c in token)
 
 
+def _is_name(token: str, names: frozenset[str], capitalised: bool,
+             seen_lower: Collection[str]) -> bool:
+    lower = token.lower()
+    if lower in names:
+        return True
+    joined = "'" in token or "’" in token or "-" in token
+    if not joined and not (capitalised and token[0].isupper()):
+        return False  # the common case: a word in lower case, not on the list
+    core = _POSSESSIVE.sub("", token) if joined else token
+    if joined and all(p in names for p in re.split(r"['’-]", core.lower())):
+        return True
+    first = re.split(r"['’]", core)[0] if joined else core
+    return (capitalised and _capitalised(first) and not _in(first.lower(), seen_lower)
+            and not _in(first.lower(), _common_words()))
+
+
 def blind_names(text: str, mode: str = "list", seen_lower: Collection[str] = ()) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
     ("Loved": "love"), is neither in ``seen_lower``, the words the training texts held in lower
     case, nor an English word that no name list holds (``web2`` alone would not do: it holds
-    "tyrone" and "amy" in lower case). A contraction is judged by its first part ("I'd").
+    "tyrone" and "amy" in lower case). A contraction is judged by its first part ("I'd"); a
+    possessive keeps its "'s".
     """
     if mode == "off":
         return text
     names = blinding_names()
     capitalised = mode == "list_and_capitalised"
-
-    def blind(match: re.Match[str]) -> str:
+    # most texts name nobody: say so with set operations before looking at any token
+    if names.isdisjoint(_WORD_PART.findall(text.lower())) and not (capitalised and any(
+            _is_name(t, names, True, seen_lower) for t in _NAME_LIKE.findall(text)
+            if t[0].isupper())):
+        return text
+    pieces, end = [], 0
+    for match in _NAME_LIKE.finditer(text):
         token = match.group(0)
-        suffix = _POSSESSIVE.search(token)
-        core = token[:suffix.start()] if suffix else token
-        parts = re.split(r"['’-]", core.lower())
-        if all(p in names for p in parts):
-            return NAME_TOKEN + (suffix.group(0) if suffix else "")
-        first = re.split(r"['’]", core)[0]
-        if capitalised and _capitalised(first) and not _in(first.lower(), seen_lower) \
-                and not _in(first.lower(), _common_words()):
-            return NAME_TOKEN + (suffix.group(0) if suffix else "")
-        return token
+        if _is_name(token, names, capitalised, seen_lower):
+            possessive = _POSSESSIVE.search(token)
+            pieces += [text[end:match.start()], NAME_TOKEN,
+                       possessive.group(0) if possessive else ""]
+            end = match.end()
+    return "".join(pieces) + text[end:] if pieces else text
 
-    return _NAME_LIKE.sub(blind, text)
+
+@functools.lru_cache(maxsize=100_000)
+def _fixed_steps(text: str, confusables: bool, placeholders: bool) -> str:
+    """Steps 1 and 2, which learn nothing: cached, since the search normalises every
+    training text once per fold."""
+    if confusables:
+        text = fold_confusables(text)
+    return mask_placeholders(text) if placeholders else text
 
 
 def text_path(confusables: bool, placeholders: bool, leet: bool, names: str,
               seen_lower: Collection[str]) -> Callable[[str], str]:
     """The steps switched on, in the one order, as one function of a text."""
     def run(text: str) -> str:
-        if confusables:
-            text = fold_confusables(text)
-        if placeholders:
-            text = mask_placeholders(text)
+        text = _fixed_steps(text, confusables, placeholders)
         if leet:
             text = deleet(text, seen_lower)
         return blind_names(text, names, seen_lower)
