@@ -14,16 +14,24 @@ Decisions (each is tested):
 - A row with more fields than the header is an error naming its line; when
   the header looks split by another delimiter, the error says which one.
 - Which texts and labels are kept is decided later, by stage 2's validation.
+
+This is the one CSV/TSV reader for a user's table: stage 2 (whole, here),
+the out-of-core engine (``shared.chunks``) and the batch command
+(``shared.predict``) read with :func:`iter_csv`, in chunks, with the same
+parser options and the same errors.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
 import os
 import re
 import sys
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -218,28 +226,20 @@ def _decode_utf8(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _parse_csv(path: Path, text: str, delimiter: str, header_line: str) -> pd.DataFrame:
-    """Every record of the text as strings; the first line names the columns.
+def _read_csv(source: object, delimiter: str, chunk_rows: int | None = None) -> object:
+    """pandas' reader with the one set of options every user's table is read with.
 
     The header is read as a record (``header=None``) so that its width bounds
     every row: with ``header=0`` pandas silently turns the first field of rows
-    that have one field too many into an index, shifting their values.
+    that have one field too many into an index, shifting their values. Every
+    value is a string and blank lines are rows.
     """
-    try:
-        table = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=None, dtype=object,
-            keep_default_na=False, skip_blank_lines=False,
-        )
-    except pd.errors.EmptyDataError:
-        raise DataSourceError(
-            f"{path}: no header line (the file holds only blank lines); it needs a header such "
-            "as 'text,label' and one labelled text per line"
-        ) from None
-    except pd.errors.ParserError as error:
-        raise DataSourceError(_parser_message(path, text, delimiter, header_line, error)) \
-            from None
-    except (ValueError, csv.Error) as error:
-        raise DataSourceError(f"{path}: cannot be read as a table ({error})") from None
+    return pd.read_csv(source, sep=delimiter, header=None, dtype=object, keep_default_na=False,
+                       skip_blank_lines=False, chunksize=chunk_rows)
+
+
+def _header(path: Path, table: pd.DataFrame, header_line: str) -> list[str]:
+    """The column names of the first record, refusing a name given twice."""
     header = [value if isinstance(value, str) else "" for value in table.iloc[0]]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
@@ -247,64 +247,163 @@ def _parse_csv(path: Path, text: str, delimiter: str, header_line: str) -> pd.Da
             f"{path}: the header line names column(s) {repeated} more than once "
             f"({header_line[:80]!r}); give every column its own name"
         )
+    return header
+
+
+def _parse_csv(path: Path, text: str, delimiter: str, header_line: str) -> pd.DataFrame:
+    """Every record of the text as strings; the first line names the columns."""
+    try:
+        table = _read_csv(io.StringIO(text), delimiter)
+    except pd.errors.EmptyDataError:
+        raise DataSourceError(_NO_HEADER.format(path=path)) from None
+    except pd.errors.ParserError as error:
+        raise DataSourceError(_parser_message(path, delimiter, header_line, error)) from None
+    except (ValueError, csv.Error) as error:
+        raise DataSourceError(f"{path}: cannot be read as a table ({error})") from None
+    header = _header(path, table, header_line)
     raw = table.iloc[1:].reset_index(drop=True)
     raw.columns = header
     return raw
 
 
-def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """(first line number, fields) of every record, read the way pandas reads them."""
+_NO_HEADER = ("{path}: no header line (the file holds only blank lines); it needs a header such "
+              "as 'text,label' and one labelled text per line")
+
+
+def delimiter_for(path: str | os.PathLike[str], sep: str | None = None) -> str:
+    """The delimiter of a user's file: ``sep``, else tab for .tsv/.tab, else a comma."""
+    return sep or ("\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ",")
+
+
+def iter_csv(
+    path: str | os.PathLike[str], *, sep: str | None = None, chunk_rows: int = 50_000,
+    required: tuple[str | None, ...] = (),
+) -> Iterator[pd.DataFrame]:
+    """The records of a user's CSV/TSV file, ``chunk_rows`` at a time, in little memory.
+
+    Each chunk has the header's columns, every value a string ('' for a
+    missing one, blank lines included as rows). The file is refused
+    (DataSourceError naming the file, and the line where it applies) exactly
+    as stage 2 refuses it: not a text table, not UTF-8, no header, a column
+    named twice or missing from ``required``, a row with more fields than the
+    header, a quote never closed. Rows are checked as they are read, so a
+    refusal may come after earlier chunks were yielded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataSourceError(f"{path}: no such file; check the path")
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    _refuse_non_text(path, head)
+    delimiter = delimiter_for(path, sep)
+    header: list[str] | None = None
+    header_line = ""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as text:
+            header_line = text.readline().rstrip("\r\n")
+            text.seek(0)
+            for table in _read_csv(text, delimiter, chunk_rows):
+                if header is None:
+                    header = _header(path, table, header_line)
+                    _check_columns(path, pd.DataFrame(columns=header), required, delimiter,
+                                   header_line)
+                    table = table.iloc[1:]
+                table = table.reset_index(drop=True)
+                table.columns = header
+                yield table
+    except UnicodeDecodeError:
+        raise DataSourceError(_encoding_message(path)) from None
+    except pd.errors.EmptyDataError:
+        raise DataSourceError(_NO_HEADER.format(path=path)) from None
+    except pd.errors.ParserError as error:
+        raise DataSourceError(_parser_message(path, delimiter, header_line, error)) from None
+    except (ValueError, csv.Error) as error:
+        raise DataSourceError(f"{path}: cannot be read as a table ({error})") from None
+
+
+def _encoding_message(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is, found by decoding the file in blocks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                start = offset + error.start
+                line = lines + block.count(b"\n", 0, error.start) + 1
+                return (f"{path}: not valid UTF-8: byte 0x{block[error.start]:02X} at position "
+                        f"{start} (line {line}). Re-save it as UTF-8 (Excel: 'CSV UTF-8'; or "
+                        "`iconv -f cp1252 -t utf-8 IN > OUT`) and load it again; nothing is "
+                        "guessed, so that no character is read wrong.")
+            offset += len(block)
+            lines += block.count(b"\n")
+    return f"{path}: not valid UTF-8; re-save it as UTF-8"
+
+
+def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, fields) of every record of the file, read the way pandas reads
+    them, one at a time (a diagnosis must not need the file in memory)."""
     old_limit = csv.field_size_limit()
     csv.field_size_limit(sys.maxsize)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        records = []
-        line = 0
-        for fields in reader:
-            records.append((line + 1, fields))
-            line = reader.line_num
-        return records
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            line = 0
+            for fields in reader:
+                yield line + 1, fields
+                line = reader.line_num
     finally:
         csv.field_size_limit(old_limit)
 
 
-def _parser_message(
-    path: Path, text: str, delimiter: str, header_line: str, error: Exception
-) -> str:
+def _line(path: Path, number: int) -> str:
+    """Line ``number`` (1-based) of the file, without its end."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        found = next(islice(handle, number - 1, None), "")
+    return found.rstrip("\r\n")
+
+
+def _parser_message(path: Path, delimiter: str, header_line: str, error: Exception) -> str:
     """Say which line breaks the table, and why, from pandas' terse ParserError."""
     name = _DELIMITERS.get(delimiter, repr(delimiter))
     hint = _delimiter_hint(delimiter, header_line)
     message = str(error).strip()
-    lines = text.split("\n")
-    try:
-        records = _records(text, delimiter) if len(delimiter) == 1 else []
-    except csv.Error:
-        records = []
+    records = _records(path, delimiter) if len(delimiter) == 1 else iter(())
     unclosed = re.search(r"EOF inside string starting at row (\d+)", message)
-    if unclosed:
-        index = int(unclosed.group(1))
-        line = records[index][0] if index < len(records) else index + 1
-        excerpt = lines[line - 1][:120] if line <= len(lines) else ""
-        return (
-            f"{path}: line {line} opens a double quote that is never closed, so the rest of "
-            f"the file would be read as one text: {excerpt!r}. Double every quote inside a "
-            'text ("") or remove the stray one.' + hint
-        )
-    if records:
-        width = len(records[0][1])
-        bad = [(line, fields) for line, fields in records[1:] if len(fields) > width]
-        if bad:
-            line, fields = bad[0]
-            more = ""
-            if len(bad) > 1:
-                others = ", ".join(str(b[0]) for b in bad[1:11])
-                more = f" {len(bad) - 1} more line(s) have too many fields too: {others}."
+    try:
+        if unclosed:
+            index = int(unclosed.group(1))
+            found = next(islice(records, index, None), None)
+            line = found[0] if found is not None else index + 1
             return (
-                f"{path}: line {line} has {len(fields)} fields but the header has {width} "
-                f"({header_line[:80]!r}): {lines[line - 1][:120]!r}.{more} A text that contains "
-                f"the delimiter ({name} {delimiter!r}) must be wrapped in double quotes; fix or "
-                "remove those lines." + hint
+                f"{path}: line {line} opens a double quote that is never closed, so the rest "
+                f"of the file would be read as one text: {_line(path, line)[:120]!r}. Double "
+                'every quote inside a text ("") or remove the stray one.' + hint
             )
+        first = next(records, None)
+        width = len(first[1]) if first is not None else 0
+        bad: list[tuple[int, list[str]]] = []
+        count = 0
+        for line, fields in records:  # counts every wide line, keeps the first 11
+            if len(fields) > width:
+                count += 1
+                if len(bad) < 11:
+                    bad.append((line, fields))
+    except csv.Error:
+        bad = []
+    if bad:
+        line, fields = bad[0]
+        more = ""
+        if count > 1:
+            others = ", ".join(str(b[0]) for b in bad[1:11])
+            more = f" {count - 1} more line(s) have too many fields too: {others}."
+        return (
+            f"{path}: line {line} has {len(fields)} fields but the header has {width} "
+            f"({header_line[:80]!r}): {_line(path, line)[:120]!r}.{more} A text that contains "
+            f"the delimiter ({name} {delimiter!r}) must be wrapped in double quotes; fix or "
+            "remove those lines." + hint
+        )
     return f"{path}: cannot be read as a table ({message}).{hint}"
 
 
