@@ -58,22 +58,23 @@ def test_batch_file_that_cannot_be_read_is_refused(predictor, tmp_path, content,
 
 def test_a_row_with_an_extra_field_is_refused_naming_its_line_as_stage_2_does(
         predictor, tmp_path):
-    # pandas' default header handling would score " wonderful film." and drop "Jessica loved it"
+    # as the first data row, pandas' default header handling takes "Jessica loved it" for an
+    # index and scores " wonderful film." (further down it raises a terse ParserError)
     source = tmp_path / "in.csv"
-    source.write_text("text\nGreat acting\nJessica loved it, wonderful film.\n", encoding="utf-8")
+    source.write_text("text\nJessica loved it, wonderful film.\nGreat acting\n", encoding="utf-8")
     with pytest.raises(predict.BatchInputError) as refused:
         predict.predict_file(predictor, source, tmp_path / "out.csv")
     with pytest.raises(DataSourceError) as stage_2:
         userfile.read_table(source, "text", "text")
     assert str(refused.value) == str(stage_2.value)
-    assert "line 3 has 2 fields but the header has 1" in str(refused.value)
+    assert "line 2 has 2 fields but the header has 1" in str(refused.value)
     assert "'Jessica loved it, wonderful film.'" in str(refused.value)
     assert not (tmp_path / "out.csv").exists()
-    source.write_text('text\nGreat acting\n"Jessica loved it, wonderful film."\n',
+    source.write_text('text\n"Jessica loved it, wonderful film."\nGreat acting\n',
                       encoding="utf-8")  # quoted, as the error says: read whole
     predict.predict_file(predictor, source, tmp_path / "out.csv")
     scored = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
-    assert scored["text"].tolist() == ["Great acting", "Jessica loved it, wonderful film."]
+    assert scored["text"].tolist() == ["Jessica loved it, wonderful film.", "Great acting"]
 
 
 def test_the_batch_command_reads_a_file_longer_than_a_chunk(predictor, tmp_path, monkeypatch):
