@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from shared import partitions
+from shared.csv_reader import _check_columns, iter_csv
 from shared.records import DataSourceError
-from shared.userfile import _check_columns, iter_csv
 
 #: rows validated at a time
 CHUNK_ROWS = 50_000

@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from shared import partitions, prediction_log, userfile
+from shared import csv_reader, partitions, prediction_log
 from shared.predictor import INVALID_SCORE, Predictor
 from shared.records import DataSourceError
 
@@ -61,7 +61,7 @@ def read_input(path: str | os.PathLike[str], blocksize: str | int = CSV_BLOCKSIZ
     # values of a first row with one field too many; stage 2's reader checks the whole file
     # first (one streamed pass on this machine), so it is refused as stage 2 refuses it
     try:
-        for _ in userfile.iter_csv(path, chunk_rows=100_000):
+        for _ in csv_reader.iter_csv(path, chunk_rows=100_000):
             pass
     except DataSourceError as error:
         raise DaskInputError(str(error)) from None

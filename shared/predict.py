@@ -3,7 +3,7 @@
     python -m shared.predict --task sentiment input.csv            # writes input.predictions.csv
     python -m shared.predict --task spam inbox.csv -o scored.csv --text-column body
 
-The file is read by stage 2's reader (``shared.userfile.iter_csv``): a file
+The file is read by stage 2's reader (``shared.csv_reader.iter_csv``): a file
 stage 2 refuses is refused here with the same error, naming the line (a row
 with more fields than the header, a quote never closed, not UTF-8), never
 read with its values shifted.
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared import storage, userfile
+from shared import csv_reader, storage
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
@@ -54,7 +54,7 @@ def predict_file(
     try:
         with storage.atomic_path(output_path) as tmp:
             first = True
-            for chunk in userfile.iter_csv(input_path, chunk_rows=CHUNK_ROWS):
+            for chunk in csv_reader.iter_csv(input_path, chunk_rows=CHUNK_ROWS):
                 if text_column not in chunk.columns:
                     raise BatchInputError(
                         f"{input_path.name} has no column {text_column!r}; its columns are "
