@@ -167,12 +167,16 @@ _WORD_PART = re.compile(r"[^\W\d_]+")
 
 @functools.cache
 def _common_words() -> frozenset[str]:
-    """English words that are no first name of any list, held-out names included: a
-    capitalised one ("Avoid", "Predictable") is a word at the start of a sentence, not a
-    name. The check's names are never among them (they are no English words)."""
-    from shared.names import faker_first_names
+    """English words that are not first names: a capitalised one ("Avoid", "Loved", "My") is
+    a word at the start of a sentence. A lower-case ``web2`` entry is a name too when ``web2``
+    also lists it capitalised and Faker lists it as a first name ("Grace", "Will", "Amy");
+    either source alone would not do ("The" is a capitalised ``web2`` entry, "My" a Faker
+    name). The check's names are never among them (they are no English words)."""
+    from shared.names import faker_first_names, web2_words
 
-    return english_words() - faker_first_names()
+    first_names = faker_first_names()
+    names = {w.lower() for w in web2_words() if w[:1].isupper() and w.lower() in first_names}
+    return english_words() - names
 
 
 def _capitalised(token: str) -> bool:
@@ -192,17 +196,17 @@ def _is_name(token: str, names: frozenset[str], capitalised: bool,
     if joined and all(p in names for p in re.split(r"['’-]", core.lower())):
         return True
     first = re.split(r"['’]", core)[0] if joined else core
-    return (capitalised and _capitalised(first) and not _in(first.lower(), seen_lower)
-            and not _in(first.lower(), _common_words()))
+    return capitalised and _capitalised(first) and not _in(first.lower(),
+                                                           seen_lower or _common_words())
 
 
 def blind_names(text: str, mode: str = "list", seen_lower: Collection[str] = ()) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
-    ("Loved": "love"), is neither in ``seen_lower``, the words the training texts held in lower
-    case, nor an English word that no name list holds (``web2`` alone would not do: it holds
-    "tyrone" and "amy" in lower case). A contraction is judged by its first part ("I'd"); a
-    possessive keeps its "'s".
+    ("Loved": "love"), is not in ``seen_lower``, the words the training texts held in lower
+    case. When the training texts held no case (``seen_lower`` empty: a corpus written in
+    lower case), English words that are no first names stand in for it. A contraction is
+    judged by its first part ("I'd"); a possessive keeps its "'s".
     """
     if mode == "off":
         return text
@@ -244,13 +248,25 @@ def text_path(confusables: bool, placeholders: bool, leet: bool, names: str,
     return run
 
 
+#: a corpus where fewer than one text in this many uses capitals holds no case to learn from
+CASED_SHARE = 20
 _LOWER_WORD = re.compile(r"\b[^\W\d_A-Z]+\b")
 
 
 def lower_case_words(texts: Collection[str]) -> set[str]:
-    """Every word written all in lower case somewhere in ``texts``."""
+    """Every word written all in lower case in a text of ``texts`` that uses capitals.
+
+    Only there does lower case say "a word, not a name": in a corpus written all in lower
+    case (rt-polarity) "jessica" is lower case too. When fewer than one text in
+    ``CASED_SHARE`` uses capitals, the set is empty, and the capitalised-name rule relies on
+    the English word list instead (``blind_names``).
+    """
+    texts = list(texts)
+    cased = [t for t in texts if not t.islower()]
+    if len(cased) < len(texts) / CASED_SHARE:
+        return set()
     words: set[str] = set()
-    for text in texts:
+    for text in cased:
         words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
     return words
 

@@ -72,11 +72,21 @@ def test_capitalised_words_never_seen_in_lower_case_are_blinded_when_asked():
 
 
 def test_the_step_keeps_the_raw_text_and_learns_lower_case_words():
-    step = TextNormalizer(names="list_and_capitalised").fit(["the hotel was great"])
+    step = TextNormalizer(names="list_and_capitalised").fit(["The hotel was great"])
     out = step.transform(["Jessica loved the hotel at www.x.com", "Priya said great"])
     assert list(out) == [f"{NAME_TOKEN} loved the hotel at xxurl", f"{NAME_TOKEN} said great"]
     assert raw_text(out[0]) == "Jessica loved the hotel at www.x.com"
     assert "great" in step.seen_lower_.split("\n")
+
+
+def test_a_corpus_written_in_lower_case_teaches_no_case():
+    """rt-polarity is all lower case: "jessica" there says nothing about "Jessica"."""
+    assert normalise.lower_case_words(["jessica loved it", "the film was great"]) == set()
+    seen = normalise.lower_case_words(["jessica loved it"] * 19 + ["The film was great"])
+    assert seen == {"film", "was", "great"}
+    # with no case learnt, English words that are no first names stand in for it
+    assert normalise.blind_names("Loved it, Tyrone? Oluwaseun did", "list_and_capitalised") == \
+        f"Loved it, Tyrone? {NAME_TOKEN} did"
     with pytest.raises(ValueError, match="names='everything'"):
         TextNormalizer(names="everything").fit(["x"])
 
