@@ -138,9 +138,10 @@ class StreamingLabelMap:
                 self.seen[value] = self.seen.get(value, 0) + int(rows)
             else:
                 self.more = True
-        mapped = keys.map(lambda k: None if k is None else
-                          self.spec.positive_label if k == self.positive else self.spec.negative_label)
-        return chunk.assign(label=mapped.where(keys.notna(), chunk["label"]))
+        positive, negative = self.spec.positive_label, self.spec.negative_label
+        mapped = [value if is_missing(key) else positive if key == self.positive else negative
+                  for key, value in zip(keys, chunk["label"], strict=True)]  # missing: as read
+        return chunk.assign(label=pd.Series(mapped, index=chunk.index, dtype=object))
 
     def finish(self) -> dict[str, str]:
         """The mapping used (user value -> task label); DataSourceError unless it was binary."""
