@@ -53,7 +53,7 @@ def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
     flag(labels.map(lambda v: is_missing(v) or v == "").astype(bool), "missing label")
     flag(~labels.isin(spec.labels), "unknown label")
     if "date" in frame.columns:
-        frame["date"] = frame["date"].map(lambda v: "" if is_missing(v) else str(v).strip())
+        frame["date"] = frame["date"].map(_date_text)
         flag(~frame["date"].map(is_iso_date).astype(bool), BAD_DATE)
     texts = frame["text"].map(lambda v: v.strip() if isinstance(v, str) else v)
     ok = reasons == ""
@@ -70,6 +70,13 @@ def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
     return ValidatedData(
         kept=kept.reset_index(drop=True), quarantined=quarantined.reset_index(drop=True)
     )
+
+
+def _date_text(value: object) -> str:
+    """A date as the text validation checks: '' when missing (None, NaN, a Parquet NaT)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value).strip()
 
 
 def is_iso_date(value: str) -> bool:

@@ -11,6 +11,7 @@ import pytest
 
 from shared import preparation, search, validation
 from shared.catalog import Catalog
+from shared.records import LoadedData
 from shared.sources import load_dataset
 from shared.tasks import get_task
 from shared.validation import validate
@@ -154,3 +155,11 @@ def test_dates_must_be_iso_or_empty(write_file):
     assert validated.kept["date"].tolist() == ["2024-05-31", "", "2024-05-31T10:00:00"]
     assert validated.quarantined["row"].tolist() == [4, 5]
     assert set(validated.quarantined["reason"]) == {"date not ISO 8601 (YYYY-MM-DD)"}
+
+
+def test_a_missing_parquet_date_is_no_date():
+    frame = pd.DataFrame({"row": [1, 2], "text": ["Lovely film", "Dull film"],
+                          "label": ["positive", "negative"], "source": ["x", "x"],
+                          "date": pd.to_datetime(["2024-05-31", None])})
+    validated = validate(LoadedData("dated.parquet", frame, "dated.parquet"), SENTIMENT)
+    assert validated.kept["date"].tolist() == ["2024-05-31 00:00:00", ""]
