@@ -84,9 +84,15 @@ def collection_table(report: CollectionReport) -> pd.DataFrame:
     )
     if len(report.by_dataset) < 2:
         return table
-    for name, counts in report.by_dataset.items():
-        table[name] = [counts[key] for key in COLLECTION_COUNTS]
+    for name in dataset_order(report):
+        table[name] = [report.by_dataset[name][key] for key in COLLECTION_COUNTS]
     return table.rename(columns={"rows": "all"}).rename_axis(index=report.dataset)
+
+
+def dataset_order(report: CollectionReport) -> list[str]:
+    """The data sets of a report in the order the run gave them (JSON stores keys sorted)."""
+    mix = [name for name in report.details.get("mix", []) if name in report.by_dataset]
+    return mix + sorted(set(report.by_dataset) - set(mix))
 
 
 def reconciliation_by_dataset(
@@ -98,7 +104,8 @@ def reconciliation_by_dataset(
     written by stages 2 and 3 of the same run, so a mismatch means a stale file).
     """
     rows = {}
-    for name, collected in collection.by_dataset.items():
+    for name in dataset_order(collection):
+        collected = collection.by_dataset[name]
         prepared = preparation.by_dataset.get(name)
         if prepared is None or prepared["rows_in"] != collected["rows_kept"]:
             raise ValueError(

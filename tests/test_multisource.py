@@ -59,7 +59,8 @@ def test_rows_reconcile_per_data_set(mixed_run):
 def test_reports_and_tables_show_each_data_set(mixed_run):
     cat = mixed_run["cat"]
     stored = CollectionReport.load(cat)
-    assert list(stored.by_dataset) == ["builtin", "own.csv"]
+    assert set(stored.by_dataset) == {"builtin", "own.csv"}
+    assert multisource.dataset_order(stored) == ["builtin", "own.csv"]  # as given
     assert stored.by_dataset["own.csv"]["licence"] == "user's own"
     assert stored.by_dataset["builtin"]["licence"] == "MIT (written for this project)"
     assert PreparationReport.load(cat).by_dataset == mixed_run["prepared"].by_dataset
