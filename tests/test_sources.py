@@ -21,10 +21,15 @@ def test_builtin_loads_and_reconciles(task):
     assert len(validated.quarantined) == 0
 
 
-def test_named_sources_and_their_tasks():
+def test_named_sources_and_their_tasks(tmp_path, monkeypatch):
     assert sources.available_datasets("sentiment") == ["builtin", "rt-polarity"]
     # builtin-recent is listed only once its file is in the project
+    recent = tmp_path / "recent.csv"
+    monkeypatch.setitem(get_task("spam").builtin_extra, "builtin-recent", recent)
     assert sources.available_datasets("spam") == ["builtin", "sms-spam", "sms-spam-only"]
+    recent.write_text("text,label,source,date\n")
+    assert sources.available_datasets("spam") == ["builtin", "builtin-recent", "sms-spam",
+                                                  "sms-spam-only"]
     with pytest.raises(DataSourceError, match="'rt-polarity' is for task sentiment"):
         sources.check_dataset_name("rt-polarity", "spam")
     with pytest.raises(DataSourceError, match="unknown data set 'nope.csv'"):
