@@ -154,6 +154,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
              "texts from other domains for stage 7", shipped=True),
     Artifact("behaviour_cases", "data/builtin/{task}/behaviour.csv", "csv",
              "stage 5's behavioural test cases (MFT, INV, DIR): shared.behaviour", shipped=True),
+    Artifact("sensitivity_templates", "data/builtin/{task}/sensitivity.csv", "csv",
+             "stage 5's name and gender templates: shared.sensitivity", shipped=True),
 )}
 
 STAGES: tuple[Stage, ...] = (
@@ -173,7 +175,8 @@ STAGES: tuple[Stage, ...] = (
                   "training_report")),
     Stage(5, "05_model_evaluation.ipynb", "model evaluation",
           reads=("problem_spec", "train", "test", "train_parts", "test_parts", "trained_model",
-                 "baseline_model", "oof_predictions", "training_report", "behaviour_cases"),
+                 "baseline_model", "oof_predictions", "training_report", "behaviour_cases",
+                 "sensitivity_templates"),
           writes=("final_model", "metrics", "reference_predictions")),
     Stage(6, "06_deployment.ipynb", "deployment",
           reads=("problem_spec", "train", "train_parts", "final_model", "metrics",

@@ -25,6 +25,7 @@ from shared.scoring import confidence, positive_scores, predict_labels
 
 if TYPE_CHECKING:
     from shared.calibration import CalibrationResult
+    from shared.sensitivity import SensitivityResult
 
 
 def threshold_curve(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpec) -> pd.DataFrame:
@@ -40,13 +41,16 @@ def threshold_curve(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpec
 def gate(
     metrics: dict[str, float], baseline: dict[str, float], spec: ProblemSpec,
     slices: pd.DataFrame | None = None, behaviour: BehaviourResult | None = None,
+    sensitivity: dict[str, SensitivityResult] | None = None,
 ) -> Gate:
     """PASS when the primary metric meets the target, beats the baseline's, and (where the
     spec sets one) the false-positive rate stays within its limit; with ``slices`` (from
     :func:`slice_metrics`), every slice that counts (:func:`gated_slices`) reaches
     ``target - slice_margin``; with ``behaviour``, each kind of behavioural test passes
     at least ``min_behaviour_pass_rate`` of its cases and every case of a protected
-    capability (``protected_capabilities``) passes. The one place PASS/FAIL is decided."""
+    capability (``protected_capabilities``) passes; with ``sensitivity``, each check of a
+    protected capability (names; gender once protected) has at most ``max_name_flips`` flips
+    and a mean spread of at most ``max_name_spread``. The one place PASS/FAIL is decided."""
     primary = spec.primary_metric
     checks = [
         GateCheck(f"{primary} >= {spec.target:.2f}", round(metrics[primary], 4),
@@ -69,6 +73,14 @@ def gate(
                 round(float(row["pass_rate"]), 4),
                 bool(row["pass_rate"] >= spec.min_behaviour_pass_rate)))
         checks.extend(_protected_checks(behaviour, spec))
+    for kind, result in (sensitivity or {}).items():
+        if kind not in spec.protected_capabilities:
+            continue  # measured and reported; judged once the spec protects it
+        checks.append(GateCheck(
+            f"{kind} check: at most {spec.max_name_flips} flips and mean spread <= "
+            f"{spec.max_name_spread:.2f} ({result.flips} flips of {len(result.table)} "
+            f"templates, max spread {result.max_spread:.3f})",
+            round(result.mean_spread, 4), result.passed(spec)))
     if slices is not None:
         counted = gated_slices(slices, spec)
         if len(counted):
@@ -253,9 +265,10 @@ def report(
     intervals: pd.DataFrame, calibrated: CalibrationResult, y_test: Sequence[str],
     scores: np.ndarray, slices: pd.DataFrame, terms: pd.DataFrame | None,
     training: TrainingReport, behaviour: BehaviourResult | None = None,
+    sensitivity: dict[str, SensitivityResult] | None = None,
 ) -> EvaluationReport:
     """Everything stage 5 concluded, with the gate decided on the test metrics, the slices
-    and (when run) the behavioural tests."""
+    and (when run) the behavioural tests and the name and gender checks."""
     return EvaluationReport(
         threshold=float(threshold),
         test=test_metrics,
@@ -270,8 +283,9 @@ def report(
         terms=[] if terms is None else terms.to_dict("records"),
         training=training,
         problem=spec.to_dict(),
-        gate=gate(test_metrics, baseline_metrics, spec, slices, behaviour),
+        gate=gate(test_metrics, baseline_metrics, spec, slices, behaviour, sensitivity),
         behaviour=behaviour.summary() if behaviour is not None else {},
+        sensitivity={kind: r.summary() for kind, r in (sensitivity or {}).items()},
     )
 
 

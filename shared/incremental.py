@@ -38,15 +38,17 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from shared import partitions, search
 from shared.catalog import Catalog
 from shared.decision import operating_score
 from shared.known_words import MAX_WORDS, KnownWords, WordCounter
 from shared.models import Candidate
+from shared.names import gender_augmented
 from shared.problem import ProblemSpec
 from shared.scoring import positive_scores
-from shared.text import TextCleaner
+from shared.text import TextCleaner, TextNormalizer
 from shared.text_rules import clean_text
 
 #: texts the hyperparameter search runs on (a stratified sample of the training split)
@@ -81,10 +83,13 @@ def hashing_chars(ngram_range: tuple[int, int] = (2, 5)) -> HashingVectorizer:
                              lowercase=True, alternate_sign=False)
 
 
-def hashing_pipeline(classifier: Any, char: bool = False) -> Pipeline:
-    """Cleaner, known words, hashed word (+ character) n-grams, then ``classifier``."""
+def hashing_pipeline(classifier: Any, char: bool = False,
+                     normaliser: TextNormalizer | None = None) -> Pipeline:
+    """Cleaner, the text path (``normaliser``), known words, hashed word (+ character)
+    n-grams, then ``classifier``."""
     return Pipeline([
         ("clean", TextCleaner()),
+        ("normalise", normaliser if normaliser is not None else "passthrough"),
         ("vocabulary", KnownWords()),
         ("features", FeatureUnion([("word", hashing_words()),
                                    ("char", hashing_chars() if char else "drop")])),
@@ -92,8 +97,9 @@ def hashing_pipeline(classifier: Any, char: bool = False) -> Pipeline:
     ])
 
 
-def candidates(seed: int) -> list[Candidate]:
-    """The incremental candidates, simplest first, each with its ``sample`` grid."""
+def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Candidate]:
+    """The incremental candidates, simplest first, each with its ``sample`` grid, each
+    starting with ``normaliser`` after the cleaner (``shared.models.text_normaliser``)."""
     chars = {"features__char": ["drop", hashing_chars()]}
 
     def sgd(loss: str) -> SGDClassifier:
@@ -102,15 +108,15 @@ def candidates(seed: int) -> list[Candidate]:
 
     return [
         Candidate("hashing naive Bayes", "hashed word (+char) n-grams, complement naive Bayes",
-                  1, hashing_pipeline(ComplementNB()),
+                  1, hashing_pipeline(ComplementNB(), normaliser=normaliser),
                   {GRID: {"clf__alpha": [0.1, 0.3, 1.0], **chars}}),
         Candidate("hashing SGD (log loss)",
                   "hashed word (+char) n-grams, SGD logistic regression", 2,
-                  hashing_pipeline(sgd("log_loss")),
+                  hashing_pipeline(sgd("log_loss"), normaliser=normaliser),
                   {GRID: {"clf__alpha": [1e-5, 3e-5, 1e-4], **chars}}),
         Candidate("hashing SGD (modified Huber)",
                   "hashed word (+char) n-grams, SGD with modified Huber loss", 3,
-                  hashing_pipeline(sgd("modified_huber")),
+                  hashing_pipeline(sgd("modified_huber"), normaliser=normaliser),
                   {GRID: {"clf__alpha": [3e-5, 1e-4, 3e-4], **chars}}),
     ]
 
@@ -162,13 +168,15 @@ def train_stream(
     pipeline: Pipeline, cat: Catalog, spec: ProblemSpec, epochs: int = EPOCHS,
     sample_point: dict[str, float] | None = None, holdout_rows: int = HOLDOUT_ROWS,
     batch_rows: int | None = None, max_words: int = MAX_WORDS, n_jobs: int = -1,
+    sample_texts: Any = None,
 ) -> StreamResult:
     """Train ``pipeline`` (an unfitted hashing candidate) on every training part.
 
     ``sample_point`` (the search's score of this configuration on the sample,
     with its size) is the learning curve's first point. ``batch_rows`` rows go to each
     ``partial_fit`` (default ``BATCH_ROWS``). The transforms run on
-    ``n_jobs`` worker processes while this process runs ``partial_fit``.
+    ``n_jobs`` worker processes while this process runs ``partial_fit``. The text path
+    (``normalise``) is fitted on ``sample_texts`` (the search sample).
     """
     start = time.perf_counter()
     batch_rows = batch_rows or BATCH_ROWS
@@ -178,13 +186,20 @@ def train_stream(
     share = holdout_share(total, holdout_rows)
     clean, features, classifier = pipeline.named_steps["clean"], \
         pipeline.named_steps["features"], pipeline.named_steps["clf"]
+    normalise = pipeline.named_steps["normalise"]
+    if normalise == "passthrough":
+        normalise = FunctionTransformer()  # hands the texts on unchanged
+    elif sample_texts is not None:  # what it learns (words seen in lower case), from the sample
+        normalise.fit(clean.transform(list(sample_texts)))
+    else:
+        normalise.fit([])
     features.fit(["fit"])  # stateless: marks the hashing blocks fitted
     held = []
     for part in partitions.iter_parts(folder, ["text", "label"]):
         texts = part["text"].to_numpy(dtype=object)
         held.append(part[_holdout_mask(texts, spec.seed, share)])
     holdout = pd.concat(held, ignore_index=True)
-    hold_x = features.transform(clean.transform(list(holdout["text"])))
+    hold_x = features.transform(normalise.transform(clean.transform(list(holdout["text"]))))
     hold_y = holdout["label"].to_numpy(dtype=object)
     classes = np.array(sorted(spec.labels), dtype=object)
     counter = WordCounter(max_words)
@@ -210,8 +225,10 @@ def train_stream(
                 texts = part["text"].to_numpy(dtype=object)
                 part = part[~_holdout_mask(texts, spec.seed, share)]
                 part = part.iloc[rng.permutation(len(part))]
-                texts = [clean_text(t) for t in part["text"]]
-                labels = part["label"].to_numpy(dtype=object)
+                texts, labels = list(part["text"]), part["label"].to_numpy(dtype=object)
+                if spec.gender_augmentation:  # as in memory: swapped copies join training
+                    texts, labels, _ = gender_augmented(texts, labels)
+                texts = list(normalise.transform([clean_text(t) for t in texts]))
                 if epoch == 0:
                     counter.update(texts)
                 batches = range(0, len(texts), batch_rows)

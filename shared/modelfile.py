@@ -27,6 +27,7 @@ from shared import storage
 #: tests/test_training.py fails, naming it, until it is.
 TRUSTED_TYPES: tuple[str, ...] = (
     "shared.text.TextCleaner",
+    "shared.text.TextNormalizer",
     "shared.features.CompactTfidfVectorizer",
     "shared.features.LogCountRatio",
     "shared.known_words.KnownWords",

@@ -28,7 +28,7 @@ from sklearn.svm import LinearSVC
 
 from shared.features import OPTIONAL_GROUPS, LogCountRatio, text_features, word_tfidf
 from shared.known_words import KnownWords
-from shared.text import TextCleaner
+from shared.text import TextCleaner, TextNormalizer
 
 BUDGETS = ("quick", "full")
 
@@ -38,12 +38,15 @@ def majority_baseline() -> Pipeline:
     return Pipeline([("clean", TextCleaner()), ("clf", DummyClassifier(strategy="most_frequent"))])
 
 
-def text_pipeline(classifier: Any, nb_scaling: bool = False, char: bool = False) -> Pipeline:
-    """Cleaner, word TF-IDF (+ the optional groups switched on: ``char``), optional NB
-    scaling, then ``classifier``."""
+def text_pipeline(classifier: Any, nb_scaling: bool = False, char: bool = False,
+                  normaliser: TextNormalizer | None = None) -> Pipeline:
+    """Cleaner, the text path (``normaliser``: names, placeholders, ...; none when None), word
+    TF-IDF (+ the optional groups switched on: ``char``), optional NB scaling, then
+    ``classifier``."""
     return Pipeline(
         [
             ("clean", TextCleaner()),
+            ("normalise", normaliser if normaliser is not None else "passthrough"),
             ("features", text_features(char)),
             ("nb", LogCountRatio() if nb_scaling else "passthrough"),
             ("clf", classifier),
@@ -67,7 +70,16 @@ class Candidate:
     expensive: bool = False
 
 
-def candidates(seed: int) -> list[Candidate]:
+def text_normaliser(spec: Any) -> TextNormalizer | None:
+    """The text path stage 1's spec asks for (``text_normalisation``, ``name_blinding``), as
+    the pipeline step every candidate starts with after the cleaner; None when all is off."""
+    if not spec.text_normalisation and spec.name_blinding == "off":
+        return None
+    on = bool(spec.text_normalisation)
+    return TextNormalizer(confusables=on, placeholders=on, leet=on, names=spec.name_blinding)
+
+
+def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Candidate]:
     """The candidates of stage 4, simplest first, each with a grid per budget.
 
     The ``quick`` grids (small data sets) search each model's main setting and
@@ -86,7 +98,9 @@ def candidates(seed: int) -> list[Candidate]:
     )
     forest = RandomForestClassifier(class_weight="balanced", n_jobs=1, random_state=seed)
     forest_features = Pipeline(
-        [("clean", TextCleaner()), ("features", word_tfidf(min_df=2)), ("clf", forest)]
+        [("clean", TextCleaner()), ("normalise", normaliser if normaliser is not None
+                                     else "passthrough"),
+         ("features", word_tfidf(min_df=2)), ("clf", forest)]
     )
     groups = feature_group_grid()
     words = {**groups, "features__word__ngram_range": [(1, 1), (1, 2)],
@@ -94,25 +108,25 @@ def candidates(seed: int) -> list[Candidate]:
     return [
         Candidate(
             "complement naive Bayes", "word (+char) TF-IDF, complement naive Bayes", 1,
-            text_pipeline(ComplementNB()),
+            text_pipeline(ComplementNB(), normaliser=normaliser),
             {"quick": {"clf__alpha": [0.3, 1.0], **groups},
              "full": {"clf__alpha": [0.1, 0.3, 1.0], **words}},
         ),
         Candidate(
             "logistic regression", "word (+char) TF-IDF, logistic regression", 2,
-            text_pipeline(lr),
+            text_pipeline(lr, normaliser=normaliser),
             {"quick": {"clf__C": [3.0, 10.0], **groups},
              "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}},
         ),
         Candidate(
             "linear SVM", "word (+char) TF-IDF, linear SVM with sigmoid-calibrated scores", 3,
-            text_pipeline(svm),
+            text_pipeline(svm, normaliser=normaliser),
             {"quick": {"clf__estimator__C": [0.1, 0.5], **groups},
              "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}},
         ),
         Candidate(
             "NB-SVM", "word (+char) TF-IDF scaled by NB log-count ratios, logistic regression", 4,
-            text_pipeline(lr, nb_scaling=True),
+            text_pipeline(lr, nb_scaling=True, normaliser=normaliser),
             {"quick": {"clf__C": [1.0, 3.0], **groups},
              "full": {"clf__C": [1.0, 3.0, 10.0], **words}},
         ),

@@ -22,6 +22,7 @@ from shared import (
     evaluation,
     incremental,
     search,
+    sensitivity,
     streaming_eval,
     training,
 )
@@ -30,6 +31,7 @@ from shared.calibration import CalibrationResult
 from shared.catalog import Catalog
 from shared.decision import choose_threshold
 from shared.metrics import binary_metrics
+from shared.models import text_normaliser
 from shared.problem import ProblemSpec
 from shared.records import CollectionReport, EvaluationReport, TrainingReport
 
@@ -55,7 +57,7 @@ def stage4(cat: Catalog, spec: ProblemSpec, sample_rows: int = incremental.SAMPL
     ``search_sample``: the sample when the caller has drawn it already."""
     sample = incremental.sample(cat, spec, sample_rows) if search_sample is None \
         else search_sample
-    candidates = incremental.candidates(spec.seed)
+    candidates = incremental.candidates(spec.seed, text_normaliser(spec))
     with cluster.joblib_backend(client):
         result = incremental.run_search(candidates, sample, spec, n_jobs=n_jobs)
     final = training.best_per_model(result.final())
@@ -67,7 +69,7 @@ def stage4(cat: Catalog, spec: ProblemSpec, sample_rows: int = incremental.SAMPL
     passes = incremental.epochs_for(model, train_rows, epochs)
     stream = incremental.train_stream(
         model, cat, spec, passes, incremental.sample_point(chosen, len(sample), spec.cv_folds),
-        n_jobs=n_jobs)
+        n_jobs=n_jobs, sample_texts=sample["text"])
     settings = {"engine": "out_of_core", "method": "grid", "budget": incremental.GRID,
                 "sample_rows": len(sample), "epochs": passes, "selection": selection,
                 "holdout_rows": len(stream.holdout), "batch_rows": incremental.BATCH_ROWS,
@@ -112,9 +114,11 @@ def stage5(cat: Catalog, spec: ProblemSpec, client: Any = None) -> Stage5:
         cat.require("behaviour_cases"), spec), threshold, spec)
     slices = streaming_eval.slice_metrics(tested.slices, threshold, spec, checked)
     terms = streaming_eval.term_weights(calibrated.model)
+    checks = sensitivity.run_all(calibrated.model, sensitivity.load_templates(
+        cat.require("sensitivity_templates")), threshold, spec)
     report = evaluation.report(spec, threshold, test_metrics, baseline_metrics, intervals,
                                calibrated, tested.labels, tested.scores, slices, terms,
-                               TrainingReport.load(cat), checked)
+                               TrainingReport.load(cat), checked, checks)
     evaluation.save(cat, calibrated.model, report, tested.reference)
     return Stage5(calibrated, holdout, threshold, tested, test_metrics, baseline_metrics,
                   intervals, slices, terms, checked, report)

@@ -31,6 +31,10 @@ def dataset_default(dataset: str) -> str:
     return f"data set {dataset} default"
 
 
+#: how the text path blinds person first names (``shared.normalise``): not at all, from the
+#: name list, or also capitalised words the training texts never held in lower case
+NAME_BLINDING = ("off", "list", "list_and_capitalised")
+
 #: how stages 2 to 5 hold the data: all in memory, in chunks and partitions, or decided by size
 ENGINES = ("auto", "memory", "out_of_core")
 
@@ -85,6 +89,18 @@ class ProblemSpec:
     #: than ``max_memory_rows`` (see ``shared.engines.resolve_engine``)
     engine: str = "auto"
     max_memory_rows: int = 100_000
+    #: the text path before the featurizers (``shared.normalise``): confusables, typed
+    #: placeholders and de-leet switched on together ...
+    text_normalisation: bool = True
+    #: ... and name blinding (NAME_BLINDING)
+    name_blinding: str = "list"
+    #: counterfactual augmentation: train on a gender-swapped copy of every text with a
+    #: gendered word too (``shared.names.gender_swap``)
+    gender_augmentation: bool = False
+    #: stage 5's name check (``shared.sensitivity``): at most this many templates whose label
+    #: changes with the name alone, and at most this mean spread of P(positive) across names
+    max_name_flips: int = 0
+    max_name_spread: float = 0.02
 
     @property
     def negative_label(self) -> str:
@@ -177,6 +193,16 @@ class ProblemSpec:
                 f"max_memory_rows={self.max_memory_rows!r}: use a whole number of rows of at "
                 "least 1 (auto takes the out-of-core path above it)"
             )
+        if self.name_blinding not in NAME_BLINDING:
+            problems.append(f"name_blinding={self.name_blinding!r}: choose one of "
+                            f"{', '.join(NAME_BLINDING)}")
+        for name in ("text_normalisation", "gender_augmentation"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name}={getattr(self, name)!r}: use True or False")
+        if not isinstance(self.max_name_flips, int) or self.max_name_flips < 0:
+            problems.append(f"max_name_flips={self.max_name_flips!r}: use a whole number of at "
+                            "least 0")
+        _check_fraction(problems, "max_name_spread", self.max_name_spread)
         if problems:
             raise ProblemSpecError("invalid problem spec:\n  - " + "\n  - ".join(problems))
         return self

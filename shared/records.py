@@ -289,6 +289,9 @@ class EvaluationReport(Record):
     #: stage 5's behavioural tests: pass rate per kind and the failed cases
     #: (``shared.behaviour.BehaviourResult.summary``); empty when they were not run
     behaviour: dict[str, Any] = field(default_factory=dict)
+    #: stage 5's name and gender checks (``shared.sensitivity.SensitivityResult.summary``),
+    #: by check; empty when they were not run
+    sensitivity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def primary_metric(self) -> str:

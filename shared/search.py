@@ -53,6 +53,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from shared.decision import operating_score
 from shared.models import Candidate, describe_params
+from shared.names import gender_augmented
 from shared.problem import ProblemSpec
 from shared.text_rules import clean_text
 
@@ -119,34 +120,61 @@ class SearchResult:
 class FoldFeatures:
     """The fitted feature matrices of each vectorizer setting, per fold, computed once.
 
-    ``texts`` are cleaned once here (the ``clean`` step is stateless); then for
-    a pipeline and a fold, :meth:`matrices` returns what its ``features`` step
-    would produce on the fold's training and validation texts.
+    ``texts`` are cleaned once here (the ``clean`` step is stateless). The ``normalise``
+    step (``shared.text.TextNormalizer``) learns from the texts it is fitted on, so per fold
+    it is fitted on the fold's training texts and applied to both parts, once for every
+    pipeline that shares its settings. Then for a pipeline and a fold, :meth:`parts`
+    returns what its ``features`` step would produce on the fold's training and
+    validation texts.
     """
 
     def __init__(self, texts: Sequence[str], folds: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self.texts = np.array([clean_text(str(t)) for t in texts], dtype=object)
         self.folds = folds
+        self._texts: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         self._blocks: dict[tuple[str, int], tuple[sp.csr_matrix, sp.csr_matrix]] = {}
 
     @staticmethod
-    def blocks(pipeline: Pipeline) -> list[tuple[str, Any]]:
+    def normaliser(pipeline: Pipeline) -> Any:
+        """The pipeline's ``normalise`` step, or None when it has none (or a passthrough)."""
+        step = dict(pipeline.steps).get("normalise")
+        return None if step in (None, "passthrough") else step
+
+    @classmethod
+    def _normaliser_key(cls, pipeline: Pipeline) -> str:
+        step = cls.normaliser(pipeline)
+        return "" if step is None else repr(sorted(step.get_params().items()))
+
+    @classmethod
+    def blocks(cls, pipeline: Pipeline) -> list[tuple[str, Any]]:
         """(key, vectorizer) of each block the pipeline's ``features`` step stacks."""
         features = pipeline.named_steps["features"]
         parts = (features.transformer_list if isinstance(features, FeatureUnion)
                  else [("", features)])
-        return [(f"{name}:{sorted(t.get_params(deep=False).items())!r}", t)
+        texts = cls._normaliser_key(pipeline)
+        return [(f"{texts}|{name}:{sorted(t.get_params(deep=False).items())!r}", t)
                 for name, t in parts if t not in ("drop", None)]
+
+    def fold_texts(self, pipeline: Pipeline, fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """The fold's (training, validation) texts as the pipeline's features receive them."""
+        key = (self._normaliser_key(pipeline), fold)
+        if key not in self._texts:
+            train, valid = self.texts[self.folds[fold][0]], self.texts[self.folds[fold][1]]
+            step = self.normaliser(pipeline)
+            if step is not None:
+                fitted = clone(step).fit(train)
+                train, valid = fitted.transform(train), fitted.transform(valid)
+            self._texts[key] = (train, valid)
+        return self._texts[key]
 
     def prepare(self, pipelines: list[Pipeline], n_jobs: int) -> None:
         """Fit every block the pipelines need on every fold (in parallel), once."""
-        todo = {(key, fold): vectorizer
+        todo = {(key, fold): (pipeline, vectorizer)
                 for pipeline in pipelines for key, vectorizer in self.blocks(pipeline)
                 for fold in range(len(self.folds)) if (key, fold) not in self._blocks}
         fitted = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_block)(clone(vectorizer), self.texts[self.folds[fold][0]],
-                                self.texts[self.folds[fold][1]])
-            for (key, fold), vectorizer in todo.items()
+            delayed(_fit_block)(clone(vectorizer), *self.fold_texts(pipeline, fold))
+            for (key, fold), (pipeline, vectorizer) in todo.items()
         )
         self._blocks.update(zip(todo, fitted, strict=True))
 
@@ -224,10 +252,15 @@ def cross_validate(
 
     Returns one row per configuration (validation and training fold scores,
     their mean and standard deviation, fit seconds) and its out-of-fold
-    P(positive) for every text.
+    P(positive) for every text. With the spec's ``gender_augmentation``, each fold's
+    training part also holds a gender-swapped copy of its texts that have a gendered word
+    (``shared.names.gender_augmented``); validation parts hold the originals only.
     """
     labels = np.asarray(labels)
+    count = len(labels)
     splits = splits or list(folds(spec).split(np.zeros(len(labels)), labels))
+    if spec.gender_augmentation:
+        texts, labels, splits = gender_augmented(list(texts), labels, splits)
     features = FoldFeatures(texts, splits)
     pipelines = [c.pipeline for c in configs]
     features.prepare(pipelines, n_jobs)
@@ -274,7 +307,7 @@ def cross_validate(
             "convergence_warnings": sorted(unconverged),
             "raw_params": config.params,
         })
-        oofs.append(oof)
+        oofs.append(oof[:count])
     return rows, oofs
 
 

@@ -23,6 +23,7 @@ from shared import search
 from shared.catalog import Catalog
 from shared.decision import operating_score
 from shared.models import BUDGETS, Candidate, describe_params, majority_baseline
+from shared.names import gender_augmented
 from shared.problem import ProblemSpec
 from shared.records import CollectionReport, TrainingReport
 from shared.scoring import positive_scores
@@ -83,10 +84,15 @@ def cross_validate(
     labels = labels.reset_index(drop=True)
     oof = np.zeros(len(texts))
     rows = []
-    for fold, (fit_idx, val_idx) in enumerate(search.folds(spec).split(texts, labels), start=1):
+    splits = list(search.folds(spec).split(texts, labels))
+    every, every_label = list(texts), labels.to_numpy(dtype=object)
+    if spec.gender_augmentation:  # as the search does: copies join the training parts only
+        every, every_label, splits = gender_augmented(every, every_label, splits)
+    every = np.array(every, dtype=object)
+    for fold, (fit_idx, val_idx) in enumerate(splits, start=1):
         fitted = clone(model)
         start = time.perf_counter()
-        fitted.fit(texts[fit_idx], labels[fit_idx])
+        fitted.fit(list(every[fit_idx]), list(every_label[fit_idx]))
         seconds = time.perf_counter() - start
         scores = positive_scores(fitted, texts[val_idx], spec.positive_label)
         oof[val_idx] = scores
@@ -192,21 +198,28 @@ def versus_baseline(chosen: pd.Series, baseline: pd.DataFrame, metric: str) -> p
     return folds.groupby("model", sort=False)[metric].agg(["mean", "std"])
 
 
-def fit_final(model: Pipeline, texts: pd.Series, labels: pd.Series) -> list[str]:
-    """Fit the chosen pipeline on the whole training split; return any convergence warnings."""
+def fit_final(model: Pipeline, texts: pd.Series, labels: pd.Series,
+              spec: ProblemSpec | None = None) -> list[str]:
+    """Fit the chosen pipeline on the whole training split (with the spec's gender
+    augmentation, as in the search); return any convergence warnings."""
+    texts, labels = list(texts), np.asarray(labels, dtype=object)
+    if spec is not None and spec.gender_augmentation:
+        texts, labels, _ = gender_augmented(texts, labels)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(list(texts), list(labels))
+        model.fit(texts, list(labels))
     return sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
 
 
 def fit_and_save(
     cat: Catalog, model: Pipeline, candidate: Candidate, chosen: pd.Series, reason: str,
     result: search.SearchResult, train: pd.DataFrame, oof: np.ndarray, settings: dict,
+    spec: ProblemSpec | None = None,
 ) -> TrainingReport:
-    """Fit the chosen pipeline and the majority baseline on the whole training split; save
-    them with the search results, the out-of-fold scores and the report (returned)."""
-    unconverged = fit_final(model, train["text"], train["label"])
+    """Fit the chosen pipeline and the majority baseline on the whole training split (with
+    ``spec``'s gender augmentation); save them with the search results, the out-of-fold
+    scores and the report (returned)."""
+    unconverged = fit_final(model, train["text"], train["label"], spec)
     baseline = majority_baseline().fit(train["text"], train["label"])
     report = search_report(
         chosen, reason, result.table, settings, candidate, CollectionReport.load(cat).origin,

@@ -1,5 +1,8 @@
 """Data tests of the sets that ship with the project."""
 
+import re
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +15,21 @@ from shared.tasks import TASKS
 #: the behavioural test cases have their own schema (tests/test_behaviour.py)
 BEHAVIOUR_FILE = artifact("behaviour_cases").path.rsplit("/", 1)[-1]
 FILES = sorted(p for p in BUILTIN_DATA_DIR.glob("*/*.csv") if p.name != BEHAVIOUR_FILE)
+#: the recent spam and ham, with the day each message is dated to (data/builtin/DATA_CARD.md)
+RECENT = BUILTIN_DATA_DIR / "spam" / "recent.csv"
+EXTRA_COLUMNS = {RECENT: ["date"]}
+
+#: a host name in a text: after a scheme or "www.", or ending in a top-level domain in use
+HOST = re.compile(
+    r"(?:(?<=://)|(?<![\w.@-]))((?:[a-z0-9-]+\.)+[a-z0-9-]+)|@((?:[a-z0-9-]+\.)+[a-z0-9-]+)", re.I
+)
+REAL_TLDS = {
+    "com", "net", "org", "co", "uk", "io", "ly", "me", "info", "biz", "xyz", "top", "us", "ca",
+    "au", "de", "fr", "eu", "ru", "cn", "in", "app", "dev", "site", "online", "shop", "store",
+    "club", "live", "link", "click", "cc", "tk", "ml", "ga", "cf", "gq", "icu", "vip", "win",
+    "bid", "loan", "support", "services", "gov",
+}
+RESERVED = re.compile(r"(?:^|\.)(?:example|test|example\.com|example\.org|example\.net)$", re.I)
 
 
 def test_shipped_files():
@@ -26,7 +44,7 @@ def test_shipped_files():
 def test_schema_and_labels(path):
     frame = read_csv(path)
     spec = TASKS[path.parent.name].spec
-    assert list(frame.columns) == ["text", "label", "source"]
+    assert list(frame.columns) == ["text", "label", "source", *EXTRA_COLUMNS.get(path, [])]
     assert frame["label"].isin(spec.labels).all()
     assert (frame["text"].str.strip() != "").all()
     assert not frame["text"].duplicated().any()
@@ -46,6 +64,35 @@ def test_spam_set():
     assert len(frame) >= 300
     assert set(frame["label"]) == {"spam", "ham"}
     assert set(frame["source"]) == {"sms", "email"}
+
+
+def test_recent_spam_set_is_dated_over_the_years_with_both_labels_in_each():
+    frame = read_csv(RECENT)
+    assert len(frame) >= 450
+    assert set(frame["source"]) == {"sms", "email", "chat"}
+    assert frame["date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    days = frame["date"].map(date.fromisoformat)
+    assert days.between(date(2020, 1, 1), date(2026, 11, 30)).all()
+    years = days.map(lambda d: d.year)
+    assert set(years) == set(range(2020, 2027))
+    per_year = frame.groupby(years)["label"].value_counts().unstack(fill_value=0)
+    assert (per_year[["spam", "ham"]] >= 20).all().all(), per_year
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_urls_and_email_addresses_use_reserved_domains(path):
+    """No text points at a real site: hosts end in .example, .test or example.com/.org/.net."""
+    real = []
+    for text in read_csv(path)["text"]:
+        for match in HOST.finditer(text):
+            host, mail_host = match.groups()
+            host = (host or mail_host).rstrip(".-").lower()
+            looks_real = mail_host or "://" in text[max(match.start() - 3, 0):match.start()] or (
+                host.startswith("www.") or host.rsplit(".", 1)[-1] in REAL_TLDS
+            )
+            if looks_real and not RESERVED.search(host):
+                real.append((host, text))
+    assert not real, real[:5]
 
 
 def test_new_batch_includes_out_of_domain_text():

@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_predict
 
-from shared import models, search
+from shared import models, names, search
 from shared.catalog import Catalog
 from shared.decision import operating_score
 from shared.scoring import positive_scores
@@ -19,21 +19,24 @@ def corpus():
     return frame["text"].tolist() * 2, frame["label"].tolist() * 2
 
 
-def some_candidates():
-    return [c for c in models.candidates(0)
+def some_candidates(normaliser=None):
+    return [c for c in models.candidates(0, normaliser)
             if c.name in ("complement naive Bayes", "logistic regression", "NB-SVM")]
 
 
 def test_scores_equal_a_grid_search_over_the_whole_pipeline(spec, corpus):
+    """With the text path in every pipeline: the search fits it per fold, as the pipeline
+    itself does inside GridSearchCV."""
     texts, labels = corpus
-    spec = spec.with_overrides(cv_folds=3)
-    configs = search.configurations(some_candidates(), "quick", "grid", 4, spec.seed)
+    spec = spec.with_overrides(cv_folds=3, gender_augmentation=False)
+    normaliser = models.text_normaliser(spec)
+    configs = search.configurations(some_candidates(normaliser), "quick", "grid", 4, spec.seed)
     result = search.run(configs, texts, labels, spec, n_jobs=1)
 
     def scorer(estimator, x, y):
         return operating_score(y, positive_scores(estimator, x, spec.positive_label), spec)
 
-    for candidate in some_candidates():
+    for candidate in some_candidates(normaliser):
         grid = GridSearchCV(candidate.pipeline, candidate.grids["quick"], scoring=scorer,
                             cv=search.folds(spec), refit=False).fit(texts, labels)
         mine = result.table[result.table["model"] == candidate.name]
@@ -42,9 +45,27 @@ def test_scores_equal_a_grid_search_over_the_whole_pipeline(spec, corpus):
                                   mine["fold_scores"].map(lambda s, k=k: s[k]).to_numpy())
 
 
+def test_gender_augmentation_adds_swapped_copies_to_each_training_fold_only(spec, corpus):
+    texts, labels = corpus
+    texts = [*texts, "My husband loved it, he said it was great.", "His wife hated it."] * 2
+    labels = [*labels, "positive", "negative"] * 2
+    spec = spec.with_overrides(cv_folds=3, gender_augmentation=True)
+    configs = search.configurations(some_candidates()[1:2], "quick", "grid", 4, spec.seed)
+    result = search.run(configs[:1], texts, labels, spec, n_jobs=1)
+    splits = list(search.folds(spec).split(np.zeros(len(labels)), labels))
+    every, every_label, augmented = names.gender_augmented(texts, np.array(labels), splits)
+    assert len(every) > len(texts) and all(len(a[0]) > len(s[0]) for a, s in zip(
+        augmented, splits, strict=True) if any(names.gender_swap(texts[i]) for i in s[0]))
+    expected = np.zeros(len(texts))
+    for (_, valid), (aug_train, _) in zip(splits, augmented, strict=True):
+        fitted = configs[0].pipeline.fit([every[i] for i in aug_train], every_label[aug_train])
+        expected[valid] = positive_scores(fitted, [texts[i] for i in valid], "positive")
+    assert np.array_equal(result.oof[0], expected)
+
+
 def test_out_of_fold_scores_come_from_the_search(spec, corpus):
     texts, labels = corpus
-    spec = spec.with_overrides(cv_folds=3)
+    spec = spec.with_overrides(cv_folds=3, gender_augmentation=False)
     configs = search.configurations(some_candidates()[1:2], "quick", "grid", 4, spec.seed)
     result = search.run(configs, texts, labels, spec, n_jobs=1)
     for index, row in result.table.iterrows():
@@ -64,7 +85,7 @@ def test_parallel_fits_give_the_same_answers(spec, corpus):
 
 def test_learning_curve_fits_the_first_part_of_each_fold_and_reuses_the_search(spec, corpus):
     texts, labels = corpus
-    spec = spec.with_overrides(cv_folds=3)
+    spec = spec.with_overrides(cv_folds=3, gender_augmentation=False)
     config = search.configurations(some_candidates()[1:2], "quick", "grid", 4, 0)[0]
     searched = search.run([config], texts, labels, spec, n_jobs=1).table.iloc[0].to_dict()
     curve = search.learning_curve(config, texts, labels, spec, (0.5, 1.0), n_jobs=1,

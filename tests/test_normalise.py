@@ -1,0 +1,93 @@
+"""The text path: confusables, typed placeholders, de-leet and name blinding, one by one and
+as the pipeline step."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from shared import modelfile, models, normalise
+from shared.names import NAME_TOKEN
+from shared.text import TextNormalizer, raw_text
+
+
+def test_lookalike_letters_inside_latin_words_become_latin():
+    assert normalise.fold_confusables("pаypаl login") == "paypal login"  # Cyrillic а
+    assert normalise.fold_confusables("Vеrify yоur ассount") == "Verify your account"
+    assert normalise.fold_confusables("fr\u200bee\u00ad gift") == "free gift"  # invisible
+    # a word written wholly in another script is a word of that script, not a disguise
+    assert normalise.fold_confusables("спасибо друг") == "спасибо друг"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mail jo.b+x@mail.example now", "mail xxemail now"),
+    ("go to https://bit.example/x7Ks2?a=1 today", "go to xxurl today"),
+    ("visit www.win-big.example", "visit xxurl"),
+    ("see parcel-redeliver.com/track", "see xxurl"),
+    ("only £5.99 or $1,000 or 20 dollars", "only xxmoney or xxmoney or xxmoney"),
+    ("Make $$$ fast", "Make xxmoney fast"),
+    ("save 50% or 12.5 per cent", "save xxpercent or xxpercent"),
+    ("call 07700 900123 or +44 (0)20 7946 0958", "call xxphone or xxphone"),
+    ("Text WIN to 80086 now", "Text WIN to xxshortcode now"),
+    ("see you on 2024-05-01 at 10:30", "see you on 2024-05-01 at 10:30"),
+    ("room 12 for 3 nights", "room 12 for 3 nights"),
+])
+def test_each_placeholder_type(text, expected):
+    assert normalise.mask_placeholders(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("FR3E iPh0ne", "FREE iPh0ne"),
+    ("your acc0unt", "your account"),
+    ("Exclus1ve 0ffer", "exclusive offer"),
+    ("fr0m home", "from home"),
+    ("V-e-r-i-f-y now", "Verify now"),
+    ("F R E E entry", "FREE entry"),
+    ("mp3 and b4 and 4u", "mp3 and b4 and 4u"),  # not words once read as letters: kept
+    ("it scored 10/10", "it scored 10/10"),
+])
+def test_deleet_reads_digits_and_symbols_as_letters_only_when_that_makes_a_word(text, expected):
+    assert normalise.deleet(text) == expected
+
+
+def test_listed_names_are_blinded_in_any_case_and_words_stay_words():
+    assert normalise.blind_names("Aisha and dave loved it") == f"{NAME_TOKEN} and {NAME_TOKEN} " \
+        "loved it"
+    assert normalise.blind_names("Will and Grace will grace the stage, Mark my words") == \
+        "Will and Grace will grace the stage, Mark my words"
+    assert normalise.blind_names("Fatima's cake") == f"{NAME_TOKEN}'s cake"
+
+
+def test_lower_cased_text_is_blinded_from_the_list():
+    assert normalise.blind_names("mohammed recommended it") == f"{NAME_TOKEN} recommended it"
+
+
+def test_capitalised_words_never_seen_in_lower_case_are_blinded_when_asked():
+    seen = {"loved", "it", "the", "will", "love", "great"}
+    text = "Oluwaseun loved it, Tyrone Loved it, Will loved it"
+    assert normalise.blind_names(text, "list", seen) == text  # not in the list: kept
+    assert normalise.blind_names(text, "list_and_capitalised", seen) == \
+        f"{NAME_TOKEN} loved it, {NAME_TOKEN} Loved it, Will loved it"
+    # all capitals ("FREE") and stems of seen words ("Loves") are not names
+    assert normalise.blind_names("FREE Loves", "list_and_capitalised", seen) == "FREE Loves"
+
+
+def test_the_step_keeps_the_raw_text_and_learns_lower_case_words():
+    step = TextNormalizer(names="list_and_capitalised").fit(["the hotel was great"])
+    out = step.transform(["Jessica loved the hotel at www.x.com", "Priya said great"])
+    assert list(out) == [f"{NAME_TOKEN} loved the hotel at xxurl", f"{NAME_TOKEN} said great"]
+    assert raw_text(out[0]) == "Jessica loved the hotel at www.x.com"
+    assert "great" in step.seen_lower_.split("\n")
+    with pytest.raises(ValueError, match="names='everything'"):
+        TextNormalizer(names="everything").fit(["x"])
+
+
+def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec):
+    texts = ["Jessica loved it", "awful, Dave hated it", "great film", "boring and bad"] * 5
+    labels = ["positive", "negative", "positive", "negative"] * 5
+    model = models.text_pipeline(LogisticRegression(), char=True,
+                                 normaliser=models.text_normaliser(spec)).fit(texts, labels)
+    path = modelfile.save_model(model, tmp_path / "model.skops")
+    loaded = modelfile.load_model(path)
+    probe = ["Oluwaseun loved it", "FR3E offer at www.a.example"]
+    assert np.array_equal(loaded.predict_proba(probe), model.predict_proba(probe))
+    assert modelfile.save_model(loaded, tmp_path / "again.skops").read_bytes() == path.read_bytes()
