@@ -150,3 +150,15 @@ def test_a_third_label_value_is_refused_at_the_end_naming_the_values(tmp_path, s
     assert not cat.path("collection_report").exists()
     # nothing half-written is left behind: no staged parts, no quarantine
     assert sorted(p.name for p in cat.path("raw_parts").parent.iterdir()) == []
+
+
+def test_a_file_with_its_own_options_streams_as_with_the_parameters(tmp_path, spec):
+    path = starred_file(tmp_path)
+    _, by_options = collect(tmp_path / "a", f"{path}:text=review,label=stars,positive=5", spec)
+    _, by_parameters = collect(tmp_path / "b", path, spec, text_column="review",
+                               label_column="stars", positive_label="5")
+    assert by_options.details["label_mapping"] == by_parameters.details["label_mapping"]
+    assert (by_options.rows_kept, by_options.quarantine_reasons) == (
+        by_parameters.rows_kept, by_parameters.quarantine_reasons)
+    with pytest.raises(sources.DataSourceError, match="the out-of-core engine reads one"):
+        collect(tmp_path / "c", f"builtin+{path}:text=review,label=stars,positive=5", spec)
