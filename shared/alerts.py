@@ -142,6 +142,24 @@ def describe(spec: ProblemSpec, manifest: Manifest | None = None) -> list[str]:
             for rule in rules(spec) if rule.threshold(spec, manifest) is not None]
 
 
+#: the rule on a running service's own report (``GET /health``, ``shared.health``)
+SERVICE_HEALTH = "service_health"
+SERVICE_HEALTH_RULE = "the service's /health says degraded, or cannot be reached"
+
+
+def health_alerts(report: dict[str, Any], url: str) -> pd.DataFrame:
+    """The alert table row of a service's health report: fired unless its status is ``ok``.
+
+    Not a figure of a window of the log but of the running service, so it has
+    its own window name (``service <url>``) and a fixed limit: any status other
+    than ``ok`` (``degraded``, ``unreachable``) is 1, above the limit 0.
+    """
+    value = 0.0 if report.get("status") == "ok" else 1.0
+    return pd.DataFrame([(f"service {url}", SERVICE_HEALTH_RULE, SERVICE_HEALTH, value, 0.0,
+                          value > 0)],
+                        columns=["window", "rule", "metric", "value", "threshold", "fired"])
+
+
 # -- windows of the log -------------------------------------------------------------------
 def split_windows(log: pd.DataFrame, size: int, count: int | None = None) -> list[pd.DataFrame]:
     """The log cut into windows of ``size`` predictions, counted back from the newest.

@@ -18,7 +18,12 @@ every checked request to one :class:`Batcher` per process, which:
 If the commit fails, every request of the batch gets :class:`LogUnavailableError`
 (the service answers 503) and nothing of the batch is logged. If the model
 fails on the combined call, each request is scored alone, so a request that
-makes the model fail fails alone and the others are still answered.
+makes the model fail fails alone and the others are still answered. A request
+the model failed on (an invalid score for any of its texts, or an exception)
+is logged too, each text with the error, under the request's id, and gets
+:class:`~shared.predictor.InvalidScoreError` or :class:`ModelFailedError`: what
+was answered is what was logged, and monitoring sees the failures. Every
+outcome is counted in the batcher's :class:`~shared.health.Health`.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import prediction_log
-from shared.predictor import Predictor, Scored
+from shared.health import Health
+from shared.predictor import InvalidScoreError, Predictor, Scored
 
 #: the ASGI scope key that marks a request counted as arriving
 _ARRIVING = "shared.batching.arriving"
@@ -40,6 +46,16 @@ _ARRIVING = "shared.batching.arriving"
 
 class LogUnavailableError(RuntimeError):
     """The prediction log could not be written: nothing of the batch was answered or logged."""
+
+
+class ModelFailedError(RuntimeError):
+    """The model raised on a request's texts; they are logged with the error in ``batch_id``."""
+
+    def __init__(self, error: Exception, batch_id: str = "") -> None:
+        logged = f"logged with the error in batch {batch_id}" if batch_id else "not logged"
+        super().__init__(f"the model could not score the texts ({type(error).__name__}: "
+                         f"{error}); nothing was answered ({logged})")
+        self.batch_id = batch_id
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ class Answer:
 class _Request:
     texts: list[str]
     future: asyncio.Future
+    request_id: str
 
 
 @dataclass
@@ -80,24 +97,28 @@ class Batcher:
     max_batch: int = 64
     wait_ms: float = 2.0
     stats: BatchStats = field(default_factory=BatchStats)
+    health: Health = field(default_factory=Health)
     #: requests received but not yet submitted (the service counts them in and out)
     arriving: int = 0
     _queue: list[_Request] = field(default_factory=list, repr=False)
     _wakeup: asyncio.Event | None = field(default=None, repr=False)
     _task: asyncio.Task | None = field(default=None, repr=False)
 
-    async def submit(self, texts: list[str], scope: dict | None = None) -> Answer:
+    async def submit(self, texts: list[str], scope: dict | None = None,
+                     request_id: str | None = None) -> Answer:
         """Score and log ``texts`` (each already checked) with whatever else is waiting.
 
         ``scope`` is the request's ASGI scope: a request counted as arriving stops
-        counting once it is queued.
+        counting once it is queued. ``request_id`` becomes the batch id of the
+        request's rows in the log (a new id when not given).
         """
         if scope is not None:
             self.arrived(scope)
         if self._task is None or self._task.done():  # first request, or the task died
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
-        request = _Request(texts, asyncio.get_running_loop().create_future())
+        request = _Request(texts, asyncio.get_running_loop().create_future(),
+                           request_id or prediction_log.new_id())
         self._queue.append(request)
         self._wakeup.set()
         return await request.future
@@ -158,7 +179,8 @@ class Batcher:
                 try:
                     # in the event loop's own thread: the model is Python-heavy and holds
                     # the GIL, and a worker thread fighting the loop for it measured slower
-                    outcomes = self._score_and_log([r.texts for r in batch])
+                    outcomes = self._score_and_log([r.texts for r in batch],
+                                                   [r.request_id for r in batch])
                 except Exception as error:  # noqa: BLE001 - the batching task must go on
                     outcomes = [error] * len(batch)
                 for request, outcome in zip(batch, outcomes, strict=True):
@@ -185,32 +207,69 @@ class Batcher:
             start += len(request)
         return outcomes
 
-    def _score_and_log(self, requests: list[list[str]]) -> list[Answer | Exception]:
-        """Score, then log every request that was scored in one transaction."""
+    def _score_and_log(
+        self, requests: list[list[str]], request_ids: list[str] | None = None,
+    ) -> list[Answer | Exception]:
+        """Score, then log every request in one transaction: answers, and the model's failures.
+
+        A request the model failed on is logged (each text with the error) and
+        gets InvalidScoreError or ModelFailedError instead of an answer.
+        """
         self.stats.batches += 1
         self.stats.requests += len(requests)
         self.stats.texts += sum(map(len, requests))
         self.stats.largest_batch = max(self.stats.largest_batch, len(requests))
+        ids = list(request_ids) if request_ids is not None else [
+            prediction_log.new_id() for _ in requests]
         scored = self._score(requests)
-        good = [i for i, s in enumerate(scored) if isinstance(s, Scored)]
-        outcomes: list[Answer | Exception] = list(scored)  # type: ignore[arg-type]
-        if good:
-            try:
-                logged = prediction_log.append_batches(
-                    self.log_path, [scored[i].logged(range(len(scored[i]))) for i in good],
-                    self.predictor.model_version, self.source, self.store_text,
-                )
-            except (sqlite3.Error, OSError) as error:
-                failure = LogUnavailableError(
-                    f"the prediction log is unavailable ({error}); nothing was answered")
-                for i in good:
-                    outcomes[i] = failure
-                return outcomes
-            for i, (batch_id, ids) in zip(good, logged, strict=True):
-                part = scored[i]
-                outcomes[i] = Answer(batch_id, ids, part.label.tolist(),
-                                     part.confidence.tolist(), part.low_confidence.tolist())
+        rows = [self._log_rows(texts, outcome) for texts, outcome in zip(requests, scored,
+                                                                         strict=True)]
+        outcomes: list[Answer | Exception] = []
+        failures = [outcome for outcome in scored
+                    if not isinstance(outcome, Scored) or len(outcome.invalid())]
+        try:
+            logged = prediction_log.append_batches(
+                self.log_path, rows, self.predictor.model_version, self.source, self.store_text,
+                batch_ids=ids,
+            )
+        except (sqlite3.Error, OSError) as error:
+            self.health.log_failed(str(error))
+            self._count(len(requests) - len(failures), failures)
+            failure = LogUnavailableError(
+                f"the prediction log is unavailable ({error}); nothing was answered")
+            return [failure] * len(requests)
+        self.health.log_written()
+        self._count(len(requests) - len(failures), failures)
+        for outcome, (batch_id, prediction_ids) in zip(scored, logged, strict=True):
+            if not isinstance(outcome, Scored):
+                outcomes.append(ModelFailedError(outcome, batch_id))
+            elif len(outcome.invalid()):
+                outcomes.append(InvalidScoreError(len(outcome.invalid()), len(outcome),
+                                                  batch_id))
+            else:
+                outcomes.append(Answer(batch_id, prediction_ids, outcome.label.tolist(),
+                                       outcome.confidence.tolist(),
+                                       outcome.low_confidence.tolist()))
         return outcomes
+
+    def _count(self, good: int, failures: list[Scored | Exception]) -> None:
+        """Tell the health record how many requests the model answered and failed."""
+        if good:
+            self.health.scored(good)
+        for failure in failures:
+            reason = (f"{type(failure).__name__}: {failure}" if isinstance(failure, Exception)
+                      else f"{len(failure.invalid())} invalid score(s)")
+            self.health.model_failed(reason)
+
+    @staticmethod
+    def _log_rows(texts: list[str], outcome: Scored | Exception,
+                  ) -> list[prediction_log.LoggedPrediction]:
+        """The log rows of one request: its answers, or each text with the model's error."""
+        if isinstance(outcome, Scored):
+            return outcome.logged(range(len(outcome)))
+        error = f"the model failed: {type(outcome).__name__}: {outcome}"[:500]
+        return [prediction_log.LoggedPrediction(text, "", float("nan"), float("nan"), 0.0,
+                                                None, error) for text in texts]
 
 
 def _part(scored: Scored, start: int, stop: int) -> Scored:

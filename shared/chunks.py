@@ -12,9 +12,7 @@ table is refused with the file, the line and what to do.
 
 from __future__ import annotations
 
-import codecs
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from shared import partitions
+from shared.csv_reader import _check_columns, iter_csv
 from shared.records import DataSourceError
-from shared.userfile import _check_columns, _refuse_non_text
 
 #: rows validated at a time
 CHUNK_ROWS = 50_000
@@ -103,71 +101,19 @@ def _parquet_chunks(
 def _csv_chunks(
     path: Path, wanted: tuple[str | None, ...], chunk_rows: int, sep: str | None
 ) -> Iterator[pd.DataFrame]:
-    with open(path, "rb") as handle:
-        head = handle.read(65536)
-    _refuse_non_text(path, head)
-    delimiter = sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    """The records of a CSV/TSV file read by stage 2's reader (``shared.userfile.iter_csv``):
+    the same refusals and messages as the in-memory engine."""
     rows = 0
-    header: list[str] | None = None
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as text:
-            reader = pd.read_csv(text, sep=delimiter, header=None, dtype=object,
-                                 keep_default_na=False, skip_blank_lines=False,
-                                 chunksize=chunk_rows)
-            for table in reader:
-                if header is None:
-                    header = [v if isinstance(v, str) else "" for v in table.iloc[0]]
-                    repeated = sorted({name for name in header if header.count(name) > 1})
-                    if repeated:
-                        raise DataSourceError(
-                            f"{path}: the header line names column(s) {repeated} more than "
-                            "once; give every column its own name")
-                    _check_columns(path, pd.DataFrame(columns=header), wanted, delimiter,
-                                   delimiter.join(header))
-                    table = table.iloc[1:]
-                table.columns = header
-                if len(table):
-                    yield _schema_frame(rows, table, wanted, path.stem)
-                rows += len(table)
-    except UnicodeDecodeError:
-        raise DataSourceError(_encoding_message(path)) from None
-    except pd.errors.EmptyDataError:
-        raise DataSourceError(
-            f"{path}: no header line (the file holds only blank lines); it needs a header such "
-            "as 'text,label' and one labelled text per line") from None
-    except pd.errors.ParserError as error:
-        line = re.search(r"line (\d+)", str(error))
-        where = f"line {line.group(1)}" if line else "a line"
-        raise DataSourceError(
-            f"{path}: {where} cannot be read ({str(error).strip()}). A text that contains the "
-            f"delimiter {delimiter!r} must be wrapped in double quotes, and a quote inside a "
-            "quoted text doubled; fix or remove that line.") from None
-    if header is None:
-        raise DataSourceError(f"{path}: the file holds no header line")
+    header: list[str] = []
+    for table in iter_csv(path, sep=sep, chunk_rows=chunk_rows, required=wanted):
+        header = [str(c) for c in table.columns]
+        if len(table):
+            yield _schema_frame(rows, table, wanted, path.stem)
+        rows += len(table)
     if rows == 0:
         raise DataSourceError(
             f"{path}: the file has a header ({', '.join(header)}) but no data rows; add the "
             "labelled texts below the header line")
-
-
-def _encoding_message(path: Path) -> str:
-    """Where the first byte that is not UTF-8 is, found by decoding the file in blocks."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, lines = 0, 0
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as error:
-                start = offset + error.start
-                line = lines + block.count(b"\n", 0, error.start) + 1
-                return (f"{path}: not valid UTF-8: byte 0x{block[error.start]:02X} at position "
-                        f"{start} (line {line}). Re-save it as UTF-8 (Excel: 'CSV UTF-8'; or "
-                        "`iconv -f cp1252 -t utf-8 IN > OUT`) and load it again; nothing is "
-                        "guessed, so that no character is read wrong.")
-            offset += len(block)
-            lines += block.count(b"\n")
-    return f"{path}: not valid UTF-8; re-save it as UTF-8"
 
 
 def iter_source_chunks(

@@ -34,8 +34,9 @@ from typing import Any
 
 import pandas as pd
 
-from shared import partitions, prediction_log
-from shared.predictor import Predictor
+from shared import csv_reader, partitions, prediction_log
+from shared.predictor import INVALID_SCORE, Predictor
+from shared.records import DataSourceError
 
 OUTPUT_COLUMNS = ("label", "confidence", "low_confidence", "prediction_id", "error")
 #: bytes of CSV per partition (a quoted text spanning lines must not straddle a boundary:
@@ -56,6 +57,14 @@ def read_input(path: str | os.PathLike[str], blocksize: str | int = CSV_BLOCKSIZ
         raise DaskInputError(f"{path} does not exist")
     if path.suffix.lower() == ".parquet" or path.is_dir():
         return dd.read_parquet(partitions.part_files(path))
+    # each block is parsed by pandas with the header's default handling, which shifts the
+    # values of a first row with one field too many; stage 2's reader checks the whole file
+    # first (one streamed pass on this machine), so it is refused as stage 2 refuses it
+    try:
+        for _ in csv_reader.iter_csv(path, chunk_rows=100_000):
+            pass
+    except DataSourceError as error:
+        raise DaskInputError(str(error)) from None
     return dd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
                        blocksize=blocksize, skip_blank_lines=False)
 
@@ -103,9 +112,11 @@ def score(
             index = position[future.key]
             ids = pd.Series("", index=result.index, dtype=object)
             scored = result["error"] == ""
-            if log_path is not None and scored.any():
-                batch_id, logged = _log(result[scored], predictor, log_path, source, store_text)
-                ids[scored] = logged
+            # the model's failures are logged too, with their error (answered = logged)
+            logs = scored | result["error"].str.startswith(INVALID_SCORE)
+            if log_path is not None and logs.any():
+                batch_id, logged = _log(result[logs], predictor, log_path, source, store_text)
+                ids[logs] = logged
                 counts["batches"].append(batch_id)
             result["prediction_id"] = ids
             out = part.copy()
@@ -127,7 +138,7 @@ def _log(result: pd.DataFrame, predictor: Predictor, log_path: str | os.PathLike
          source: str, store_text: bool) -> tuple[str, list[str]]:
     """Append a partition's scored rows to the log in one transaction (as the predictor does)."""
     columns = [result[c].to_numpy() for c in ("text", "label", "confidence", "score",
-                                               "latency_ms", "unknown_word_share")]
+                                               "latency_ms", "unknown_word_share", "error")]
     return prediction_log.append(
         log_path, (prediction_log.LoggedPrediction(*row) for row in zip(*columns, strict=True)),
         model_version=predictor.model_version, source=source, store_text=store_text)

@@ -149,6 +149,7 @@ def model_card(manifest: Manifest, training: TrainingReport) -> str:
             for c in evaluation.gate.checks),
         "baseline": f"{evaluation.baseline[primary]:.3f}",
         "behaviour": _behaviour_line(evaluation),
+        "sensitivity": _sensitivity_text(evaluation, spec),
         "approval": _approval_text(manifest),
         "canary": ("Canary on the staging folder before the swap: " + "; ".join(
             c.check for c in manifest.canary.checks) + ".") if manifest.canary else "",
@@ -184,6 +185,26 @@ def _behaviour_line(evaluation: EvaluationReport) -> str:
     return "Behavioural tests (pass rate per kind): " + ", ".join(
         f"{kind} {rates[kind]['passed']}/{rates[kind]['cases']} ({rates[kind]['pass_rate']:.2f})"
         for kind in KINDS if kind in rates) + "."
+
+
+def _sensitivity_text(evaluation: EvaluationReport, spec: ProblemSpec) -> str:
+    """The name and gender checks, and what they do and do not cover."""
+    checks = evaluation.sensitivity
+    if not checks:
+        return "Name and gender sensitivity: not measured in stage 5."
+    lines = [
+        f"- {kind}: {c['flips']} of {c['templates']} templates change their label; P("
+        f"{spec.positive_label}) spreads by {c['mean_spread']:.3f} on average, at most "
+        f"{c['max_spread']:.3f} ({'gated' if kind in spec.protected_capabilities else 'reported, not gated'})"
+        for kind, c in checks.items()]
+    return ("Name and gender sensitivity (`shared.sensitivity`, perturbation sensitivity "
+            "analysis, Prabhakaran et al. 2019): templates filled with first names held out of "
+            "the names the text path blinds, and gender templates scored with every masculine "
+            "word made feminine, ten of the word pairs held out of the training's augmentation."
+            "\n\n" + "\n".join(lines) + "\n\nScope and limits: English templates, Latin-script "
+            "first names, binary gendered word pairs. A pass says that these names and words do "
+            "not move the model in these sentences; it says nothing of surnames, dialects, other "
+            "languages, or bias learnt through other words.")
 
 
 def _approval_text(manifest: Manifest) -> str:

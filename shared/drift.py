@@ -247,8 +247,14 @@ def window_report(
     texts are not stored; then the domain classifier is skipped). The
     unknown-word share comes from the log, or is computed with ``model``.
     The model's age needs ``deployed_at`` (the manifest's); without it, it is NaN.
+    Rows logged with an ``error`` (the model failed on them) count in
+    ``invalid_scores`` and ``scoring_errors`` only: they hold no answer to compare.
     """
     seed = spec.seed if seed is None else seed
+    failed = (window["error"].fillna("") != "").to_numpy() if "error" in window else None
+    invalid = invalid_scores(window["score"])
+    if failed is not None and failed.any():
+        window = window[~failed]
     report: dict[str, float] = confidence_report(window["confidence"], reference.confidences, spec)
     labels = window["label"].to_numpy()
     for label in spec.labels:
@@ -275,7 +281,8 @@ def window_report(
     report["domain_auc"] = (
         domain_classifier_auc(reference.texts, list(texts), seed) if has_text else math.nan
     )
-    report["invalid_scores"] = invalid_scores(window["score"])
+    report["invalid_scores"] = invalid
+    report["scoring_errors"] = int(failed.sum()) if failed is not None else 0
     report["latency_p95_ms"] = (latency_p95(window["latency_ms"]) if "latency_ms" in window
                                 else math.nan)
     report["model_age_days"] = (model_age_days(deployed_at, window) if deployed_at

@@ -29,10 +29,11 @@ CREATE TABLE IF NOT EXISTS predictions (
     text_sha256 TEXT NOT NULL,
     text_length INTEGER NOT NULL,
     label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    score REAL NOT NULL,
+    confidence REAL,
+    score REAL,
     latency_ms REAL NOT NULL,
-    unknown_word_share REAL
+    unknown_word_share REAL,
+    error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS predictions_batch ON predictions(batch_id);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -55,7 +56,11 @@ CREATE TABLE IF NOT EXISTS alerts (
 """
 
 #: columns added after the first release; older log files get them on first open
-_ADDED_COLUMNS = {"predictions": {"unknown_word_share": "REAL"}}
+_ADDED_COLUMNS = {"predictions": {"unknown_word_share": "REAL",
+                                  "error": "TEXT NOT NULL DEFAULT ''"}}
+#: columns that were NOT NULL in the first release and may now be NULL: a prediction the
+#: model failed on is logged with its error, and a NaN score can only be stored as NULL
+_NULLABLE = ("confidence", "score")
 
 _ready: set[str] = set()
 _ready_lock = threading.Lock()
@@ -135,8 +140,46 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
                 for name, kind in columns.items():
                     if name not in have:
                         connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            _allow_nulls(connection)
             _ready.add(key)
     return connection
+
+
+def _allow_nulls(connection: sqlite3.Connection) -> None:
+    """Rebuild an older log's ``predictions`` table so that a failed prediction fits in it.
+
+    SQLite cannot drop a NOT NULL constraint in place; the documented way is a
+    new table, a copy and a rename, in one transaction (foreign keys off while
+    the feedback table points at the table being replaced).
+    """
+    def strict() -> bool:
+        info = connection.execute("PRAGMA table_info(predictions)").fetchall()
+        return any(row[1] in _NULLABLE and row[3] for row in info)
+
+    if not strict():
+        return
+    connection.execute("PRAGMA foreign_keys=OFF")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if strict():  # another process may have rebuilt it while this one waited
+                columns = ", ".join(
+                    row[1] for row in connection.execute("PRAGMA table_info(predictions)"))
+                table = SCHEMA.split("CREATE TABLE IF NOT EXISTS predictions ", 1)[1]
+                table = table.split(";", 1)[0]
+                connection.execute(f"CREATE TABLE predictions_rebuilt {table}")
+                connection.execute(f"INSERT INTO predictions_rebuilt ({columns}) "
+                                   f"SELECT {columns} FROM predictions")
+                connection.execute("DROP TABLE predictions")
+                connection.execute("ALTER TABLE predictions_rebuilt RENAME TO predictions")
+                connection.execute(
+                    "CREATE INDEX IF NOT EXISTS predictions_batch ON predictions(batch_id)")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    finally:
+        connection.execute("PRAGMA foreign_keys=ON")
 
 
 @contextlib.contextmanager

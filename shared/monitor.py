@@ -3,12 +3,18 @@
     python -m shared.monitor --task sentiment                  # the newest window of 50
     python -m shared.monitor --task spam --windows 4 --window-size 100
     python -m shared.monitor --task sentiment --batch 3f2a...  # one logged batch
+    python -m shared.monitor --task sentiment --health-url http://127.0.0.1:8000/health
 
 It reads the prediction log, cuts the deployed model's predictions into
 windows counted back from the newest, compares each window with the test-split
 reference, prints the figures and the alert table, records every alert that
 fired in the log's ``alerts`` table, and exits 1 when any alert fired (0 when
-none did, 2 when it could not run), so it can run from cron or CI.
+none did, 2 when it could not run), so it can run from cron or CI. The log
+shows the model's failures too: rows logged with an error count in
+``invalid_scores`` (and ``scoring_errors``). With ``--health-url`` it also asks
+the running service, and the rule ``service_health`` fires when its
+``/health`` says ``degraded`` (the recent requests fail, or the log cannot be
+written) or does not answer: a failure the log itself may not hold.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import alerts, drift, prediction_log
+from shared import alerts, drift, health, prediction_log
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
@@ -34,7 +40,8 @@ DEFAULT_WINDOWS = 1
 SHOWN = (
     "count", "mean_confidence", "low_confidence_share", "confidence_psi",
     "confidence_ks_pvalue", "label_shift", "median_length", "length_ks_pvalue",
-    "unknown_word_share", "domain_auc", "invalid_scores", "latency_p95_ms", "model_age_days",
+    "unknown_word_share", "domain_auc", "invalid_scores", "scoring_errors", "latency_p95_ms",
+    "model_age_days",
     "feedback_count", "live_accuracy", "live_f1", "live_recall", "live_false_positive_rate",
 )
 
@@ -46,6 +53,8 @@ class MonitorResult:
     reports: pd.DataFrame
     alerts: pd.DataFrame
     recorded: int
+    #: what the service's /health said (``shared.health.check_url``), when it was asked
+    health: dict | None = None
 
     @property
     def fired(self) -> pd.DataFrame:
@@ -56,13 +65,14 @@ class MonitorResult:
 def run(
     cat: Catalog, window_size: int = DEFAULT_WINDOW_SIZE, windows: int | None = DEFAULT_WINDOWS,
     batches: list[str] | None = None, log_path: str | os.PathLike[str] | None = None,
-    all_versions: bool = False, record: bool = True,
+    all_versions: bool = False, record: bool = True, health_url: str | None = None,
 ) -> MonitorResult:
     """Monitor the newest ``windows`` windows (or the given batches) of the prediction log.
 
     Only predictions of the deployed model version are used unless
-    ``all_versions``. Raises MissingArtifactError when there is no log or no
-    deployed model, ValueError when the log holds nothing to monitor.
+    ``all_versions``. ``health_url`` (a service's ``/health``) adds the
+    ``service_health`` rule. Raises MissingArtifactError when there is no log or
+    no deployed model, ValueError when the log holds nothing to monitor.
     """
     predictor = Predictor.from_deployed(cat.deployed_dir)
     spec = predictor.spec
@@ -89,10 +99,13 @@ def run(
                  for w in alerts.split_windows(log, window_size, windows)}
     reference = drift.load_reference(cat, predictor.model, spec)
     reports, table = alerts.monitor(named, reference, spec, predictor.model, predictor.manifest)
+    service = health.check_url(health_url) if health_url else None
+    if service is not None:
+        table = pd.concat([table, alerts.health_alerts(service, health_url)], ignore_index=True)
     recorded = alerts.record(log_path, table, predictor.model_version) if record else 0
     cat.write("monitoring_windows", reports.reset_index())
     cat.write("monitoring_alerts", table)
-    return MonitorResult(reports, table, recorded)
+    return MonitorResult(reports, table, recorded, service)
 
 
 def format_report(result: MonitorResult) -> str:
@@ -104,6 +117,10 @@ def format_report(result: MonitorResult) -> str:
         lines = ["Windows (columns) against the test-split reference:", figures.to_string(), ""]
         table = result.alerts.assign(value=result.alerts["value"].round(4))
         lines += ["Alert rules:", table.to_string(index=False), ""]
+    if result.health is not None:
+        lines.append(f"Service health: {result.health['status']}"
+                     + "".join(f"\n  - {reason}" for reason in result.health["reasons"]))
+        lines.append("")
     if result.fired.empty:
         lines.append("OK: no alert fired.")
     else:
@@ -139,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                         "predictions.sqlite)")
     parser.add_argument("--all-versions", action="store_true",
                         help="include predictions of earlier model versions")
+    parser.add_argument("--health-url", metavar="URL",
+                        help="also ask a running service (e.g. http://127.0.0.1:8000/health); "
+                        "the rule service_health fires unless it says ok")
     parser.add_argument("--no-record", action="store_true",
                         help="do not record fired alerts in the log")
     args = parser.parse_args(argv)
@@ -147,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     cat = Catalog.for_task(args.task, args.root)
     try:
         result = run(cat, args.window_size, args.windows, args.batch, args.log,
-                     args.all_versions, not args.no_record)
+                     args.all_versions, not args.no_record, args.health_url)
     except (MissingArtifactError, ManifestMismatchError, UntrustedModelError,
             ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

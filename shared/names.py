@@ -68,6 +68,16 @@ def english_words() -> frozenset[str]:
     return frozenset(w for w in web2_words() if w.islower())
 
 
+#: endings that make a word of a word ("miles", "burns", "loved")
+SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "est")
+
+
+def in_words(word: str, words: frozenset[str] | set[str]) -> bool:
+    """``word`` is in ``words``, or is one of them with a common ending ("loved", "films")."""
+    return word in words or any(word.endswith(s) and word[:-len(s)] in words
+                                for s in SUFFIXES if len(word) > len(s) + 2)
+
+
 def _latin(name: str) -> bool:
     return all(not c.isalpha() or "LATIN" in unicodedata.name(c, "") for c in name)
 
@@ -100,9 +110,11 @@ def held_out(item: str) -> bool:
 
 @functools.cache
 def blinding_names() -> frozenset[str]:
-    """The names the text path blinds: Faker's, minus English words, minus the held-out fifth."""
+    """The names the text path blinds: Faker's, minus English words (or words with an ending:
+    "miles", "burns"), minus the held-out fifth."""
     words = english_words()
-    return frozenset(n for n in faker_first_names() if n not in words and not held_out(n))
+    return frozenset(n for n in faker_first_names()
+                     if not in_words(n, words) and not held_out(n))
 
 
 @functools.cache
@@ -110,7 +122,7 @@ def check_names() -> tuple[str, ...]:
     """Stage 5's names (capitalised, sorted): held out of blinding, and not English words."""
     words = english_words()
     names = (n for n in faker_first_names()
-             if held_out(n) and n not in words and "-" not in n and "'" not in n)
+             if held_out(n) and not in_words(n, words) and "-" not in n and "'" not in n)
     return tuple(sorted(n[:1].upper() + n[1:] for n in names))
 
 

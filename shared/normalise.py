@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Collection
 
 from shared.names import NAME_TOKEN, blinding_names, english_words
+from shared.names import in_words as _in
 
 # -- 1. confusables -----------------------------------------------------------------------
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
@@ -54,6 +55,8 @@ def _latin_lookalike(word: str) -> str:
 
 def fold_confusables(text: str) -> str:
     """No invisible characters; lookalike letters inside mixed-script words made Latin."""
+    if text.isascii():
+        return text
     text = _INVISIBLE.sub("", text)
     return _NON_ASCII_WORD.sub(lambda m: _latin_lookalike(m.group(0)), text)
 
@@ -75,10 +78,11 @@ _MONEY = re.compile(
 _PERCENT = re.compile(r"\b\d+(?:[.,]\d+)?\s?%|\b\d+(?:[.,]\d+)?\s?per ?cent\b", re.IGNORECASE)
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[\d ().-]{5,}\d)(?!\w)")
-_SHORT_CODE = re.compile(
-    r"\b((?:text|txt|send|reply|sms|call|ring|dial|to)\b\W+(?:\w+\W+){0,3}?)(\d{4,6})\b",
-    re.IGNORECASE)
+# "Text WIN to 80086", "reply STOP to 61616": a number sent to, not a year ("since 2019")
+_SHORT_CODE = re.compile(r"\b((?:text|txt|send|reply|sms|msg)\b(?:\s+\S+){0,2}?\s+to\s+)(\d{4,6})\b",
+                         re.IGNORECASE)
 
+_DIGIT_OR_CURRENCY = re.compile(rf"[0-9{_CURRENCY}]")
 PLACEHOLDERS = ("xxemail", "xxurl", "xxmoney", "xxpercent", "xxphone", "xxshortcode")
 
 
@@ -91,8 +95,12 @@ def _phone(match: re.Match[str]) -> str:
 def mask_placeholders(text: str) -> str:
     """E-mail addresses, URLs and domains, money, percentages, phone numbers and short codes
     replaced by their typed placeholder (dates are left alone, not read as phone numbers)."""
-    text = _EMAIL.sub(" xxemail ", text)
-    text = _URL.sub(" xxurl ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" xxemail ", text)
+    if "." in text:
+        text = _URL.sub(" xxurl ", text)
+    if not _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
+        return re.sub(r" {2,}", " ", text).strip()
     text = _MONEY.sub(" xxmoney ", text)
     text = _PERCENT.sub(" xxpercent ", text)
     dates: list[str] = []
@@ -103,7 +111,7 @@ def mask_placeholders(text: str) -> str:
 
     text = _DATE.sub(hide, text)
     text = _PHONE.sub(_phone, text)
-    text = _SHORT_CODE.sub(lambda m: f"{m.group(1)} xxshortcode ", text)
+    text = _SHORT_CODE.sub(lambda m: f"{m.group(1)}xxshortcode ", text)
     text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
     return re.sub(r" {2,}", " ", text).strip()
 
@@ -113,8 +121,8 @@ _SPLIT_LETTERS = re.compile(r"\b(?:[A-Za-z][-._*·~/]){2,}[A-Za-z]\b"
                             r"|(?<!\S)(?:[A-Za-z] ){3,}[A-Za-z](?!\S)")
 _LEET = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
          "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
-_TOKEN = re.compile(r"[\w@$!|€]+")
-_SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "est")
+# a run of letters and leet characters holding at least one leet character
+_TOKEN = re.compile(r"[A-Za-z0-9@$!|€]*[0-9@$!|€][A-Za-z0-9@$!|€]*")
 
 
 def join_split_letters(text: str) -> str:
@@ -125,12 +133,6 @@ def join_split_letters(text: str) -> str:
 def is_word(word: str, known: Collection[str]) -> bool:
     """``word`` (lower case) is an English word or a known one, or one of them with a suffix."""
     return _in(word, english_words()) or _in(word, known)
-
-
-def _in(word: str, words: Collection[str]) -> bool:
-    """``word`` is in ``words``, or is one of them with a common suffix ("loved", "films")."""
-    return word in words or any(word.endswith(s) and word[:-len(s)] in words
-                                for s in _SUFFIXES if len(word) > len(s) + 2)
 
 
 def _deleet_token(token: str, known: Collection[str]) -> str:
@@ -160,6 +162,17 @@ def deleet(text: str, known: Collection[str] = ()) -> str:
 # -- 4. name blinding ---------------------------------------------------------------------
 _NAME_LIKE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+_WORD_PART = re.compile(r"[^\W\d_]+")
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """English words that are no first name of any list, held-out names included: a
+    capitalised one ("Avoid", "Predictable") is a word at the start of a sentence, not a
+    name. The check's names are never among them (they are no English words)."""
+    from shared.names import faker_first_names
+
+    return english_words() - faker_first_names()
 
 
 def _capitalised(token: str) -> bool:
@@ -167,39 +180,64 @@ def _capitalised(token: str) -> bool:
     return len(token) > 1 and token[0].isupper() and any(c.islower() for c in token)
 
 
+def _is_name(token: str, names: frozenset[str], capitalised: bool,
+             seen_lower: Collection[str]) -> bool:
+    lower = token.lower()
+    if lower in names:
+        return True
+    joined = "'" in token or "’" in token or "-" in token
+    if not joined and not (capitalised and token[0].isupper()):
+        return False  # the common case: a word in lower case, not on the list
+    core = _POSSESSIVE.sub("", token) if joined else token
+    if joined and all(p in names for p in re.split(r"['’-]", core.lower())):
+        return True
+    first = re.split(r"['’]", core)[0] if joined else core
+    return (capitalised and _capitalised(first) and not _in(first.lower(), seen_lower)
+            and not _in(first.lower(), _common_words()))
+
+
 def blind_names(text: str, mode: str = "list", seen_lower: Collection[str] = ()) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
-    ("Loved": "love"), is not in ``seen_lower``, the words the training texts held in lower
-    case. An English word list would not do here: it holds "tyrone" and "amy" in lower case.
+    ("Loved": "love"), is neither in ``seen_lower``, the words the training texts held in lower
+    case, nor an English word that no name list holds (``web2`` alone would not do: it holds
+    "tyrone" and "amy" in lower case). A contraction is judged by its first part ("I'd"); a
+    possessive keeps its "'s".
     """
     if mode == "off":
         return text
     names = blinding_names()
     capitalised = mode == "list_and_capitalised"
-
-    def blind(match: re.Match[str]) -> str:
+    # most texts name nobody: say so with set operations before looking at any token
+    if names.isdisjoint(_WORD_PART.findall(text.lower())) and not (capitalised and any(
+            _is_name(t, names, True, seen_lower) for t in _NAME_LIKE.findall(text)
+            if t[0].isupper())):
+        return text
+    pieces, end = [], 0
+    for match in _NAME_LIKE.finditer(text):
         token = match.group(0)
-        suffix = _POSSESSIVE.search(token)
-        core = token[:suffix.start()] if suffix else token
-        parts = re.split(r"['’-]", core.lower())
-        if all(p in names for p in parts):
-            return NAME_TOKEN + (suffix.group(0) if suffix else "")
-        if capitalised and _capitalised(core) and not _in(core.lower(), seen_lower):
-            return NAME_TOKEN + (suffix.group(0) if suffix else "")
-        return token
+        if _is_name(token, names, capitalised, seen_lower):
+            possessive = _POSSESSIVE.search(token)
+            pieces += [text[end:match.start()], NAME_TOKEN,
+                       possessive.group(0) if possessive else ""]
+            end = match.end()
+    return "".join(pieces) + text[end:] if pieces else text
 
-    return _NAME_LIKE.sub(blind, text)
+
+@functools.lru_cache(maxsize=100_000)
+def _fixed_steps(text: str, confusables: bool, placeholders: bool) -> str:
+    """Steps 1 and 2, which learn nothing: cached, since the search normalises every
+    training text once per fold."""
+    if confusables:
+        text = fold_confusables(text)
+    return mask_placeholders(text) if placeholders else text
 
 
 def text_path(confusables: bool, placeholders: bool, leet: bool, names: str,
               seen_lower: Collection[str]) -> Callable[[str], str]:
     """The steps switched on, in the one order, as one function of a text."""
     def run(text: str) -> str:
-        if confusables:
-            text = fold_confusables(text)
-        if placeholders:
-            text = mask_placeholders(text)
+        text = _fixed_steps(text, confusables, placeholders)
         if leet:
             text = deleet(text, seen_lower)
         return blind_names(text, names, seen_lower)
@@ -215,3 +253,26 @@ def lower_case_words(texts: Collection[str]) -> set[str]:
     for text in texts:
         words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
     return words
+
+
+def for_spec(spec: object, training_texts: Collection[str]) -> Callable[[str], str]:
+    """The text path stage 1's spec asks for, fitted on ``training_texts`` as the pipeline
+    step (``shared.text.TextNormalizer``) is: the same function, without scikit-learn."""
+    on = bool(spec.text_normalisation)
+    return text_path(on, on, on, spec.name_blinding, lower_case_words(training_texts))
+
+
+def examples(texts: Collection[str], path: Callable[[str], str], n: int = 8) -> list[
+        tuple[str, str]]:
+    """Up to ``n`` (before, after) pairs of texts the path changes, the shortest first, at
+    most one per kind of change (a name, each placeholder, a de-leeted word), then any."""
+    changed = sorted(((t, after) for t in texts if (after := path(t)) != t),
+                     key=lambda pair: (len(pair[0]), pair[0]))
+    kinds = [NAME_TOKEN, *PLACEHOLDERS]
+    chosen: list[tuple[str, str]] = []
+    for kind in kinds:
+        first = next((p for p in changed if kind in p[1] and p not in chosen), None)
+        if first is not None:
+            chosen.append(first)
+    chosen += [p for p in changed if p not in chosen][:max(0, n - len(chosen))]
+    return chosen[:n]

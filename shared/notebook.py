@@ -87,8 +87,8 @@ def alert_banner(window: str, alert_table: pd.DataFrame) -> Markdown:
     """A heading saying whether any alert fired in ``window`` (rows of ``shared.alerts.monitor``)."""
     fired = alert_table[(alert_table["window"] == window) & alert_table["fired"]]
     if len(fired):
-        return Markdown(f"### 🚨 {window}: ALERT ({', '.join(fired['metric'])})")
-    return Markdown(f"### ✅ {window}: no alert, it looks like the reference")
+        return Markdown(f"### ALERT in {window} ({', '.join(fired['metric'])})")
+    return Markdown(f"### OK: {window}: no alert, it looks like the reference")
 
 
 def show_pipeline(model: object) -> None:

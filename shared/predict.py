@@ -2,6 +2,11 @@
 
     python -m shared.predict --task sentiment input.csv            # writes input.predictions.csv
     python -m shared.predict --task spam inbox.csv -o scored.csv --text-column body
+
+The file is read by stage 2's reader (``shared.csv_reader.iter_csv``): a file
+stage 2 refuses is refused here with the same error, naming the line (a row
+with more fields than the header, a quote never closed, not UTF-8), never
+read with its values shifted.
 """
 
 from __future__ import annotations
@@ -12,13 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from shared import storage
+from shared import csv_reader, storage
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
+from shared.records import DataSourceError
 
 #: rows scored (and logged as one batch) at a time, so a large file needs little memory
 CHUNK_ROWS = 1000
@@ -46,28 +50,29 @@ def predict_file(
     if not input_path.is_file():
         raise BatchInputError(f"{input_path} does not exist or is not a file")
     source = f"batch:{input_path.name}"
-    counts = {"rows_in": 0, "rows_scored": 0, "rows_failed": 0, "batches": []}
+    counts = {"rows_in": 0, "rows_scored": 0, "rows_failed": 0, "rows_logged": 0, "batches": []}
     try:
-        # blank lines are rows too (an empty text), so they are not skipped
-        reader = pd.read_csv(input_path, dtype=str, keep_default_na=False, encoding="utf-8",
-                             chunksize=CHUNK_ROWS, skip_blank_lines=False)
         with storage.atomic_path(output_path) as tmp:
             first = True
-            for chunk in reader:
+            for chunk in csv_reader.iter_csv(input_path, chunk_rows=CHUNK_ROWS):
                 if text_column not in chunk.columns:
                     raise BatchInputError(
                         f"{input_path.name} has no column {text_column!r}; its columns are "
                         f"{', '.join(map(repr, chunk.columns))}. Name the text column with "
                         "--text-column."
                     )
-                texts = [None if pd.isna(t) else t for t in chunk[text_column]]
+                if chunk.empty:
+                    continue
+                texts = list(chunk[text_column])
                 if log_path is not None:
                     result, batch_id = predictor.predict_and_log(texts, log_path, source, store_text)
                     counts["batches"].append(batch_id)
+                    # the model's failures (invalid scores) are logged too, with their error
+                    counts["rows_logged"] += int((result["prediction_id"] != "").sum())
                 else:
                     result = predictor.predict(texts)
                     result["prediction_id"] = ""
-                scored = chunk.reset_index(drop=True).copy()
+                scored = chunk.copy()
                 for column in OUTPUT_COLUMNS:
                     scored[column if column not in chunk.columns else f"predicted_{column}"] = (
                         result[column].to_numpy()
@@ -79,15 +84,8 @@ def predict_file(
                 counts["rows_failed"] += int((result["error"] != "").sum())
             if first:
                 raise BatchInputError(f"{input_path.name} holds no rows")
-    except UnicodeDecodeError as error:
-        raise BatchInputError(
-            f"{input_path.name} is not UTF-8 text ({error.reason} at byte {error.start}); "
-            "save it as UTF-8 CSV"
-        ) from None
-    except pd.errors.ParserError as error:
-        raise BatchInputError(f"{input_path.name} cannot be read as CSV: {error}") from None
-    except pd.errors.EmptyDataError:
-        raise BatchInputError(f"{input_path.name} is empty") from None
+    except DataSourceError as error:
+        raise BatchInputError(str(error)) from None
     counts["rows_scored"] = counts["rows_in"] - counts["rows_failed"]
     return counts
 
@@ -137,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{counts['rows_in']} rows in, {counts['rows_scored']} scored, "
           f"{counts['rows_failed']} not scored (see the error column); wrote {output}")
     if not args.no_log:
-        print(f"logged {counts['rows_scored']} predictions to {cat.relative(cat.path('prediction_log'))} "
+        print(f"logged {counts['rows_logged']} predictions to {cat.relative(cat.path('prediction_log'))} "
               f"(model {predictor.model_version})")
     return 0
 

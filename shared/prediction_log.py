@@ -8,9 +8,13 @@ file, its connections and transactions: ``shared.log_store``).
 
 Tables:
 
-- ``predictions``: one row per answered text: time, model version, source,
-  the text (or only its SHA-256 when texts are not stored), its length, label,
-  confidence, score, latency and the share of its words unknown to the model.
+- ``predictions``: one row per text the model was asked about: time, model
+  version, source, the text (or only its SHA-256 when texts are not stored),
+  its length, label, confidence, score, latency, the share of its words
+  unknown to the model, and ``error``: empty for an answer; for a text the
+  model failed on (a score that is NaN, infinite or outside [0, 1]) the
+  reason, with the label empty, the confidence NULL and the score as the model
+  gave it (NULL for NaN), so that monitoring sees the failure.
 - ``feedback``: true labels that arrived later, each linked to a prediction.
 - ``alerts``: every monitoring rule that fired, with its value and threshold.
 """
@@ -42,7 +46,7 @@ class UnknownPredictionError(KeyError):
 
 @dataclass(frozen=True)
 class LoggedPrediction:
-    """One answered prediction, as it goes into the log."""
+    """One prediction as it goes into the log: an answer, or the model's failure (``error``)."""
 
     text: str
     label: str
@@ -50,6 +54,7 @@ class LoggedPrediction:
     score: float
     latency_ms: float
     unknown_word_share: float | None = None
+    error: str = ""
 
 
 def new_id() -> str:
@@ -68,7 +73,8 @@ def _now() -> str:
 
 
 def _optional(value: float | None) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    """The value as a float, or None (SQL NULL) for a missing value or NaN."""
+    return None if value is None or math.isnan(float(value)) else float(value)
 
 
 def _rows(
@@ -85,8 +91,8 @@ def _rows(
             prediction_id, batch_id, now, model_version, source,
             p.text if store_text else None,
             hashlib.sha256(p.text.encode("utf-8")).hexdigest(),
-            len(p.text), p.label, float(p.confidence), float(p.score), float(p.latency_ms),
-            _optional(p.unknown_word_share),
+            len(p.text), p.label, _optional(p.confidence), _optional(p.score),
+            float(p.latency_ms), _optional(p.unknown_word_share), p.error,
         ))
     return rows, ids
 
@@ -97,17 +103,22 @@ def append_batches(
     model_version: str,
     source: str,
     store_text: bool = True,
+    batch_ids: Sequence[str] | None = None,
 ) -> list[tuple[str, list[str]]]:
     """Append several batches in ONE transaction (group commit); (batch id, prediction ids) each.
 
     The service gathers concurrent requests and logs them together, each
-    request its own batch: all of them are committed, or none is.
+    request its own batch: all of them are committed, or none is. ``batch_ids``
+    (one per batch) replaces the new ids: the service logs each request under
+    its request id, so that an error answer can be found in the log.
     """
     now = _now()
     rows: list[tuple] = []
     answers = []
-    for predictions in batches:
-        batch_id = new_id()
+    if batch_ids is not None and len(batch_ids) != len(batches):
+        raise ValueError(f"{len(batch_ids)} batch ids for {len(batches)} batches")
+    for position, predictions in enumerate(batches):
+        batch_id = new_id() if batch_ids is None else batch_ids[position]
         batch_rows, ids = _rows(predictions, batch_id, now, model_version, source, store_text)
         rows += batch_rows
         answers.append((batch_id, ids))
@@ -115,7 +126,7 @@ def append_batches(
         connection.executemany(
             "INSERT INTO predictions (prediction_id, batch_id, created_at, model_version, "
             "source, text, text_sha256, text_length, label, confidence, score, latency_ms, "
-            "unknown_word_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "unknown_word_share, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
     return answers

@@ -3,7 +3,10 @@
 It loads the deployed model only after checking the manifest, applies the
 decision threshold chosen in stage 5, and returns a label and a confidence for
 every text, or the reason a text cannot be scored (the same reasons stage 2
-quarantines for: ``shared.text_rules.unscoreable_reason``). Predictions can be
+quarantines for: ``shared.text_rules.unscoreable_reason``). A score that is
+not a finite number in [0, 1] is never turned into an answer: that text gets
+the error (:func:`invalid_score_reason`) and is still logged, with the error,
+so that monitoring's ``invalid_scores`` rule sees it. Predictions can be
 appended to the prediction log (``shared.prediction_log``) in one transaction.
 
 :meth:`Predictor.score` is the fast path (numpy arrays, no pandas), used by the
@@ -28,17 +31,31 @@ from shared.problem import ProblemSpec
 from shared.scoring import confidence, positive_scores, predict_labels
 from shared.text_rules import MAX_TEXT_CHARS, unscoreable_reason
 
+#: the start of the error of a text whose score was invalid (the model failed, not the input)
+INVALID_SCORE = "the model returned an invalid score"
+
+
+def invalid_score_reason(score: float) -> str:
+    """The error logged and returned for a text whose score is not a finite number in [0, 1]."""
+    return f"{INVALID_SCORE} ({score!r}): not a finite number in [0, 1]"
+
 
 class InvalidScoreError(ValueError):
-    """The model returned scores that are not finite probabilities in [0, 1]; nothing is answered."""
+    """The model returned scores that are not finite probabilities in [0, 1] for a request.
 
-    def __init__(self, bad: int, total: int) -> None:
+    Nothing of the request is answered; its texts are in the prediction log with
+    the error, under ``batch_id`` when it is known.
+    """
+
+    def __init__(self, bad: int, total: int, batch_id: str = "") -> None:
+        logged = f"logged with the error in batch {batch_id}" if batch_id else "not logged"
         super().__init__(
             f"the model returned {bad} of {total} scores that are not finite numbers in [0, 1]; "
-            "nothing was answered or logged"
+            f"nothing was answered ({logged})"
         )
         self.bad = bad
         self.total = total
+        self.batch_id = batch_id
 
 
 @dataclass(frozen=True)
@@ -65,12 +82,27 @@ class Scored:
         """Positions of the texts that were scored."""
         return np.flatnonzero(np.asarray([not e for e in self.error], dtype=bool))
 
+    def invalid(self) -> np.ndarray:
+        """Positions of the texts whose score was invalid (the model failed on them)."""
+        return np.flatnonzero(np.asarray([e.startswith(INVALID_SCORE) for e in self.error],
+                                         dtype=bool))
+
+    def to_log(self) -> np.ndarray:
+        """Positions of the texts that go to the prediction log: the scored and the invalid.
+
+        A text refused before scoring (empty, too long) is the caller's mistake
+        and is not logged; a text the model failed on is logged with its error.
+        """
+        return np.flatnonzero(np.asarray([not e or e.startswith(INVALID_SCORE)
+                                          for e in self.error], dtype=bool))
+
     def logged(self, positions: Sequence[int]) -> list[prediction_log.LoggedPrediction]:
-        """The log rows of the texts at ``positions`` (all of them scored)."""
+        """The log rows of the texts at ``positions`` (scored, or with an invalid score)."""
         return [
             prediction_log.LoggedPrediction(
                 str(self.texts[i]), str(self.label[i]), float(self.confidence[i]),
                 float(self.score[i]), self.latency_ms, float(self.unknown_word_share[i]),
+                self.error[i],
             )
             for i in positions
         ]
@@ -138,7 +170,9 @@ class Predictor:
 
         ``checked=True`` says every text already passed :meth:`check_text` (the
         service checks each request before batching), so the check is not repeated.
-        Raises InvalidScoreError when a score is NaN, infinite or outside [0, 1].
+        A text whose score is NaN, infinite or outside [0, 1] gets
+        :func:`invalid_score_reason` as its error, no label and no confidence;
+        its score is kept as the model gave it, for the log.
         """
         texts = list(texts)
         errors = [""] * len(texts) if checked else [self.check_text(t) or "" for t in texts]
@@ -151,17 +185,19 @@ class Predictor:
             scores[valid] = positive_scores(self.model, valid_texts, self.spec.positive_label)
         latency_ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
         if valid:
-            bad = int(np.count_nonzero(~((scores[valid] >= 0) & (scores[valid] <= 1))))  # NaN too
-            if bad:
-                raise InvalidScoreError(bad, len(valid))
+            good = (scores[valid] >= 0) & (scores[valid] <= 1)  # False for NaN too
+            if not good.all():
+                for i in np.asarray(valid)[~good]:
+                    errors[i] = invalid_score_reason(float(scores[i]))
             unknown[valid] = self.unknown_word_shares([str(t) for t in valid_texts])
         ok = np.asarray([not e for e in errors], dtype=bool)
-        confidences = confidence(scores, self.threshold)  # NaN where not scored
+        # NaN where not scored: a bad score must not become a confidence
+        confidences = np.where(ok, confidence(scores, self.threshold), np.nan)
         labels = predict_labels(scores, self.threshold, self.spec.positive_label,
                                 self.spec.negative_label)
         return Scored(
             texts=texts,
-            label=np.where(ok, labels, "") if len(valid) < len(texts) else labels,
+            label=np.where(ok, labels, "") if not ok.all() else labels,
             confidence=confidences,
             score=scores,
             low_confidence=ok & (confidences < self.spec.confidence_threshold),
@@ -180,10 +216,12 @@ class Predictor:
     ) -> tuple[pd.DataFrame, str]:
         """Predict and append every scored text to the prediction log, in one transaction.
 
-        With ``store_text=False`` the log keeps each text's SHA-256 and length only.
+        A text with an invalid score is logged too, with its error (and keeps
+        its prediction id in the frame). With ``store_text=False`` the log keeps
+        each text's SHA-256 and length only.
         """
         result = self.score(texts)
-        scored = result.scored()
+        scored = result.to_log()
         batch_id, ids = prediction_log.append(
             log_path, result.logged(scored), model_version=self.model_version, source=source,
             store_text=store_text,

@@ -8,6 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.feature_selection import chi2
 from sklearn.model_selection import train_test_split
 
+from shared import normalise
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec
 from shared.records import CollectionReport, PreparationReport
@@ -137,3 +138,11 @@ def save(
     report.save(cat)
     for name, frame in splits.items():
         cat.write(name, frame)
+
+
+def normalisation_examples(train: pd.DataFrame, spec: ProblemSpec, n: int = 8) -> pd.DataFrame:
+    """A few training texts before and after the text path stage 4's pipelines start with
+    (``shared.normalise``, fitted on the training split as the pipeline step is)."""
+    path = normalise.for_spec(spec, train["text"])
+    return pd.DataFrame(normalise.examples(list(train["text"]), path, n),
+                        columns=["before", "after"])

@@ -43,6 +43,8 @@ class StageRecord(Record):
     outputs: dict[str, str] = field(default_factory=dict)
     #: "ran" or "skipped" (up to date) in the latest run
     last_action: str = "ran"
+    #: the data set the stage last ran on (the runner's --dataset); "" in older records
+    dataset: str = ""
 
 
 @dataclass(frozen=True)

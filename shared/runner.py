@@ -172,6 +172,7 @@ def run(
     pages = ThreadPoolExecutor(max_workers=1)  # HTML is written while the next stage runs
     written: list[Future] = []
     results: list[StageResult] = []
+    this_run: dict[str, str] = {}  # what this run did with each stage, for the index page
     kernels = Kernels(NOTEBOOKS_DIR, [stage.number for stage in chosen])
     try:
         for position, stage in enumerate(chosen):
@@ -183,26 +184,31 @@ def run(
                 record = record.with_stage(stage, StageRecord.from_dict(
                     {**record.stages[stage.key].to_dict(), "last_action": "skipped"}))
                 results.append(StageResult(stage, "skipped", None, output))
+                this_run[stage.key] = "skipped"
                 continue
             # on a terminal papermill draws a bar of the stage's cells on the next line
             log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="\n" if progress else "",
                 flush=True)
-            record = record.with_stage(stage, StageRecord(fingerprint, RUNNING, now()))
+            record = record.with_stage(stage, StageRecord(fingerprint, RUNNING, now(),
+                                                          dataset=dataset))
             record.write(cat)
+            this_run[stage.key] = "failed"  # until it ends well (a kill counts as a failure)
             kernel = kernels.take(later=len(chosen) - position - 1)
             try:
                 seconds = execute(NOTEBOOKS_DIR / stage.notebook, output,
                                   parameters[stage.notebook], kernel, progress)
             except RunError:
                 log(" FAILED")
-                record = record.with_stage(stage, StageRecord(fingerprint, FAILED, now()))
+                record = record.with_stage(stage, StageRecord(fingerprint, FAILED, now(),
+                                                              dataset=dataset))
                 record.write(cat)
                 raise
             log(f" {seconds:5.1f} s")
             record = record.with_stage(stage, StageRecord(
                 fingerprint, SUCCEEDED, record.stages[stage.key].started_at, round(seconds, 2),
-                fingerprints.outputs(stage)))
+                fingerprints.outputs(stage), dataset=dataset))
             record.write(cat)
+            this_run[stage.key] = "ran"
             written.append(pages.submit(html_reports.notebook_page, output,
                                         html_reports.html_path(cat, stage.notebook)))
             results.append(StageResult(stage, "ran", seconds, output))
@@ -212,7 +218,7 @@ def run(
             page.result()
         pages.shutdown()
         record.write(cat)
-        html_reports.index_page(cat, record, f"Run of task {task!r} ({dataset})")
+        html_reports.index_page(cat, record, f"Run of task {task!r} ({dataset})", this_run)
     return results
 
 

@@ -2,7 +2,10 @@
 
 Endpoints:
 
-- ``GET /health``: the model is loaded, and its version (the model file's hash);
+- ``GET /health``: the model is loaded, its version (the model file's hash), and
+  ``status``: ``ok``, or ``degraded`` with the reasons (answered 503) when the
+  recent requests fail in the model or the prediction log cannot be written
+  (``shared.health``);
 - ``GET /model``: the manifest, held-out metrics, limits and the model card by section;
 - ``POST /predict`` with ``{"texts": [...]}``: for each text a label, a confidence and
   a prediction id; every answer is appended to the prediction log first;
@@ -14,8 +17,12 @@ service has API keys (``shared.guards``). Requests are bounded in body size
 (413, refused while the body streams, before parsing), texts per request and
 characters per text. Bad requests get a 4xx JSON answer ``{"detail": "..."}``
 and never disturb other requests, nor join a batch. Checked requests are
-scored and logged in batches (``shared.batching``). The command that loads the
-model and listens is ``shared.serve``.
+scored and logged in batches (``shared.batching``). A request the model fails
+on (a score that is NaN, infinite or outside [0, 1], or an exception) is
+logged with the error and answered 500; a log that cannot be written, 503.
+Both answers carry a request id, in the body and in the ``X-Request-ID``
+header, and the server logs it: the id is also the request's batch id in the
+prediction log. The command that loads the model and listens is ``shared.serve``.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import prediction_log
-from shared.batching import Batcher, CountArrivals, LogUnavailableError
+from shared.batching import Batcher, CountArrivals, LogUnavailableError, ModelFailedError
 from shared.catalog import PROJECT_DIR, Catalog
 from shared.guards import ApiKeyAuth, BodySizeLimit
 from shared.manifest import MODEL_NAME
@@ -49,6 +56,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: source recorded in the prediction log for answers of the service
 SOURCE = "service"
+#: the header that carries a request's id (its batch id in the prediction log)
+REQUEST_ID_HEADER = "X-Request-ID"
 
 
 @dataclass(frozen=True)
@@ -207,17 +216,25 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
                             headers=getattr(error, "headers", None))
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
-        """The model is loaded; its version (the first 12 hex digits of its SHA-256) and the
-        release it came from (``shared.release``)."""
-        return {
-            "status": "ok",
+    async def health() -> JSONResponse:
+        """The model is loaded; its version (the first 12 hex digits of its SHA-256), the
+        release it came from (``shared.release``), and whether recent requests succeeded:
+        ``degraded`` (503) with the reasons when they did not (``shared.health``)."""
+        report = batcher.health.report()
+        return JSONResponse({
+            **report,
             "task": spec.task,
             "model_loaded": True,
             "model_version": predictor.model_version,
             "model_sha256": manifest.files.get(MODEL_NAME, ""),
             "release": manifest.release,
-        }
+        }, status_code=200 if report["status"] == "ok" else 503)
+
+    def failed(status: int, detail: str, request_id: str) -> JSONResponse:
+        """An error answer that names its request, as the server log does."""
+        logger.error("request %s answered %d: %s", request_id, status, detail)
+        return JSONResponse({"detail": detail, "request_id": request_id}, status_code=status,
+                            headers={REQUEST_ID_HEADER: request_id})
 
     @app.get("/model")
     async def model_info() -> dict[str, Any]:
@@ -255,16 +272,17 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
             shown = "; ".join(f"texts[{i}]: {p}" for i, p in problems[:10])
             more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
             raise HTTPException(422, shown + more)
+        request_id = prediction_log.new_id()
         try:
-            answer = await batcher.submit(texts, request.scope)
+            answer = await batcher.submit(texts, request.scope, request_id)
         except LogUnavailableError as error:
-            raise HTTPException(503, str(error)) from None
-        except InvalidScoreError as error:
-            raise HTTPException(500, str(error)) from None
-        except Exception as error:
-            logger.exception("the model could not score a request")
-            raise HTTPException(500, f"the model could not score the texts ({type(error).__name__}); "
-                                "nothing was answered or logged") from None
+            return failed(503, str(error), request_id)
+        except (InvalidScoreError, ModelFailedError) as error:
+            return failed(500, str(error), request_id)
+        except Exception as error:  # noqa: BLE001 - a bug must still answer, and be logged
+            logger.exception("request %s: unexpected error", request_id)
+            return failed(500, f"the service failed ({type(error).__name__}); nothing was "
+                          "answered", request_id)
         # the answer is built by hand: FastAPI's generic encoder costs more than the model
         # for one text (see the profile in the README)
         return Response(json.dumps({
@@ -275,7 +293,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
                 for i, label, c, low in zip(answer.prediction_ids, answer.labels,
                                             answer.confidences, answer.low_confidence, strict=True)
             ],
-        }).encode(), media_type="application/json")
+        }).encode(), media_type="application/json", headers={REQUEST_ID_HEADER: request_id})
 
     @app.post("/feedback")
     def feedback(request: FeedbackRequest) -> dict[str, Any]:
@@ -291,7 +309,9 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
                 404, f"unknown prediction id {request.prediction_id!r}"
             ) from None
         except sqlite3.Error as error:
+            batcher.health.log_failed(str(error))
             raise HTTPException(503, f"the prediction log is unavailable ({error})") from None
+        batcher.health.log_written()
         return {
             "prediction_id": request.prediction_id,
             "true_label": request.true_label,

@@ -83,10 +83,12 @@ def try_bad_requests(client: Client, model_info: dict[str, Any]) -> list[tuple[s
 
 @dataclass
 class Response:
-    """An HTTP answer: status and the JSON body (or the raw text when it is not JSON)."""
+    """An HTTP answer: status, the JSON body (or the raw text when it is not JSON), and the
+    headers (names in lower case)."""
 
     status: int
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Client:
@@ -125,6 +127,7 @@ class Client:
                     self._connection.request(method, path, body=body, headers=sent_headers)
                 answer = self._connection.getresponse()
                 raw = answer.read()
+                received = {name.lower(): value for name, value in answer.getheaders()}
                 if answer.getheader("connection", "").lower() == "close":
                     self.close()
                 break
@@ -133,9 +136,9 @@ class Client:
                 if attempt == 2:
                     raise
         try:
-            return Response(answer.status, json.loads(raw))
+            return Response(answer.status, json.loads(raw), received)
         except ValueError:
-            return Response(answer.status, raw.decode("utf-8", "replace"))
+            return Response(answer.status, raw.decode("utf-8", "replace"), received)
 
     def get(self, path: str) -> Response:
         """``GET path``."""

@@ -14,20 +14,26 @@ Decisions (each is tested):
 - A row with more fields than the header is an error naming its line; when
   the header looks split by another delimiter, the error says which one.
 - Which texts and labels are kept is decided later, by stage 2's validation.
+
+The CSV/TSV parsing and its errors are ``shared.csv_reader``'s, the one reader
+of a user's table: the out-of-core engine and the batch command use it too.
 """
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
 import os
-import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 
+from shared.csv_reader import (  # noqa: F401 - iter_csv and _check_columns are used from here too
+    _check_columns,
+    _decode_utf8,
+    _parse_csv,
+    _refuse_non_text,
+    delimiter_for,
+    iter_csv,
+)
 from shared.label_mapping import check_usable_labels, map_labels
 from shared.records import DataSourceError, LoadedData
 from shared.tasks import get_task
@@ -120,24 +126,6 @@ def read_table(
     return frame
 
 
-# What a file that is not a text table starts with.
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one); save the sheet as "
-                    "'CSV UTF-8' instead"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls or other Office document; save the sheet as "
-                          "'CSV UTF-8' instead"),
-    (b"\x1f\x8b", "gzip-compressed; unpack it first"),
-    (b"PAR1", "a Parquet file; give it the .parquet suffix"),
-    (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode Text'); re-save it as 'CSV UTF-8'"),
-    (b"\xfe\xff", "UTF-16 text; re-save it as UTF-8"),
-)
-_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
-
-
 def _read_file(
     path: Path,
     text_column: str,
@@ -168,7 +156,7 @@ def _read_file(
         text = _decode_utf8(path, data)
         details["encoding"] = "utf-8 with byte-order mark" if data[:3] == b"\xef\xbb\xbf" \
             else "utf-8"
-        delimiter = sep or ("\t" if suffix in (".tsv", ".tab") else ",")
+        delimiter = delimiter_for(path, sep)
         details["format"] = "tsv" if delimiter == "\t" else "csv"
         details["delimiter"] = delimiter
         header_line = text.split("\n", 1)[0].rstrip("\r")
@@ -191,179 +179,3 @@ def _read_file(
     return frame, details
 
 
-def _refuse_non_text(path: Path, data: bytes) -> None:
-    if not data:
-        raise DataSourceError(
-            f"{path}: the file is empty (0 bytes); it needs a header line such as "
-            "'text,label' and one labelled text per line"
-        )
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise DataSourceError(f"{path}: not a CSV/TSV text table: it is {what}")
-    if b"\x00" in data[:65536]:
-        position = data.index(b"\x00")
-        raise DataSourceError(
-            f"{path}: not a CSV/TSV text table: it holds NUL bytes (the first at byte "
-            f"{position}), so it is a binary file; export the table as 'CSV UTF-8'"
-        )
-
-
-def _decode_utf8(path: Path, data: bytes) -> str:
-    """The file's text; a byte-order mark is removed, other encodings are refused."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        start = error.start
-        line = data.count(b"\n", 0, start) + 1
-        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
-        byte = data[start]
-        try:
-            character = bytes([byte]).decode("cp1252")
-            as_cp1252 = f", which in Windows-1252/Latin-1 would be {character!r}"
-        except UnicodeDecodeError:
-            as_cp1252 = ""
-        raise DataSourceError(
-            f"{path}: not valid UTF-8: byte 0x{byte:02X} at position {start} (line {line}, "
-            f"column {column}){as_cp1252}. The file was probably saved as Latin-1/Windows-1252. "
-            "Re-save it as UTF-8 (Excel: 'CSV UTF-8'; or `iconv -f cp1252 -t utf-8 IN > OUT`) "
-            "and load it again; nothing is guessed, so that no character is read wrong."
-        ) from None
-
-
-def _parse_csv(path: Path, text: str, delimiter: str, header_line: str) -> pd.DataFrame:
-    """Every record of the text as strings; the first line names the columns.
-
-    The header is read as a record (``header=None``) so that its width bounds
-    every row: with ``header=0`` pandas silently turns the first field of rows
-    that have one field too many into an index, shifting their values.
-    """
-    try:
-        table = pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=None, dtype=object,
-            keep_default_na=False, skip_blank_lines=False,
-        )
-    except pd.errors.EmptyDataError:
-        raise DataSourceError(
-            f"{path}: no header line (the file holds only blank lines); it needs a header such "
-            "as 'text,label' and one labelled text per line"
-        ) from None
-    except pd.errors.ParserError as error:
-        raise DataSourceError(_parser_message(path, text, delimiter, header_line, error)) \
-            from None
-    except (ValueError, csv.Error) as error:
-        raise DataSourceError(f"{path}: cannot be read as a table ({error})") from None
-    header = [value if isinstance(value, str) else "" for value in table.iloc[0]]
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise DataSourceError(
-            f"{path}: the header line names column(s) {repeated} more than once "
-            f"({header_line[:80]!r}); give every column its own name"
-        )
-    raw = table.iloc[1:].reset_index(drop=True)
-    raw.columns = header
-    return raw
-
-
-def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """(first line number, fields) of every record, read the way pandas reads them."""
-    old_limit = csv.field_size_limit()
-    csv.field_size_limit(sys.maxsize)
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        records = []
-        line = 0
-        for fields in reader:
-            records.append((line + 1, fields))
-            line = reader.line_num
-        return records
-    finally:
-        csv.field_size_limit(old_limit)
-
-
-def _parser_message(
-    path: Path, text: str, delimiter: str, header_line: str, error: Exception
-) -> str:
-    """Say which line breaks the table, and why, from pandas' terse ParserError."""
-    name = _DELIMITERS.get(delimiter, repr(delimiter))
-    hint = _delimiter_hint(delimiter, header_line)
-    message = str(error).strip()
-    lines = text.split("\n")
-    try:
-        records = _records(text, delimiter) if len(delimiter) == 1 else []
-    except csv.Error:
-        records = []
-    unclosed = re.search(r"EOF inside string starting at row (\d+)", message)
-    if unclosed:
-        index = int(unclosed.group(1))
-        line = records[index][0] if index < len(records) else index + 1
-        excerpt = lines[line - 1][:120] if line <= len(lines) else ""
-        return (
-            f"{path}: line {line} opens a double quote that is never closed, so the rest of "
-            f"the file would be read as one text: {excerpt!r}. Double every quote inside a "
-            'text ("") or remove the stray one.' + hint
-        )
-    if records:
-        width = len(records[0][1])
-        bad = [(line, fields) for line, fields in records[1:] if len(fields) > width]
-        if bad:
-            line, fields = bad[0]
-            more = ""
-            if len(bad) > 1:
-                others = ", ".join(str(b[0]) for b in bad[1:11])
-                more = f" {len(bad) - 1} more line(s) have too many fields too: {others}."
-            return (
-                f"{path}: line {line} has {len(fields)} fields but the header has {width} "
-                f"({header_line[:80]!r}): {lines[line - 1][:120]!r}.{more} A text that contains "
-                f"the delimiter ({name} {delimiter!r}) must be wrapped in double quotes; fix or "
-                "remove those lines." + hint
-            )
-    return f"{path}: cannot be read as a table ({message}).{hint}"
-
-
-def _delimiter_hint(delimiter: str, header_line: str) -> str:
-    """Advice when the header line seems split by another delimiter than ``delimiter``."""
-    if not delimiter:
-        return ""
-    counts = {d: header_line.count(d) for d in _DELIMITERS if d != delimiter}
-    best = max(counts, key=lambda d: counts[d])
-    if counts[best] == 0 or header_line.count(delimiter) >= counts[best]:
-        return ""
-    name = _DELIMITERS[best]
-    fix = (
-        "name the file .tsv"
-        if best == "\t"
-        else "re-save it comma-separated (Excel: 'CSV UTF-8 (Comma delimited)')"
-    )
-    return (
-        f" The file seems to use {best!r} ({name}) as its delimiter, not {delimiter!r}: its "
-        f"header line is {header_line[:80]!r}. To fix it, {fix}, or from Python pass "
-        f"sep={best!r} to load_file."
-    )
-
-
-def _check_columns(
-    path: Path,
-    raw: pd.DataFrame,
-    wanted: tuple[str | None, ...],
-    delimiter: str,
-    header_line: str,
-) -> None:
-    columns = [str(c) for c in raw.columns]
-    missing = [c for c in wanted if c and c not in raw.columns]
-    if not missing:
-        return
-    guesses = []
-    for name in missing:
-        close = [c for c in columns if c.strip().casefold() == name.strip().casefold()]
-        close += [
-            c for c in difflib.get_close_matches(name, columns, n=2, cutoff=0.75)
-            if c not in close
-        ]
-        if close:
-            guesses.append(f"{' or '.join(map(repr, close))} for {name!r}")
-    guess = f" Did you mean {', '.join(guesses)}?" if guesses else ""
-    raise DataSourceError(
-        f"{path}: column(s) {missing} not found; the file has {columns}.{guess} "
-        "Name the right ones with text_column= / label_column= (the notebook parameters; "
-        "runner: -p text_column NAME)." + _delimiter_hint(delimiter, header_line)
-    )

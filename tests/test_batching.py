@@ -87,4 +87,8 @@ def test_a_request_that_breaks_the_model_fails_alone(predictor, tmp_path):
     outcomes = asyncio.run(_submit_all(batcher, requests))
     assert isinstance(outcomes[1], InvalidScoreError)
     assert [len(outcomes[i].prediction_ids) for i in (0, 2)] == [1, 2]
-    assert prediction_log.count(log) == 3
+    assert prediction_log.count(log) == 4  # the failed text too: answered = logged
+    failed = prediction_log.read(log, outcomes[1].batch_id)
+    assert failed["text"].tolist() == ["a great film"] and failed["score"].isna().all()
+    assert failed["error"].str.startswith("the model returned an invalid score").all()
+    assert batcher.health.report()["recent_model_failures"] == 1

@@ -105,3 +105,11 @@ def test_the_command_scores_on_a_local_cluster(tmp_path, deployed_project, capsy
     assert code == 0, capsys.readouterr().err
     assert "200 rows in, 198 scored" in capsys.readouterr().out
     assert len(read_output(tmp_path / "o.parquet")) == 200
+
+
+def test_a_row_with_an_extra_field_is_refused_before_the_cluster_sees_it(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("text\nJessica loved it, wonderful film.\nGreat acting\n", encoding="utf-8")
+    with pytest.raises(dask_scoring.DaskInputError,
+                       match="line 2 has 2 fields but the header has 1"):
+        dask_scoring.read_input(source)

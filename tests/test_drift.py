@@ -1,6 +1,7 @@
 """Drift statistics of a window against the reference: PSI, KS, the domain classifier."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from shared import drift
@@ -63,3 +64,27 @@ def test_model_age_is_in_whole_days_to_the_newest_prediction():
                                           "2025-03-02T11:59:00.000+00:00"]})
     assert drift.model_age_days("2025-01-01T12:00:00+00:00", window) == 59
     assert drift.model_age_days("2025-03-03T00:00:00+00:00", window) == 0
+
+
+def test_rows_logged_with_an_error_count_as_invalid_scores_only():
+    """A window where the model failed on every text (what an all-NaN model leaves in the
+    log) still reports, and only the failure figures count the failed rows."""
+    spec = get_task("sentiment").spec
+    reference = drift.Reference(
+        texts=["good film", "bad film"] * 20, confidences=np.linspace(0.5, 1, 40),
+        lengths=np.full(40, 9.0), unknown_word_share=0.1,
+        prior={"positive": 0.5, "negative": 0.5}, prior_source="test split")
+    window = pd.DataFrame({
+        "id": [1, 2, 3], "text": ["good", "x", "y"], "label": ["positive", "", ""],
+        "confidence": [0.9, np.nan, np.nan], "score": [0.9, np.nan, 1.5],
+        "text_length": [4, 1, 1], "latency_ms": [1.0, 0.0, 0.0],
+        "unknown_word_share": [0.0, np.nan, np.nan],
+        "error": ["", "the model returned an invalid score (nan)", "the model returned an "
+                  "invalid score (1.5)"], "created_at": ["2026-01-01T00:00:00+00:00"] * 3,
+    })
+    report = drift.window_report(window, reference, spec)
+    assert report["invalid_scores"] == 2 and report["scoring_errors"] == 2
+    assert report["count"] == 1 and report["mean_confidence"] == pytest.approx(0.9)
+    assert report["share_positive"] == 1.0  # the failed rows are not answers
+    failed_only = drift.window_report(window.iloc[1:], reference, spec)
+    assert failed_only["invalid_scores"] == 2 and failed_only["count"] == 0

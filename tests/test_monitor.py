@@ -93,3 +93,26 @@ def test_nothing_to_monitor_is_an_error(logged, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert _main(cat, "--batch", "no-such-batch") == 2
     assert "nothing to monitor" in capsys.readouterr().err
+
+
+def test_a_degraded_or_unreachable_service_fires_service_health(logged, capsys):
+    cat, batches = logged
+    # nothing listens on port 9 of loopback: the service is down
+    code = _main(cat, "--batch", batches["new"], "--no-record",
+                 "--health-url", "http://127.0.0.1:9/health")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ALERT in service http://127.0.0.1:9/health: service_health = 1.000" in out
+    assert "Service health: unreachable" in out and "cannot be reached" in out
+
+
+def test_a_healthy_service_raises_no_alert(logged, capsys):
+    from shared import service_client
+
+    cat, batches = logged
+    with service_client.Service("sentiment", cat.root, api_key="") as running:
+        code = _main(cat, "--batch", batches["new"], "--no-record",
+                     "--health-url", running.url + "/health")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Service health: ok" in out and "OK: no alert fired." in out

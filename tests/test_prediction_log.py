@@ -119,6 +119,27 @@ def test_an_old_log_gets_the_new_column(tmp_path):
     assert "unknown_word_share" in prediction_log.read(log).columns
 
 
+def test_a_first_release_log_is_rebuilt_to_hold_failed_predictions(tmp_path):
+    log = tmp_path / "first.sqlite"
+    first = (prediction_log.SCHEMA.replace(",\n    unknown_word_share REAL", "")
+             .replace(",\n    error TEXT NOT NULL DEFAULT ''", "")
+             .replace("confidence REAL,", "confidence REAL NOT NULL,")
+             .replace("score REAL,", "score REAL NOT NULL,"))
+    with sqlite3.connect(log) as db:
+        db.executescript(first)
+    log_store._ready.discard(str(log.resolve()))
+    _, kept = prediction_log.append(log, _batch(1), "v1", "test")
+    prediction_log.add_feedback(log, kept[0], "positive")
+    log_store._ready.discard(str(log.resolve()))  # as a new process would open it
+    failed = prediction_log.LoggedPrediction("boom", "", float("nan"), float("nan"), 1.0,
+                                             None, "the model returned an invalid score")
+    prediction_log.append(log, [failed], "v1", "test")
+    rows = prediction_log.read(log, with_feedback=True)
+    assert rows["prediction_id"].iloc[0] == kept[0] and rows["true_label"].iloc[0] == "positive"
+    assert rows["error"].tolist() == ["", "the model returned an invalid score"]
+    assert rows["score"].isna().tolist() == [False, True]
+
+
 def test_concurrent_writers_lose_no_row(tmp_path):
     log = tmp_path / "log.sqlite"
     errors = []

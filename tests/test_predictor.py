@@ -7,8 +7,9 @@ import pytest
 
 from shared import prediction_log
 from shared.manifest import ManifestMismatchError
+from shared.models import word_vectorizer
 from shared.notebook import tampered_copy
-from shared.predictor import InvalidScoreError, Predictor
+from shared.predictor import Predictor
 
 
 @pytest.fixture
@@ -73,11 +74,21 @@ def test_score_is_the_same_answer_without_pandas(predictor):
     assert scored.scored().tolist() == [0, 2]
 
 
-def test_scores_that_are_not_probabilities_raise_a_named_error(predictor, tmp_path):
+def test_scores_that_are_not_probabilities_are_errors_and_are_logged(predictor, tmp_path):
     broken = copy.deepcopy(predictor)
-    broken.model[-1].intercept_[:] = np.nan  # a trusted scikit-learn part that answers NaN
-    with pytest.raises(InvalidScoreError, match=r"2 of 2 scores that are not finite numbers in"):
-        broken.score(["great", "awful"])
-    with pytest.raises(InvalidScoreError):
-        broken.predict_and_log(["great"], tmp_path / "log.sqlite", "test")
-    assert not (tmp_path / "log.sqlite").exists()
+    column = word_vectorizer(broken.model).vocabulary_["great"]
+    broken.model[-1].coef_[0, column] = np.nan  # a trusted part that answers NaN for "great"
+    scored = broken.score(["a great film", "awful food", ""])
+    assert scored.error[0] == "the model returned an invalid score (nan): not a finite number " \
+        "in [0, 1]"
+    assert scored.error[1] == "" and scored.error[2] == "empty text"
+    assert scored.label.tolist()[0] == "" and np.isnan(scored.confidence[0])
+    assert scored.invalid().tolist() == [0] and scored.to_log().tolist() == [0, 1]
+    log = tmp_path / "log.sqlite"
+    frame, batch_id = broken.predict_and_log(["a great film", "awful food", ""], log, "test")
+    rows = prediction_log.read(log, batch_id)
+    assert rows["text"].tolist() == ["a great film", "awful food"]  # answered = logged
+    assert rows["error"].tolist() == [scored.error[0], ""]
+    assert rows["score"].isna().tolist() == [True, False]
+    assert rows["prediction_id"].tolist() == frame["prediction_id"].tolist()[:2]
+    assert frame["prediction_id"].tolist()[2] == ""

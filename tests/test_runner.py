@@ -2,13 +2,15 @@
 
 import hashlib
 import json
+import re
+import shutil
 import subprocess
 import sys
 
 import nbformat
 import pytest
 
-from shared import catalog, runner
+from shared import catalog, html_reports, runner
 from shared.catalog import PROJECT_DIR, Catalog
 from shared.run_record import RUNNING, SUCCEEDED, RunRecord
 from shared.sources import source_files
@@ -104,11 +106,14 @@ def fake_run(tmp_path, monkeypatch):
     """
     ran: list[str] = []
     killed_in: list[str] = []
+    failing_in: list[str] = []
 
     def execute(notebook, output, parameters, kernel, progress=False, clean_metadata=False):
         stage = catalog.stage(notebook.name)
         if stage.key in killed_in:
             raise KeyboardInterrupt  # as if the run were killed inside this stage
+        if stage.key in failing_in:  # as the kernel runner reports a failing cell
+            raise runner.RunError(f"{notebook.name} failed in cell 3: DataSourceError")
         cat = Catalog.for_task(parameters["task"], parameters["project_dir"])
         digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode())
         for name in stage.reads:
@@ -129,9 +134,10 @@ def fake_run(tmp_path, monkeypatch):
     monkeypatch.setattr(runner.html_reports, "notebook_page",
                         lambda executed, target: target.write_text("<html></html>"))
 
-    def run(dataset="builtin", kill_in=None, **kwargs):
+    def run(dataset="builtin", kill_in=None, fail_in=None, **kwargs):
         ran.clear()
         killed_in[:] = [kill_in] if kill_in else []
+        failing_in[:] = [fail_in] if fail_in else []
         runner.run("spam", dataset, root=tmp_path, log=lambda *a, **k: None, **kwargs)
         return list(ran)
 
@@ -229,3 +235,35 @@ def test_the_runner_process_leaves_out_the_iri_grammar_and_still_validates_noteb
     shown = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, check=True,
                            capture_output=True, text=True).stdout.split()
     assert shown == ["None", "False"]
+
+
+def _index_rows(page: str) -> dict[str, str]:
+    """The index page's stage table as {stage key: what this run did}."""
+    return dict(re.findall(r"<tr><td>(\d\d)</td>.*?<td class='[a-z]+'>([^<]*)</td>", page))
+
+
+def test_the_index_of_a_failed_run_says_what_this_run_did(fake_run, tmp_path,
+                                                           deployed_project):
+    fake_run()
+    cat = Catalog.for_task("spam", tmp_path)
+    shutil.copy(deployed_project.path("metrics"), cat.path("metrics"))  # a real stage-5 report
+    evaluated_at = RunRecord.read(cat).stages["05"].started_at
+    refused = tmp_path / "refused.csv"
+    refused.write_text("text,label\nwin a prize, now,spam\n")
+    with pytest.raises(runner.RunError, match="02_data_collection.ipynb failed"):
+        fake_run(dataset=str(refused), fail_in="02")
+    page = (cat.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert f"<h1>Run of task &#x27;spam&#x27; ({refused}): FAILED at stage 02</h1>" in page
+    assert _index_rows(page) == {"01": "ran", "02": "FAILED",
+                                 **dict.fromkeys(ALL[2:], "not run")}
+    assert "page of an earlier run" in page  # stages 03-07's pages are the good run's
+    when = evaluated_at.replace("T", " ").replace("+00:00", " UTC")
+    assert (f"Results of the previous successful run (stage 05 of {when} on data set "
+            "builtin), not of this run") in page
+    assert "Gate of the previous run: PASS" in page and "<h2>Gate: PASS" not in page
+    assert "<strong>PASS</strong>" in page
+    assert not re.search("[\u2705\u274c\U0001F6A8]", page)  # no emoji marks
+    this_run = html_reports.index_page(cat, RunRecord.read(cat), "a good run",
+                                       dict.fromkeys(ALL, "skipped")).read_text(encoding="utf-8")
+    assert "<h2>Held-out test metrics</h2>" in this_run and "<h2>Gate: PASS</h2>" in this_run
+    assert set(_index_rows(this_run).values()) == {"up to date (skipped)"}

@@ -11,8 +11,9 @@ import numpy as np
 import psutil
 import pytest
 
-from shared import prediction_log, service_client
+from shared import monitor, prediction_log, service_client
 from shared.manifest import Manifest
+from shared.models import word_vectorizer
 from shared.service import Settings
 
 LIMITS = ["--max-texts", "5", "--max-text-chars", "300", "--max-body-bytes", "4000"]
@@ -280,17 +281,56 @@ def test_two_workers_share_the_log_and_lose_no_row(tmp_path, deployed):
     assert sorted(rows["prediction_id"]) == sorted(answered)
 
 
-def test_scores_that_are_not_probabilities_get_500_not_503(deployed_project, forged_deployment):
+def test_invalid_scores_get_500_with_a_request_id_are_logged_and_fire_the_alert(
+        deployed_project, forged_deployment):
     model = deployed_project.read("final_model")
-    model[-1].intercept_[:] = np.nan  # trusted scikit-learn parts, answering NaN
+    column = word_vectorizer(model).vocabulary_["great"]
+    model[-1].coef_[0, column] = np.nan  # a real fitted pipeline answering NaN for "great"
     cat = forged_deployment(model)  # stage 6's canary would refuse to deploy it
     log = cat.root / "nan.sqlite"
     with service_client.Service("sentiment", cat.root, ("--log", str(log))) as running:
         client = running.client()
+        good = client.post("/predict", {"texts": ["awful food"]})
+        assert client.get("/health").body["status"] == "ok"
         answer = client.post("/predict", {"texts": ["great film", "awful food"]})
         health = client.get("/health")
         client.close()
+        server_log = running.errors()
+    assert good.status == 200 and good.headers["x-request-id"] == good.body["batch_id"]
     assert answer.status == 500
-    assert "2 of 2 scores that are not finite numbers in [0, 1]" in answer.body["detail"]
-    assert health.status == 200 and health.body["model_version"]
-    assert not log.exists() or prediction_log.count(log) == 0
+    request_id = answer.body["request_id"]
+    assert answer.headers["x-request-id"] == request_id
+    assert "1 of 2 scores that are not finite numbers in [0, 1]" in answer.body["detail"]
+    assert f"request {request_id} answered 500" in server_log
+    rows = prediction_log.read(log, request_id)  # what was answered was logged, with the error
+    assert rows["text"].tolist() == ["great film", "awful food"]
+    assert rows["error"].str.startswith("the model returned an invalid score").tolist() == [
+        True, False]
+    assert health.status == 503 and health.body["status"] == "degraded"
+    assert "1 of the last 2 requests failed in the model" in health.body["reasons"][0]
+    assert health.body["model_version"]
+    result = monitor.run(cat, window_size=10, log_path=log, record=False)
+    fired = result.fired.set_index("metric")
+    assert fired.loc["invalid_scores", "value"] == 1  # from the log alone
+    assert result.reports["scoring_errors"].iloc[0] == 1
+
+
+def test_health_is_degraded_while_the_log_cannot_be_written(tmp_path, deployed):
+    log = tmp_path / "refusing.sqlite"
+    prediction_log.append(log, [], "v", "test")  # creates the log
+    with sqlite3.connect(log) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON predictions "
+                   "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    with service_client.Service("sentiment", deployed.root, ("--log", str(log))) as running:
+        client = running.client()
+        assert client.post("/predict", {"texts": ["great"]}).status == 503
+        degraded = client.get("/health")
+        with sqlite3.connect(log) as db:
+            db.execute("DROP TRIGGER refuse")
+        assert client.post("/predict", {"texts": ["great"]}).status == 200
+        recovered = client.get("/health")
+        client.close()
+    assert degraded.status == 503 and degraded.body["status"] == "degraded"
+    assert "prediction log cannot be written" in degraded.body["reasons"][0]
+    assert "injected failure" in degraded.body["reasons"][0]
+    assert recovered.status == 200 and recovered.body["status"] == "ok"
