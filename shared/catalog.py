@@ -83,9 +83,11 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
              "the problem spec: labels, metric, target, thresholds, seed"),
     # stage 2
     Artifact("raw_snapshot", "data/{task}/raw/dataset.csv", "csv",
-             "the rows kept, in the fixed schema (row, text, label, source)"),
+             "the rows kept, in the fixed schema (row, text, label, source, dataset; date when "
+             "the data has one)"),
     Artifact("raw_parts", "data/{task}/raw/dataset.parquet", "parquet",
-             "out-of-core engine: the rows kept, as Parquet parts (row, text, label, source)"),
+             "out-of-core engine: the rows kept, as Parquet parts (row, text, label, source, "
+             "dataset; date when the data has one)"),
     Artifact("quarantine", "data/{task}/raw/quarantine.csv", "csv",
              "every rejected row with its reason"),
     Artifact("collection_report", "data/{task}/raw/collection.json", "json",

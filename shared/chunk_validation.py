@@ -33,7 +33,7 @@ from shared.engines import OUT_OF_CORE, drop_stale
 from shared.problem import ProblemSpec
 from shared.records import CollectionReport, LoadedData
 from shared.userfile import _check_columns
-from shared.validation import SCHEMA, quarantine_table, validate
+from shared.validation import quarantine_table, snapshot_columns, validate
 
 CONFLICT = "same text with conflicting labels"
 #: distinct sources listed in the profile; more are summed under "(other sources)"
@@ -135,8 +135,10 @@ def collect(
     name, origin, details, chunks = iter_source_chunks(
         dataset, spec.task, text_column, label_column, positive_label, chunk_rows)
     drop_stale(cat, 2, OUT_OF_CORE)
-    if client is not None and dataset_is_parquet(dataset):
-        results = dask_validated(client, Path(dataset), (text_column, label_column, None), spec)
+    # the cluster validates a Parquet input as it is; labels to map are mapped while streaming
+    if client is not None and dataset_is_parquet(dataset) and positive_label in (None, ""):
+        results = (_with_dataset(r, name) for r in dask_validated(
+            client, Path(dataset), (text_column, label_column, None), spec))
         details["dask"] = client.scheduler.address
     else:
         results = (validate_chunk(chunk, spec) for chunk in chunks)
@@ -160,7 +162,7 @@ def collect(
             for result in results:
                 rows_read += result.rows_read
                 quarantine(result.quarantined)
-                staged.write(result.kept[["row", *SCHEMA, "_key", "_conflict"]])
+                staged.write(result.kept[[*snapshot_columns(result.kept), "_key", "_conflict"]])
                 hashes.append(result.kept["_key"].to_numpy())
                 labels.append(result.kept["label"].to_numpy(dtype=object))
         conflicts = _conflicting(hashes, labels)
@@ -173,13 +175,14 @@ def collect(
                     if bad.any():
                         quarantine(part[bad].drop(columns=["_key", "_conflict"]).assign(
                             reason=CONFLICT))
-                    kept = part[~bad][["row", *SCHEMA]]
+                    kept = part[~bad][snapshot_columns(part)]
                     snapshot.write(kept)
                     profile.add(kept, part["_key"].to_numpy()[~bad])
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if first:
-            quarantine(pd.DataFrame(columns=["row", "text", "label", "source", "reason"]))
+            quarantine(pd.DataFrame(columns=["row", "text", "label", "source", "dataset",
+                                              "reason"]))
     report = CollectionReport(
         dataset=name, origin=origin, rows_read=rows_read, rows_kept=profile.rows,
         rows_quarantined=quarantined,
@@ -188,16 +191,37 @@ def collect(
         snapshot_sha256=storage.sha256_path(cat.path("raw_parts")),
         details={**details, "engine": "out_of_core", "chunk_rows": chunk_rows,
                  "parts": len(partitions.part_files(cat.path("raw_parts")))},
+        by_dataset={name: {"rows_read": rows_read, "rows_kept": profile.rows,
+                           "rows_quarantined": quarantined,
+                           "quarantine_reasons": {k: int(v) for k, v in sorted(reasons.items())},
+                           **_provenance(dataset, spec.task, details)}},
     )
     report.save(cat)
     return report
+
+
+def _with_dataset(result: ChunkResult, name: str) -> ChunkResult:
+    """A partition validated on the cluster, its rows marked with their data set."""
+    result.kept["dataset"] = name
+    result.quarantined["dataset"] = name
+    return result
+
+
+def _provenance(dataset: str, task: str, details: dict[str, Any]) -> dict[str, str]:
+    """The data set's provenance; a user file's dates are not scanned out of core."""
+    from shared.sources import parse_dataset, provenance
+
+    if "provenance" in details:
+        return dict(details["provenance"])
+    found = provenance(parse_dataset(dataset, task)[0], task)
+    return {**found, "dates": "not scanned (out-of-core engine)"}
 
 
 def dataset_is_parquet(dataset: str) -> bool:
     """A user's Parquet file or folder (named data sets are not)."""
     from shared.sources import SOURCES
 
-    return dataset not in SOURCES and is_parquet(Path(dataset))
+    return dataset not in SOURCES and Path(dataset).exists() and is_parquet(Path(dataset))
 
 
 def validate_partition(

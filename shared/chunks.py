@@ -38,18 +38,20 @@ def is_parquet(path: Path) -> bool:
 def iter_file_chunks(
     path: str | os.PathLike[str], text_column: str = "text", label_column: str = "label",
     source_column: str | None = None, *, chunk_rows: int = CHUNK_ROWS, sep: str | None = None,
+    date_column: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The records of a user's CSV/TSV/Parquet file or Parquet folder, a chunk at a time.
 
     Each chunk has the columns ``row, text, label, source`` with global
     1-based row numbers; values are read as they are (no NaN guessing), as the
-    in-memory reader reads them. Raises DataSourceError naming the file (and
-    the line, for a CSV) when it cannot be read as a table.
+    in-memory reader reads them. A ``date`` column (or ``date_column``) is carried
+    as ``date``. Raises DataSourceError naming the file (and the line, for a CSV)
+    when it cannot be read as a table.
     """
     path = Path(path)
     if not path.exists():
         raise DataSourceError(f"{path}: no such file or folder; check the --dataset value")
-    wanted = (text_column, label_column, source_column)
+    wanted = (text_column, label_column, source_column, date_column)
     if is_parquet(path):
         yield from _parquet_chunks(path, wanted, chunk_rows)
     else:
@@ -59,13 +61,17 @@ def iter_file_chunks(
 def _schema_frame(
     row0: int, raw: pd.DataFrame, wanted: tuple[str | None, ...], default_source: str
 ) -> pd.DataFrame:
-    text_column, label_column, source_column = wanted
-    return pd.DataFrame({
+    text_column, label_column, source_column, *rest = wanted
+    frame = pd.DataFrame({
         "row": np.arange(row0 + 1, row0 + len(raw) + 1),
         "text": raw[text_column].to_numpy(dtype=object),
         "label": raw[label_column].to_numpy(dtype=object),
         "source": raw[source_column].to_numpy(dtype=object) if source_column else default_source,
     })
+    dates = rest[0] if rest and rest[0] else ("date" if "date" in raw.columns else None)
+    if dates:  # as shared.userfile: a date column is carried, checked by validation
+        frame["date"] = raw[dates].to_numpy(dtype=object)
+    return frame
 
 
 def _parquet_chunks(
@@ -84,6 +90,8 @@ def _parquet_chunks(
         columns = list(reader.schema_arrow.names)
         _check_columns(file, pd.DataFrame(columns=columns), wanted, "", "")
         needed = [c for c in dict.fromkeys(wanted) if c]
+        if wanted[3] is None and "date" in columns and "date" not in needed:
+            needed.append("date")  # carried when present, as the in-memory reader does
         for batch in reader.iter_batches(batch_size=chunk_rows, columns=needed):
             raw = batch.to_pandas()
             yield _schema_frame(rows, raw, wanted, file.stem if len(files) == 1 else path.stem)
@@ -115,24 +123,47 @@ def iter_source_chunks(
     """(name, origin, details, chunks) of a data set: a user's file or folder read in chunks,
     or a named set (built-in or public: small by construction) loaded whole and cut in chunks.
 
-    ``positive_label`` is for the in-memory path: mapping a user's labels needs every
-    distinct label value first; out of core, name the task's labels in the file.
+    Every chunk carries ``dataset`` (``shared.sources``). With ``positive_label``
+    a user file's labels are mapped while streaming
+    (``shared.label_mapping.StreamingLabelMap``); the chunks end with a
+    DataSourceError when the label column did not hold exactly two values, and
+    ``details["label_mapping"]`` records the mapping once they are all read.
+    Several data sets joined with ``+`` are refused: mixing them is done in memory.
     """
-    from shared.sources import SOURCES, load_dataset
+    from shared.label_mapping import StreamingLabelMap
+    from shared.sources import load_part, parse_dataset, part_options
+    from shared.tasks import get_task
 
-    if dataset in SOURCES:
-        loaded = load_dataset(dataset, task, positive_label=positive_label)
+    parts = parse_dataset(dataset, task)
+    if len(parts) > 1:
+        raise DataSourceError(
+            f"--dataset {dataset!r} joins {len(parts)} data sets "
+            f"({', '.join(p.name for p in parts)}); the out-of-core engine reads one. Mix them "
+            "with -p engine memory, or join the files into one first")
+    part = parts[0]
+    options = part_options(part, {"text_column": text_column, "label_column": label_column,
+                                  "source_column": None, "positive_label": positive_label})
+    if part.source is not None:
+        loaded = load_part(part, task, options)
         frame = loaded.frame
         chunks = (frame.iloc[i:i + chunk_rows].reset_index(drop=True)
                   for i in range(0, len(frame), chunk_rows))
         return loaded.name, loaded.origin, dict(loaded.details), chunks
-    if positive_label not in (None, ""):
-        raise DataSourceError(
-            f"{Path(dataset).name}: positive_label={positive_label!r} is not supported by the "
-            "out-of-core engine (mapping labels needs the whole label column first); write the "
-            "task's label names in the file, or use -p engine memory")
-    path = Path(dataset)
+    assert part.path is not None  # a Part is a named source or a file
+    path = part.path
     details: dict[str, Any] = {"file": path.name,
                                "format": "parquet" if is_parquet(path) else "csv/tsv"}
-    return path.name, path.name, details, iter_file_chunks(path, text_column, label_column,
-                                                           chunk_rows=chunk_rows)
+    raw = iter_file_chunks(path, options["text_column"], options["label_column"],
+                           options["source_column"], chunk_rows=chunk_rows,
+                           date_column=options["date_column"])
+    wanted = options["positive_label"]
+    mapper = StreamingLabelMap(wanted, get_task(task).spec, path, options["label_column"]) \
+        if wanted not in (None, "") and str(wanted).strip() else None
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for chunk in raw:
+            yield (mapper(chunk) if mapper else chunk).assign(dataset=part.name)
+        if mapper is not None:
+            details["label_mapping"] = mapper.finish()
+
+    return part.name, path.name, details, chunks()

@@ -10,7 +10,6 @@ collection report, where stages 3 to 5 read it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec
@@ -34,18 +33,20 @@ def count_lines(path: str | os.PathLike[str], block: int = 1 << 24) -> int:
 
 
 def count_rows(dataset: str, task: str) -> int:
-    """About how many records ``dataset`` holds, without reading it into memory."""
+    """About how many records ``dataset`` holds (every data set of a mix), without reading it."""
     from shared import partitions
     from shared.chunks import is_parquet
-    from shared.sources import SOURCES, source_files
+    from shared.sources import parse_dataset
 
-    files = source_files(dataset, task)
-    if dataset in SOURCES:  # named sets: one record a line (the built-in CSVs have a header)
-        return sum(count_lines(f) for f in files if f.exists())
-    path = Path(dataset)
-    if is_parquet(path):
-        return partitions.count_rows(path)
-    return max(count_lines(path) - 1, 0)
+    rows = 0
+    for part in parse_dataset(dataset, task):
+        if part.source is not None:  # named sets: one record a line (built-in CSVs have a header)
+            rows += sum(count_lines(f) for f in part.source.files(task) if f.exists())
+        elif part.path is not None and is_parquet(part.path):
+            rows += partitions.count_rows(part.path)
+        elif part.path is not None:
+            rows += max(count_lines(part.path) - 1, 0)
+    return rows
 
 
 def resolve_engine(spec: ProblemSpec, dataset: str, task: str | None = None) -> tuple[str, str]:

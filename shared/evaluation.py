@@ -218,14 +218,18 @@ def slice_metrics(
     behaviour: BehaviourResult | None = None,
 ) -> pd.DataFrame:
     """Accuracy, F1 and the primary metric by text length (words) and by source, with the
-    slice sizes and positives; with ``behaviour``, also per behavioural kind whose cases
-    carry labels (MFT texts; INV texts and variants)."""
+    slice sizes and positives; by data set too when the run mixed several (``dataset``,
+    ``shared.sources``: one slice each); with ``behaviour``, also per behavioural kind
+    whose cases carry labels (MFT texts; INV texts and variants)."""
     words = frame["text"].str.split().str.len()
     labels = ["<= 10 words", "11-25 words", "26-50 words", "> 50 words"]
     lengths = pd.cut(words, LENGTH_BUCKETS, labels=labels)
     parts = [("length", lengths, labels, frame["label"], np.asarray(scores)),
              ("source", frame["source"], sorted(frame["source"].unique()), frame["label"],
               np.asarray(scores))]
+    if "dataset" in frame.columns and frame["dataset"].nunique() > 1:
+        parts.append(("dataset", frame["dataset"], sorted(frame["dataset"].unique()),
+                      frame["label"], np.asarray(scores)))
     table = _slice_rows(parts, threshold, spec)
     if behaviour is not None:
         table = pd.concat([table, behaviour_slices(behaviour, threshold, spec)])

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from shared import normalise
 from shared.catalog import Catalog
 from shared.problem import ProblemSpec
-from shared.records import PreparationReport
+from shared.records import CollectionReport, PreparationReport
 from shared.text_rules import clean_text, dedup_key
 
 
@@ -19,19 +19,67 @@ def clean_and_deduplicate(raw: pd.DataFrame) -> tuple[pd.DataFrame, PreparationR
     """Clean every text, then keep the first of each group of exact duplicates.
 
     Duplicates go before the split: a text in both train and test would let
-    the model be graded on what it memorised.
+    the model be graded on what it memorised. With several data sets (a
+    ``dataset`` column, ``shared.sources``) this spans them: a text kept from
+    the first data set that has it is counted in each later one as a duplicate
+    across data sets (``by_dataset``).
     """
     cleaned = raw.assign(text=raw["text"].map(clean_text))
     changed = int((cleaned["text"] != raw["text"]).sum())
-    duplicated = cleaned["text"].map(dedup_key).duplicated(keep="first")
+    keys = cleaned["text"].map(dedup_key)
+    duplicated = keys.duplicated(keep="first")
     kept = cleaned[~duplicated].reset_index(drop=True)
     report = PreparationReport(
         rows_in=len(raw),
         texts_changed_by_cleaning=changed,
         exact_duplicates_dropped=int(duplicated.sum()),
         rows_out=len(kept),
+        by_dataset=counts_by_dataset(cleaned, keys, duplicated),
     )
     return kept, report
+
+
+def counts_by_dataset(
+    frame: pd.DataFrame, keys: pd.Series, duplicated: pd.Series
+) -> dict[str, dict[str, object]]:
+    """Per data set: rows in and out, duplicates within it and across (with whose text was kept).
+
+    Empty for a frame without a ``dataset`` column (a snapshot of an older run).
+    """
+    if "dataset" not in frame.columns:
+        return {}
+    datasets = frame["dataset"].astype(str)
+    first_of = pd.Series(datasets[~duplicated].to_numpy(), index=keys[~duplicated].to_numpy())
+    kept_from = keys.map(first_of).where(duplicated)
+    across = duplicated & (kept_from != datasets)
+    result: dict[str, dict[str, object]] = {}
+    for name in dict.fromkeys(datasets):  # in the order the data sets were given
+        mine = datasets == name
+        of = kept_from[mine & across].value_counts().sort_index()
+        result[name] = {
+            "rows_in": int(mine.sum()),
+            "duplicates_within": int((mine & duplicated & ~across).sum()),
+            "duplicates_across": int((mine & across).sum()),
+            "duplicate_of": {str(k): int(v) for k, v in of.items()},
+            "rows_out": int((mine & ~duplicated).sum()),
+        }
+    return result
+
+
+def report_table(report: PreparationReport, cat: Catalog | None = None) -> pd.DataFrame:
+    """Stage 3's counts; with several data sets, each one's rows reconciled from stage 2 on.
+
+    One data set: rows in, texts changed, duplicates dropped, rows out. Several
+    (and ``cat``, to read stage 2's collection report): per data set (columns)
+    read = out + quarantined + duplicates within + duplicates across
+    (``shared.multisource.reconciliation_by_dataset``).
+    """
+    if cat is not None and len(report.by_dataset) > 1:
+        from shared.multisource import reconciliation_by_dataset
+
+        return reconciliation_by_dataset(CollectionReport.load(cat), report)
+    counts = {k: v for k, v in report.to_dict().items() if k != "by_dataset"}
+    return pd.Series(counts, name="rows").to_frame()
 
 
 def split(clean: pd.DataFrame, spec: ProblemSpec) -> dict[str, pd.DataFrame]:

@@ -75,6 +75,10 @@ class PublicDataset:
     #: stage-1 values this data set needs instead of the task's defaults, and why
     spec_defaults: dict[str, Any] = field(default_factory=dict)
     spec_notes: tuple[str, ...] = ()
+    #: the terms it is distributed under, as its publisher states them
+    licence: str = ""
+    #: when its texts were written or collected, as far as the publisher says
+    date_range: str = ""
 
     @property
     def rows(self) -> int:
@@ -96,6 +100,8 @@ PUBLIC_DATASETS: dict[str, PublicDataset] = {
                 {"negative": 5331}, label="negative",
             ),
         ),
+        licence="distributed by the authors (Pang & Lee) for research; no other licence stated",
+        date_range="review snippets from rottentomatoes.com, published by Pang & Lee in 2005",
     ),
     "sms-spam": PublicDataset(
         name="sms-spam",
@@ -112,7 +118,13 @@ PUBLIC_DATASETS: dict[str, PublicDataset] = {
             "Data set sms-spam: at most 0.5% of ham blocked (one legitimate message in two "
             "hundred). The task's 3% was set for the 40 held-out ham of the built-in set; with "
             "about 965 held-out ham here, 3% would let one message in forty be blocked.",
+            "Data set sms-spam: --dataset sms-spam means sms-spam+builtin (plus builtin-recent "
+            "when data/builtin/spam/recent.csv exists): a corpus collected up to 2012 cannot know "
+            "today's scams (parcel fees, 'hi mum' texts, fake delivery links), which the built-in "
+            "set holds. --dataset sms-spam-only reads the 2011 corpus alone.",
         ),
+        licence="CC BY 4.0 (UCI Machine Learning Repository)",
+        date_range="messages collected up to 2011/2012",
     ),
 }
 

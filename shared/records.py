@@ -139,6 +139,9 @@ class CollectionReport(Record):
     snapshot_sha256: str
     #: how the source was read: files, encodings, published counts, label mapping
     details: dict[str, Any] = field(default_factory=dict)
+    #: per data set of the run (``shared.sources``): rows_read, rows_kept, rows_quarantined,
+    #: quarantine_reasons and its provenance (kind, origin, licence, dates)
+    by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.rows_read != self.rows_kept + self.rows_quarantined:
@@ -146,6 +149,26 @@ class CollectionReport(Record):
                 f"{self.origin}: {self.rows_read} rows read != {self.rows_kept} kept + "
                 f"{self.rows_quarantined} quarantined"
             )
+        _check_parts(self.by_dataset, "collection", "rows_read", ("rows_kept", "rows_quarantined"),
+                     {"rows_read": self.rows_read, "rows_kept": self.rows_kept,
+                      "rows_quarantined": self.rows_quarantined})
+
+
+def _check_parts(
+    parts: dict[str, dict[str, Any]], what: str, total: str, terms: tuple[str, ...],
+    overall: dict[str, int],
+) -> None:
+    """Refuse per-data-set counts that do not add up, or do not sum to the overall ones."""
+    if not parts:
+        return
+    for name, counts in parts.items():
+        if counts[total] != sum(counts[t] for t in terms):
+            raise RecordError(
+                f"{what}, data set {name!r}: {total} {counts[total]} != "
+                + " + ".join(f"{counts[t]} {t}" for t in terms))
+    for key, value in overall.items():
+        if sum(counts[key] for counts in parts.values()) != value:
+            raise RecordError(f"{what}: the data sets' {key} do not sum to the total {value}")
 
 
 # -- stage 3 ------------------------------------------------------------------------------
@@ -159,6 +182,10 @@ class PreparationReport(Record):
     texts_changed_by_cleaning: int
     exact_duplicates_dropped: int
     rows_out: int
+    #: per data set (``shared.preparation.counts_by_dataset``): rows_in, duplicates_within
+    #: (of a text earlier in the same data set), duplicates_across (of a text kept from an
+    #: earlier data set; ``duplicate_of`` says which, with counts) and rows_out
+    by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.rows_in != self.rows_out + self.exact_duplicates_dropped:
@@ -166,6 +193,9 @@ class PreparationReport(Record):
                 f"preparation: {self.rows_in} rows in != {self.rows_out} out + "
                 f"{self.exact_duplicates_dropped} duplicates dropped"
             )
+        _check_parts(self.by_dataset, "preparation", "rows_in",
+                     ("rows_out", "duplicates_within", "duplicates_across"),
+                     {"rows_in": self.rows_in, "rows_out": self.rows_out})
 
 
 # -- stage 4 ------------------------------------------------------------------------------

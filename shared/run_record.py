@@ -132,7 +132,10 @@ class Fingerprints:
         """The hash of every input of the stage, by name (artifacts, then data-set files)."""
         hashes = {name: self.file(self.cat.path(name)) for name in stage.reads}
         if stage.reads_dataset:
-            hashes.update({f"dataset:{p.name}": self.file(p) for p in dataset_files})
+            names = [p.name for p in dataset_files]
+            # by name, as before; by path when two files of a mix share a name, so none hides
+            hashes.update({f"dataset:{p.name if names.count(p.name) == 1 else p}": self.file(p)
+                           for p in dataset_files})
         return hashes
 
     def stage(self, stage: Stage, parameters: dict[str, Any], dataset_files: list[Path]) -> str:

@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--task", default="sentiment", help=f"one of {', '.join(TASKS)}")
     parser.add_argument("--dataset", default="builtin",
-                        help="a data set name for the task, or a path to your own file")
+                        help="a data set name for the task, or a path to your own file; join "
+                             "several with '+' (sms-spam+builtin+my.csv:text=review,label=stars,"
+                             "positive=5; see shared/sources.py)")
     parser.add_argument("--text-column", help="your file's text column (stage 2)")
     parser.add_argument("--label-column", help="your file's label column (stage 2)")
     parser.add_argument("--positive-label",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,15 @@ class Task:
     """A task the workflow knows: its default spec and the data set it ships with.
 
     Its stage-7 batches are catalog entries (``new_batch``, ``drifted_batch``).
+    ``builtin_extra`` names further built-in files, each a data set of its own
+    (``builtin-recent``): the default run reads ``builtin_dataset`` alone, so its
+    results do not change when a file is added; a mix asks for them by name.
     """
 
     name: str
     spec: ProblemSpec
     builtin_dataset: Path
+    builtin_extra: dict[str, Path] = field(default_factory=dict)
 
 
 #: the reasons for the release, gate and monitoring limits both tasks share
@@ -157,6 +161,7 @@ SPAM = Task(
         ),
     ),
     builtin_dataset=BUILTIN_DATA_DIR / "spam" / "messages.csv",
+    builtin_extra={"builtin-recent": BUILTIN_DATA_DIR / "spam" / "recent.csv"},
 )
 
 TASKS: dict[str, Task] = {task.name: task for task in (SENTIMENT, SPAM)}
@@ -182,13 +187,24 @@ def default_spec(task: str, dataset: str = "builtin") -> tuple[ProblemSpec, dict
     Returns the spec and, for every field, where its value came from ("task
     default" or "data set <name> default"). Only the public data sets carry
     defaults of their own; the built-in sets and a user's file use the task's.
+    In a mix (``sms-spam+builtin``), the defaults of every public set in it apply.
     """
+    from shared.sources import public_names  # sources imports this module
+
     spec = get_task(task).spec
-    public = PUBLIC_DATASETS.get(dataset)
-    own = dict(public.spec_defaults) if public is not None and public.task == task else {}
+    own: dict[str, Any] = {}
+    notes: list[str] = []
+    value_sources: dict[str, str] = {}
+    for name in public_names(dataset):
+        public = PUBLIC_DATASETS[name]
+        if public.task != task:
+            continue
+        own.update(public.spec_defaults)
+        notes.extend(public.spec_notes)
+        value_sources.update(dict.fromkeys(public.spec_defaults, dataset_default(name)))
     if own:
-        spec = replace(spec.with_overrides(**own), notes=(*spec.notes, *public.spec_notes),
-                       value_sources={name: dataset_default(dataset) for name in own})
+        spec = replace(spec.with_overrides(**own), notes=(*spec.notes, *notes),
+                       value_sources=value_sources)
     return spec, {f.name: spec.source_of(f.name) for f in fields(spec)
                   if f.name not in ("notes", "value_sources")}
 

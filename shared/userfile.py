@@ -48,8 +48,13 @@ def load_file(
     task: str | None = None,
     positive_label: str | None = None,
     sep: str | None = None,
+    date_column: str | None = None,
 ) -> LoadedData:
     """A user's own CSV, TSV or Parquet file.
+
+    Dates: the column ``date_column`` (else a column named ``date``, when the
+    file has one) is carried as ``date``; validation quarantines a value that
+    is not an ISO 8601 date.
 
     The format follows the suffix: ``.parquet`` is Parquet, ``.tsv``/``.tab``
     tab-separated, anything else comma-separated (``sep`` overrides the
@@ -85,7 +90,7 @@ def load_file(
             f"{path.name}: positive_label={positive_label!r} needs the task, to know which "
             "labels to map to; pass task='sentiment' or task='spam'"
         )
-    frame, details = _read_file(path, text_column, label_column, source_column, sep)
+    frame, details = _read_file(path, text_column, label_column, source_column, sep, date_column)
     if frame.empty:
         raise DataSourceError(
             f"{path}: the file has a header ({', '.join(map(str, details['columns']))}) but no "
@@ -109,13 +114,15 @@ def read_table(
     source_column: str | None = None,
     *,
     sep: str | None = None,
+    date_column: str | None = None,
 ) -> pd.DataFrame:
     """Read a CSV/TSV/Parquet file into the fixed schema, keeping every record.
 
     Values are read as they are (no NaN guessing on text), so that validation,
-    not the parser, decides what is wrong with a row.
+    not the parser, decides what is wrong with a row. A ``date`` column (or
+    ``date_column``) is carried as ``date``.
     """
-    frame, _ = _read_file(Path(path), text_column, label_column, source_column, sep)
+    frame, _ = _read_file(Path(path), text_column, label_column, source_column, sep, date_column)
     return frame
 
 
@@ -125,6 +132,7 @@ def _read_file(
     label_column: str,
     source_column: str | None,
     sep: str | None,
+    date_column: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """The fixed-schema frame of a user's file, and details on how it was read."""
     if not path.is_file() and not path.is_dir():
@@ -154,7 +162,7 @@ def _read_file(
         header_line = text.split("\n", 1)[0].rstrip("\r")
         raw = _parse_csv(path, text, delimiter, header_line)
     details["columns"] = [str(c) for c in raw.columns]
-    _check_columns(path, raw, (text_column, label_column, source_column), delimiter,
+    _check_columns(path, raw, (text_column, label_column, source_column, date_column), delimiter,
                    header_line)
     frame = pd.DataFrame(
         {
@@ -164,6 +172,10 @@ def _read_file(
             "source": raw[source_column].to_numpy(dtype=object) if source_column else path.stem,
         }
     )
+    dates = date_column or ("date" if "date" in raw.columns else None)
+    if dates:
+        frame["date"] = raw[dates].to_numpy(dtype=object)
+        details["date_column"] = dates
     return frame, details
 
 

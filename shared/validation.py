@@ -4,10 +4,13 @@ Validation never drops a row silently: rows read = rows kept + rows
 quarantined. A text is kept only if ``shared.text_rules.unscoreable_reason`` finds
 nothing wrong with it (the same function the predictor uses, so training and
 serving agree on what a text is), its label is one of the task's, and no
-identical text carries the other label.
+identical text carries the other label. A row's ``date``, when the data set
+has one, must be empty or an ISO 8601 date (``2024-05-31``).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import pandas as pd
 
@@ -19,6 +22,9 @@ from shared.text_rules import dedup_key, is_missing, unscoreable_reason
 
 #: the columns of the raw snapshot, after ``row``
 SCHEMA = ("text", "label", "source")
+#: columns carried after SCHEMA when the data has them (``shared.sources``)
+OPTIONAL = ("dataset", "date")
+BAD_DATE = "date not ISO 8601 (YYYY-MM-DD)"
 #: quarantine.csv keeps at most this many characters of a rejected text: enough to
 #: recognise it, while the row number leads to the whole text in the source file
 EXCERPT_CHARS = 100
@@ -32,8 +38,8 @@ def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
     """Split rows into kept and quarantined; each quarantined row gets a reason.
 
     Reasons, the first that applies: the text's (see
-    ``shared.text_rules.unscoreable_reason``); missing label; unknown label; same
-    text with conflicting labels.
+    ``shared.text_rules.unscoreable_reason``); missing label; unknown label; a
+    ``date`` that is not ISO 8601; same text with conflicting labels.
     """
     frame = data.frame.copy()
     reasons = pd.Series([unscoreable_reason(t) or "" for t in frame["text"]],
@@ -46,6 +52,9 @@ def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
     frame["label"] = labels
     flag(labels.map(lambda v: is_missing(v) or v == "").astype(bool), "missing label")
     flag(~labels.isin(spec.labels), "unknown label")
+    if "date" in frame.columns:
+        frame["date"] = frame["date"].map(_date_text)
+        flag(~frame["date"].map(is_iso_date).astype(bool), BAD_DATE)
     texts = frame["text"].map(lambda v: v.strip() if isinstance(v, str) else v)
     ok = reasons == ""
     keys = texts[ok].map(str.casefold)
@@ -63,6 +72,29 @@ def validate(data: LoadedData, spec: ProblemSpec) -> ValidatedData:
     )
 
 
+def _date_text(value: object) -> str:
+    """A date as the text validation checks: '' when missing (None, NaN, a Parquet NaT)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value).strip()
+
+
+def is_iso_date(value: str) -> bool:
+    """An empty value (no date known) or an ISO 8601 date, with or without a time."""
+    if value == "":
+        return True
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return len(value) == 10 or value[10] in "T "
+
+
+def snapshot_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns stage 2 writes: ``row``, SCHEMA, then those of OPTIONAL it has."""
+    return ["row", *SCHEMA, *(c for c in OPTIONAL if c in frame.columns)]
+
+
 def excerpt(value: object, max_chars: int = EXCERPT_CHARS) -> str:
     """A rejected value as quarantine.csv shows it: its repr (so 12345 and '12345' differ),
     cut to ``max_chars`` characters with the full length said when cut."""
@@ -74,8 +106,9 @@ def excerpt(value: object, max_chars: int = EXCERPT_CHARS) -> str:
 
 
 def quarantine_table(quarantined: pd.DataFrame, max_chars: int = EXCERPT_CHARS) -> pd.DataFrame:
-    """The quarantine as written to disk: row, reason, short excerpts of label and text."""
-    return pd.DataFrame(
+    """The quarantine as written to disk: row, reason, short excerpts of label and text,
+    and the data set (``row`` counts in its file) when the rows say which."""
+    table = pd.DataFrame(
         {
             "row": quarantined["row"],
             "reason": quarantined["reason"],
@@ -83,6 +116,9 @@ def quarantine_table(quarantined: pd.DataFrame, max_chars: int = EXCERPT_CHARS) 
             "text": quarantined["text"].map(lambda v: excerpt(v, max_chars)),
         }
     )
+    if "dataset" in quarantined.columns:
+        table["dataset"] = quarantined["dataset"]
+    return table
 
 
 def check_enough_texts(kept: pd.DataFrame, spec: ProblemSpec, origin: str) -> None:
@@ -129,11 +165,11 @@ def check_reconciled(data: LoadedData, validated: ValidatedData) -> None:
 
 
 def reconciliation(report: CollectionReport) -> pd.DataFrame:
-    """Rows read, kept and quarantined (the report refuses counts that do not add up)."""
-    return pd.DataFrame(
-        {"rows": [report.rows_read, report.rows_kept, report.rows_quarantined]},
-        index=pd.Index(["read", "kept", "quarantined"], name=report.origin),
-    )
+    """Rows read, kept and quarantined, and per data set when the run mixed several (the
+    report refuses counts that do not add up)."""
+    from shared.multisource import collection_table
+
+    return collection_table(report)
 
 
 def profile_table(report: CollectionReport) -> pd.DataFrame:
@@ -158,11 +194,12 @@ def save_collection(
     later stages.
     """
     from shared.engines import MEMORY, drop_stale
+    from shared.multisource import collection_by_dataset
 
     check_reconciled(data, validated)
     check_enough_texts(validated.kept, spec, data.origin)
     drop_stale(cat, 2, MEMORY)
-    cat.write("raw_snapshot", validated.kept[["row", *SCHEMA]])
+    cat.write("raw_snapshot", validated.kept[snapshot_columns(validated.kept)])
     cat.write("quarantine", quarantine_table(validated.quarantined))
     report = CollectionReport(
         dataset=data.name,
@@ -174,6 +211,7 @@ def save_collection(
         profile=profile(validated.kept, spec),
         snapshot_sha256=storage.sha256_file(cat.path("raw_snapshot")),
         details=dict(data.details),
+        by_dataset=collection_by_dataset(data, validated.kept, validated.quarantined),
     )
     report.save(cat)
     return report

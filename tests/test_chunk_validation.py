@@ -103,3 +103,62 @@ def test_dask_validates_parquet_partitions_as_the_local_reader(tmp_path, spec, d
     assert pd.read_csv(dask_cat.path("quarantine")).equals(
         pd.read_csv(local_cat.path("quarantine")))
 
+
+
+def starred_file(tmp_path, values=("5", "1")):
+    """A CSV of real reviews labelled by stars over many chunks, the values cycling through
+    ``values`` (the first means positive), with one blank label."""
+    frame = labelled_texts(1000)
+    stars = [values[0] if label == "positive" else values[1 + i % (len(values) - 1)]
+             for i, label in enumerate(frame["label"])]
+    frame = pd.DataFrame({"review": frame["text"], "stars": stars})
+    frame.loc[40, "stars"] = ""
+    path = tmp_path / "stars.csv"
+    frame.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def test_a_binary_label_mapping_is_applied_while_streaming(tmp_path, spec):
+    path = starred_file(tmp_path)
+    cat, report = collect(tmp_path, path, spec, text_column="review", label_column="stars",
+                          positive_label="5")
+    memory = validation.validate(sources.load_dataset(str(path), "sentiment", "review", "stars",
+                                                      positive_label="5"), spec)
+    assert report.details["label_mapping"] == {"5": "positive", "1": "negative"}
+    assert (report.rows_kept, report.rows_quarantined) == (len(memory.kept),
+                                                           len(memory.quarantined))
+    assert report.quarantine_reasons == {"missing label": 1}
+    kept = pd.concat(partitions.iter_parts(cat.path("raw_parts")), ignore_index=True)
+    assert kept["label"].value_counts().to_dict() == memory.kept["label"].value_counts().to_dict()
+    assert set(kept["dataset"]) == {"stars.csv"}
+    assert report.by_dataset["stars.csv"]["rows_read"] == 1000
+    assert report.by_dataset["stars.csv"]["licence"] == "user's own"
+
+
+def test_a_third_label_value_is_refused_at_the_end_naming_the_values(tmp_path, spec):
+    path = starred_file(tmp_path, values=("5", "1", "3"))
+    with pytest.raises(sources.DataSourceError) as caught:
+        collect(tmp_path, path, spec, text_column="review", label_column="stars",
+                positive_label="5")
+    message = str(caught.value)
+    assert str(path) in message
+    assert "column 'stars' holds 3 distinct values" in message
+    for value in ("'1 (", "'3 (", "'5 ("):
+        assert value in message
+    assert "-p engine memory" in message
+    cat = Catalog.for_task("sentiment", tmp_path / "run")
+    assert not cat.path("collection_report").exists()
+    # nothing half-written is left behind: no staged parts, no quarantine
+    assert sorted(p.name for p in cat.path("raw_parts").parent.iterdir()) == []
+
+
+def test_a_file_with_its_own_options_streams_as_with_the_parameters(tmp_path, spec):
+    path = starred_file(tmp_path)
+    _, by_options = collect(tmp_path / "a", f"{path}:text=review,label=stars,positive=5", spec)
+    _, by_parameters = collect(tmp_path / "b", path, spec, text_column="review",
+                               label_column="stars", positive_label="5")
+    assert by_options.details["label_mapping"] == by_parameters.details["label_mapping"]
+    assert (by_options.rows_kept, by_options.quarantine_reasons) == (
+        by_parameters.rows_kept, by_parameters.quarantine_reasons)
+    with pytest.raises(sources.DataSourceError, match="the out-of-core engine reads one"):
+        collect(tmp_path / "c", f"builtin+{path}:text=review,label=stars,positive=5", spec)

@@ -86,6 +86,20 @@ def test_slices_cover_every_text_once_per_kind(spec):
     assert table.loc["length", "texts"].sum() == 4
     assert table.loc["source", "texts"].sum() == 4
     assert list(table.loc["length"].index) == ["<= 10 words", "11-25 words", "> 50 words"]
+    assert "dataset" not in table.index.get_level_values("slice")  # one data set: no slice
+
+
+def test_a_mix_of_data_sets_gets_one_slice_per_data_set(spec):
+    frame = pd.DataFrame({
+        "text": ["good", "bad", "fine", "awful"],
+        "label": ["positive", "negative", "positive", "negative"],
+        "source": ["film"] * 4,
+        "dataset": ["builtin", "builtin", "rt-polarity", "rt-polarity"],
+    })
+    table = evaluation.slice_metrics(frame, np.array([0.9, 0.2, 0.4, 0.3]), 0.5, spec)
+    assert table.loc["dataset", "texts"].to_dict() == {"builtin": 2, "rt-polarity": 2}
+    assert table.loc[("dataset", "builtin"), "accuracy"] == 1.0
+    assert table.loc[("dataset", "rt-polarity"), "accuracy"] == 0.5
 
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from shared.label_mapping import StreamingLabelMap
 from shared.records import DataSourceError
 from shared.sources import load_dataset
 from shared.tasks import get_task
@@ -74,3 +75,34 @@ def test_labels_that_are_not_the_tasks_need_positive_label(write_file):
     message = str(error.value)
     assert "reviews.csv" in message and "['0', '1']" in message
     assert "positive_label" in message
+
+
+def test_a_streaming_mapping_of_two_values_is_kept():
+    mapper = StreamingLabelMap(" 5 ", SENTIMENT, "big.csv", "stars")
+    first = mapper(pd.DataFrame({"label": pd.Series(["5", "1", None, ""], dtype=object)}))
+    second = mapper(pd.DataFrame({"label": [5, " 1"]}))
+    assert first["label"].tolist() == ["positive", "negative", None, ""]
+    assert second["label"].tolist() == ["positive", "negative"]
+    assert mapper.finish() == {"5": "positive", "1": "negative"}
+
+
+@pytest.mark.parametrize(("chunks", "message"), [
+    ([["5", "1"], ["3"]], r"big.csv: with positive_label='5', column 'stars' holds 3 distinct "
+                          r"values \(\['1 \(1 rows\)', '3 \(1 rows\)', '5 \(1 rows\)'\]\), not two"),
+    ([["5"], ["5"]], "has no other value, and a classifier needs examples of both classes"),
+    ([["1"], ["0"]], r"never holds '5'; its values are \['0 \(1 rows\)', '1 \(1 rows\)'\]"),
+])
+def test_a_streaming_mapping_that_is_not_binary_is_refused(chunks, message):
+    mapper = StreamingLabelMap("5", SENTIMENT, "big.csv", "stars")
+    for labels in chunks:
+        mapper(pd.DataFrame({"label": labels}))
+    with pytest.raises(DataSourceError, match=message):
+        mapper.finish()
+
+
+def test_a_streaming_mapping_of_many_values_stops_remembering_them():
+    mapper = StreamingLabelMap("5", SENTIMENT, "big.csv", "stars")
+    mapper(pd.DataFrame({"label": [str(i) for i in range(500)]}))
+    assert len(mapper.seen) <= 52
+    with pytest.raises(DataSourceError, match=r"holds 5\d\+ distinct values .* and more"):
+        mapper.finish()

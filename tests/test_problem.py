@@ -82,6 +82,15 @@ def test_a_public_data_set_brings_its_own_defaults():
     assert tasks.default_spec("spam", "my_messages.csv")[0] == get_task("spam").spec
 
 
+@pytest.mark.parametrize("dataset", ["sms-spam-only", "builtin+sms-spam-only",
+                                     "sms-spam+builtin"])
+def test_a_mix_holding_a_public_set_gets_its_defaults(dataset):
+    spec, sources = tasks.default_spec("spam", dataset)
+    assert spec.max_false_positive_rate == 0.005
+    assert sources["max_false_positive_rate"] == "data set sms-spam default"
+    assert any("--dataset sms-spam means sms-spam+builtin" in note for note in spec.notes)
+
+
 def test_overrides_that_change_a_value_are_recorded(tmp_path):
     spec, sources = tasks.run_spec("spam", "sms-spam", target=0.7, seed=42, cv_folds=None)
     assert spec.target == 0.7 and sources["target"] == "override -p"

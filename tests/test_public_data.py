@@ -100,7 +100,7 @@ def test_rt_polarity_decodes_windows_1252(shared_cache):
 
 @needs_copies
 def test_sms_spam_published_counts_and_quotes(shared_cache):
-    data = load_dataset("sms-spam", "spam")
+    data = load_dataset("sms-spam-only", "spam")
     frame = data.frame
     assert data.rows_read == 5574
     assert frame["label"].value_counts().to_dict() == {"ham": 4827, "spam": 747}
@@ -194,14 +194,14 @@ def test_download_unpack_verify_then_read_from_cache(server, empty_cache, monkey
         assert (empty_cache / "rt-polarity" / name).read_bytes() == content
     assert sorted(p.name for p in (empty_cache / "rt-polarity").iterdir()) == sorted(RT_FILES)
 
-    spam = load_dataset("sms-spam", "spam")
+    spam = load_dataset("sms-spam-only", "spam")
     assert spam.frame["label"].value_counts().to_dict() == {"ham": 4827, "spam": 747}
     assert server.requests == ["/rt-polaritydata.tar.gz", "/smsspamcollection.zip"]
     assert [p.name for p in (empty_cache / "sms-spam").iterdir()] == ["SMSSpamCollection"]
 
     # the second time everything comes from the cache: no request
     assert load_dataset("rt-polarity", "sentiment").rows_read == 10_662
-    assert load_dataset("sms-spam", "spam").rows_read == 5574
+    assert load_dataset("sms-spam-only", "spam").rows_read == 5574
     assert len(server.requests) == 2
 
 
@@ -229,7 +229,7 @@ def test_a_wrong_download_never_reaches_the_cache(server, empty_cache, monkeypat
     url = f"{server.url}/smsspamcollection.zip"
     monkeypatch.setitem(public_data.DOWNLOAD_URLS, "sms-spam", url)
     with pytest.raises(DataSourceError) as error:
-        load_dataset("sms-spam", "spam")
+        load_dataset("sms-spam-only", "spam")
     message = str(error.value)
     assert url in message and "SMSSpamCollection" in message
     assert "expected 5,574 rows (ham 4,827, spam 747)" in message
@@ -242,7 +242,7 @@ def test_not_an_archive(server, empty_cache, monkeypatch):
     (_served(server) / "moved.html").write_text("<html>This page has moved</html>")
     monkeypatch.setitem(public_data.DOWNLOAD_URLS, "sms-spam", f"{server.url}/moved.html")
     with pytest.raises(DataSourceError, match="the download is not a zip or tar archive"):
-        load_dataset("sms-spam", "spam")
+        load_dataset("sms-spam-only", "spam")
     assert list((empty_cache / "sms-spam").iterdir()) == []
 
 
@@ -281,7 +281,7 @@ def test_cache_folder_that_cannot_be_written(tmp_path, monkeypatch):
     not_a_folder.write_text("a file, not a folder")
     monkeypatch.setenv("DATA_CACHE_DIR", str(not_a_folder))
     with pytest.raises(DataSourceError) as error:
-        load_dataset("sms-spam", "spam")
+        load_dataset("sms-spam-only", "spam")
     message = str(error.value)
     assert f"SMSSpamCollection not found in the data cache folder {not_a_folder}" in message
     assert "cannot be written" in message and "DATA_CACHE_DIR" in message
@@ -290,7 +290,7 @@ def test_cache_folder_that_cannot_be_written(tmp_path, monkeypatch):
 def test_http_error_is_reported_too(server, empty_cache, monkeypatch):
     monkeypatch.setitem(public_data.DOWNLOAD_URLS, "sms-spam", f"{server.url}/missing.zip")
     with pytest.raises(DataSourceError, match=r"SMSSpamCollection not found .*HTTP Error 404"):
-        load_dataset("sms-spam", "spam")
+        load_dataset("sms-spam-only", "spam")
 
 
 def test_default_cache_folder(monkeypatch):
@@ -309,7 +309,7 @@ def test_corrupted_sms_cache_is_a_count_mismatch(empty_cache):
     target.parent.mkdir(parents=True)
     target.write_bytes(b"\n".join(lines[:100] + lines[101:]))  # a ham message lost
     with pytest.raises(DataSourceError) as error:
-        load_dataset("sms-spam", "spam")
+        load_dataset("sms-spam-only", "spam")
     message = str(error.value)
     assert str(target) in message
     assert "expected 5,574 rows (ham 4,827, spam 747)" in message
@@ -339,4 +339,4 @@ def test_wrong_encoding_in_cache(empty_cache):
     (folder / "SMSSpamCollection").write_bytes("ham\tcafé\n".encode("cp1252"))
     with pytest.raises(DataSourceError, match=r"SMSSpamCollection: byte 0xE9 at position 7 "
                                               r"\(line 1\) is not valid utf-8"):
-        load_dataset("sms-spam", "spam")
+        load_dataset("sms-spam-only", "spam")

@@ -40,6 +40,9 @@ def test_plan_passes_each_parameter_only_where_declared(declared, tmp_path):
     [
         ("fraud", "builtin", {}, "choose one of: sentiment, spam"),
         ("sentiment", "no-such-set", {}, "unknown data set 'no-such-set'"),
+        ("spam", "sms-spam+no-such.csv", {}, r"part 2 \('no-such.csv'\) of --dataset "
+                                             r"'sms-spam\+no-such.csv': unknown data set"),
+        ("sentiment", "builtin+sms-spam-only", {}, "'sms-spam-only' is for task spam"),
         ("sentiment", "builtin", {"taget": 0.9}, "unknown notebook parameter"),
     ],
 )
@@ -166,6 +169,21 @@ def test_a_changed_data_file_reruns_from_stage_2(fake_run, tmp_path):
     fake_run(dataset=str(data))
     data.write_text("text,label\nwin a prize now,spam\n")
     assert fake_run(dataset=str(data)) == ALL[1:]
+
+
+def test_every_file_of_a_mix_is_in_the_fingerprint(fake_run, tmp_path):
+    # a user file named as a built-in file (messages.csv), given first: each must still count
+    mine = tmp_path / "messages.csv"
+    mine.write_text("text,label\nwin a prize,spam\n")
+    other = tmp_path / "other.csv"
+    other.write_text("text,label\nsee you at 6,ham\n")
+    mix = f"{mine}:text=text+builtin+{other}"
+    assert fake_run(dataset=mix) == ALL
+    assert fake_run(dataset=mix) == []
+    mine.write_text("text,label\nwin a prize now,spam\n")
+    assert fake_run(dataset=mix) == ALL[1:]
+    other.write_text("text,label\nsee you at 7,ham\n")
+    assert fake_run(dataset=mix) == ALL[1:]
 
 
 def test_a_changed_or_missing_output_reruns_its_stage(fake_run, tmp_path):

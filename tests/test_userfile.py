@@ -146,3 +146,15 @@ def test_unclosed_quote_names_its_line(write_file):
 def test_missing_file():
     with pytest.raises(DataSourceError, match="no such file"):
         userfile.load_file("/nonexistent/reviews.csv")
+
+
+def test_a_date_column_is_carried_and_named_ones_must_exist(write_file):
+    path = write_file("dated.csv", "text,label,when\nGood,positive,2024-01-02\n")
+    assert "date" not in userfile.load_file(path).frame.columns
+    loaded = userfile.load_file(path, date_column="when")
+    assert loaded.frame["date"].tolist() == ["2024-01-02"]
+    assert loaded.details["date_column"] == "when"
+    with pytest.raises(DataSourceError, match=r"column\(s\) \['day'\] not found"):
+        userfile.load_file(path, date_column="day")
+    auto = write_file("auto.csv", "text,label,date\nGood,positive,2024-01-02\n")
+    assert userfile.load_file(auto).frame["date"].tolist() == ["2024-01-02"]

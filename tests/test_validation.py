@@ -11,6 +11,7 @@ import pytest
 
 from shared import preparation, search, validation
 from shared.catalog import Catalog
+from shared.records import LoadedData
 from shared.sources import load_dataset
 from shared.tasks import get_task
 from shared.validation import validate
@@ -143,3 +144,22 @@ def test_quarantine_excerpts_are_short_and_say_when_cut():
     assert validation.excerpt(12345) == "12345"
     cut = validation.excerpt(long_text)
     assert len(cut) == validation.EXCERPT_CHARS and cut.endswith("... (5,002 characters)")
+
+
+def test_dates_must_be_iso_or_empty(write_file):
+    path = write_file("dated.csv",
+        "text,label,date\nLovely film,positive,2024-05-31\nDull film,negative,\n"
+        "Great cast,positive,2024-05-31T10:00:00\nSlow plot,negative,31/05/2024\n"
+        "Fine story,positive,2024-13-01\n")
+    validated = validate(load_dataset(str(path), "sentiment"), SENTIMENT)
+    assert validated.kept["date"].tolist() == ["2024-05-31", "", "2024-05-31T10:00:00"]
+    assert validated.quarantined["row"].tolist() == [4, 5]
+    assert set(validated.quarantined["reason"]) == {"date not ISO 8601 (YYYY-MM-DD)"}
+
+
+def test_a_missing_parquet_date_is_no_date():
+    frame = pd.DataFrame({"row": [1, 2], "text": ["Lovely film", "Dull film"],
+                          "label": ["positive", "negative"], "source": ["x", "x"],
+                          "date": pd.to_datetime(["2024-05-31", None])})
+    validated = validate(LoadedData("dated.parquet", frame, "dated.parquet"), SENTIMENT)
+    assert validated.kept["date"].tolist() == ["2024-05-31 00:00:00", ""]
