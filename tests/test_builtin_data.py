@@ -12,9 +12,11 @@ from shared.catalog import BUILTIN_DATA_DIR, Catalog, artifact
 from shared.storage import read_csv
 from shared.tasks import TASKS
 
-#: the behavioural test cases have their own schema (tests/test_behaviour.py)
-BEHAVIOUR_FILE = artifact("behaviour_cases").path.rsplit("/", 1)[-1]
-FILES = sorted(p for p in BUILTIN_DATA_DIR.glob("*/*.csv") if p.name != BEHAVIOUR_FILE)
+#: the behavioural test cases and the sensitivity templates have their own schemas
+#: (tests/test_behaviour.py, tests/test_sensitivity.py)
+OWN_SCHEMA = {artifact(name).path.rsplit("/", 1)[-1]
+              for name in ("behaviour_cases", "sensitivity_templates")}
+FILES = sorted(p for p in BUILTIN_DATA_DIR.glob("*/*.csv") if p.name not in OWN_SCHEMA)
 #: the recent spam and ham, with the day each message is dated to (data/builtin/DATA_CARD.md)
 RECENT = BUILTIN_DATA_DIR / "spam" / "recent.csv"
 EXTRA_COLUMNS = {RECENT: ["date"]}
