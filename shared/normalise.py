@@ -184,43 +184,51 @@ def _capitalised(token: str) -> bool:
     return len(token) > 1 and token[0].isupper() and any(c.islower() for c in token)
 
 
-def _is_name(token: str, names: frozenset[str], capitalised: bool,
-             seen_lower: Collection[str]) -> bool:
+def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str]) -> bool:
     lower = token.lower()
     if lower in names:
         return True
     joined = "'" in token or "’" in token or "-" in token
-    if not joined and not (capitalised and token[0].isupper()):
+    if not joined and not (mode != "list" and token[0].isupper()):
         return False  # the common case: a word in lower case, not on the list
     core = _POSSESSIVE.sub("", token) if joined else token
     if joined and all(p in names for p in re.split(r"['’-]", core.lower())):
         return True
     first = re.split(r"['’]", core)[0] if joined else core
-    return capitalised and _capitalised(first) and not _in(first.lower(),
-                                                           seen_lower or _common_words())
+    if mode == "list_and_capitalised":
+        return _capitalised(first) and not _in(first.lower(), known or _common_words())
+    if mode == "list_and_unseen":  # "Jessica", never "PayPal", "HMRC" or a word of training
+        return (len(first) > 1 and first[0].isupper() and first[1:].islower()
+                and first.lower() not in known and not _in(first.lower(), _common_words()))
+    return False
 
 
-def blind_names(text: str, mode: str = "list", seen_lower: Collection[str] = ()) -> str:
+def blind_names(text: str, mode: str = "list", known: Collection[str] = ()) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
-    ("Loved": "love"), is not in ``seen_lower``, the words the training texts held in lower
-    case. When the training texts held no case (``seen_lower`` empty: a corpus written in
-    lower case), English words that are no first names stand in for it. A contraction is
-    judged by its first part ("I'd"); a possessive keeps its "'s".
+    ("Loved": "love"), is not in ``known``, the words the training texts held in lower
+    case. When the training texts held no case (``known`` empty: a corpus written in
+    lower case), English words that are no first names stand in for it.
+
+    ``mode`` "list_and_unseen" (spam) also blinds a word written "Jessica" (one capital, then
+    lower case) that the training texts never held in any case (``known``) and that is no
+    English word: a brand or cue the training saw ("Amazon"), one with capitals inside
+    ("PayPal") or one in capitals ("HMRC", "FREE") stays, as the model may lean on it.
+
+    A contraction is judged by its first part ("I'd"); a possessive keeps its "'s".
     """
     if mode == "off":
         return text
     names = blinding_names()
-    capitalised = mode == "list_and_capitalised"
     # most texts name nobody: say so with set operations before looking at any token
-    if names.isdisjoint(_WORD_PART.findall(text.lower())) and not (capitalised and any(
-            _is_name(t, names, True, seen_lower) for t in _NAME_LIKE.findall(text)
+    if names.isdisjoint(_WORD_PART.findall(text.lower())) and not (mode != "list" and any(
+            _is_name(t, names, mode, known) for t in _NAME_LIKE.findall(text)
             if t[0].isupper())):
         return text
     pieces, end = [], 0
     for match in _NAME_LIKE.finditer(text):
         token = match.group(0)
-        if _is_name(token, names, capitalised, seen_lower):
+        if _is_name(token, names, mode, known):
             possessive = _POSSESSIVE.search(token)
             pieces += [text[end:match.start()], NAME_TOKEN,
                        possessive.group(0) if possessive else ""]
@@ -238,19 +246,28 @@ def _fixed_steps(text: str, confusables: bool, placeholders: bool) -> str:
 
 
 def text_path(confusables: bool, placeholders: bool, leet: bool, names: str,
-              seen_lower: Collection[str]) -> Callable[[str], str]:
+              known: Collection[str]) -> Callable[[str], str]:
     """The steps switched on, in the one order, as one function of a text."""
     def run(text: str) -> str:
         text = _fixed_steps(text, confusables, placeholders)
         if leet:
-            text = deleet(text, seen_lower)
-        return blind_names(text, names, seen_lower)
+            text = deleet(text, known)
+        return blind_names(text, names, known)
     return run
 
 
 #: a corpus where fewer than one text in this many uses capitals holds no case to learn from
 CASED_SHARE = 20
 _LOWER_WORD = re.compile(r"\b[^\W\d_A-Z]+\b")
+
+
+def known_words(texts: Collection[str], mode: str) -> set[str]:
+    """What the text path learns from the training texts: for "list_and_unseen", every word
+    they hold (lower-cased); otherwise the words they hold in lower case
+    (:func:`lower_case_words`)."""
+    if mode == "list_and_unseen":
+        return {w.lower() for text in texts for w in _WORD_PART.findall(text)}
+    return lower_case_words(texts)
 
 
 def lower_case_words(texts: Collection[str]) -> set[str]:
@@ -275,7 +292,8 @@ def for_spec(spec: object, training_texts: Collection[str]) -> Callable[[str], s
     """The text path stage 1's spec asks for, fitted on ``training_texts`` as the pipeline
     step (``shared.text.TextNormalizer``) is: the same function, without scikit-learn."""
     on = bool(spec.text_normalisation)
-    return text_path(on, on, on, spec.name_blinding, lower_case_words(training_texts))
+    return text_path(on, on, on, spec.name_blinding,
+                     known_words(training_texts, spec.name_blinding))
 
 
 def examples(texts: Collection[str], path: Callable[[str], str], n: int = 8) -> list[

@@ -31,9 +31,10 @@ def dataset_default(dataset: str) -> str:
     return f"data set {dataset} default"
 
 
-#: how the text path blinds person first names (``shared.normalise``): not at all, from the
-#: name list, or also capitalised words the training texts never held in lower case
-NAME_BLINDING = ("off", "list", "list_and_capitalised")
+#: how the text path blinds person first names (``shared.normalise.blind_names``): not at
+#: all, from the name list, or also capitalised words the training texts never held in lower
+#: case, or (spam) also words written "Jessica" that the training texts never held at all
+NAME_BLINDING = ("off", "list", "list_and_capitalised", "list_and_unseen")
 
 #: how stages 2 to 5 hold the data: all in memory, in chunks and partitions, or decided by size
 ENGINES = ("auto", "memory", "out_of_core")

@@ -124,15 +124,19 @@ SPAM = Task(
         max_false_positive_rate=0.03,
         confidence_threshold=0.6,
         max_low_confidence_share=0.35,
-        name_blinding="list",
+        name_blinding="list_and_unseen",
         notes=(
             "Spam disguises itself, so the text path normalises before any featurizer "
             "(text_normalisation): lookalike letters from other scripts become Latin, URLs, "
             "e-mail addresses, phone numbers, short codes, money and percentages become typed "
             "placeholders ('a link', not a domain seen once), and 'FR3E' or 'V-e-r-i-f-y' "
-            "are read as words. Names from the list are blinded (name_blinding 'list'): a "
-            "rule that blinded every capitalised unknown word would also blind cues such as "
-            "'PayPal', 'HMRC' or 'FREE'.",
+            "are read as words. Names from the list are blinded, and so are words written like "
+            "a name ('Chidi': one capital, then lower case) that the training messages never "
+            "held and that are no English words (name_blinding 'list_and_unseen'): a rule "
+            "that blinded every capitalised word the training never held in lower case would "
+            "also blind cues such as 'PayPal', 'HMRC' or 'FREE', which stay. Without it, the "
+            "character n-grams of a name the list does not hold move P(spam) by 0.05 on "
+            "average in stage 5's name check.",
             "Recall on spam (spam caught) is the headline metric; blocking a legitimate "
             "message costs more than letting one spam through, so the share of ham "
             "blocked must stay under max_false_positive_rate.",

@@ -67,11 +67,12 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
     """Pipeline step after :class:`TextCleaner`: the text path of ``shared.normalise``
     (confusables, typed placeholders, de-leet, name blinding), in that order.
 
-    ``fit`` keeps the words the training texts hold in lower case (one newline-joined
-    string: skops would write a set word by word): de-leet accepts them as words, and the
-    capitalised-name rule blinds a capitalised word only if it is not among them. The name
-    list itself comes from ``shared.names``. An old model file has no such step and keeps
-    its old behaviour.
+    ``fit`` keeps the words the training texts teach (``shared.normalise.known_words``: those
+    held in lower case, or for ``names="list_and_unseen"`` every word), as one newline-joined
+    string (skops would write a set word by word): de-leet accepts them as words, and the
+    name rules blind a capitalised word only if it is not among them. The name list itself
+    comes from ``shared.names``. An old model file has no such step and keeps its old
+    behaviour.
     """
 
     def __init__(self, confusables: bool = True, placeholders: bool = True, leet: bool = True,
@@ -83,12 +84,12 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Iterable[str], y: object = None) -> TextNormalizer:  # noqa: N803
         """Remember the words written in lower case in the (cleaned) training texts."""
-        from shared.normalise import lower_case_words
+        from shared.normalise import known_words
         from shared.problem import NAME_BLINDING
 
         if self.names not in NAME_BLINDING:
             raise ValueError(f"names={self.names!r}: choose one of {', '.join(NAME_BLINDING)}")
-        self.seen_lower_ = "\n".join(sorted(lower_case_words(str(t) for t in X)))
+        self.known_words_ = "\n".join(sorted(known_words([str(t) for t in X], self.names)))
         self._path = None
         return self
 
@@ -97,7 +98,7 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
         if path is None:
             from shared.normalise import text_path
 
-            seen = frozenset(self.seen_lower_.split("\n")) if self.seen_lower_ else frozenset()
+            seen = frozenset(self.known_words_.split("\n")) if self.known_words_ else frozenset()
             path = self._path = text_path(self.confusables, self.placeholders, self.leet,
                                           self.names, seen)
         return path

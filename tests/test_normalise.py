@@ -76,7 +76,7 @@ def test_the_step_keeps_the_raw_text_and_learns_lower_case_words():
     out = step.transform(["Jessica loved the hotel at www.x.com", "Priya said great"])
     assert list(out) == [f"{NAME_TOKEN} loved the hotel at xxurl", f"{NAME_TOKEN} said great"]
     assert raw_text(out[0]) == "Jessica loved the hotel at www.x.com"
-    assert "great" in step.seen_lower_.split("\n")
+    assert "great" in step.known_words_.split("\n")
 
 
 def test_a_corpus_written_in_lower_case_teaches_no_case():
@@ -101,3 +101,11 @@ def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec)
     probe = ["Oluwaseun loved it", "FR3E offer at www.a.example"]
     assert np.array_equal(loaded.predict_proba(probe), model.predict_proba(probe))
     assert modelfile.save_model(loaded, tmp_path / "again.skops").read_bytes() == path.read_bytes()
+
+
+def test_spam_blinds_unseen_name_like_words_but_keeps_brands_and_cues():
+    known = normalise.known_words(["Your Amazon parcel", "FREE entry, text WIN"],
+                                  "list_and_unseen")
+    text = "Hi Chidi, Oluwaseun: your Amazon PayPal HMRC FREE refund"
+    assert normalise.blind_names(text, "list_and_unseen", known) == \
+        f"Hi {NAME_TOKEN}, {NAME_TOKEN}: your Amazon PayPal HMRC FREE refund"
