@@ -87,3 +87,13 @@ def describe(table: pd.DataFrame | None) -> str:
     return (f"The future: test rows dated {table.attrs['cutoff']} or later "
             f"({int(table['future rows'].iloc[0])} texts). Trained on the past only, ROC-AUC on "
             f"them moves by {gap:+.3f} against the random split's model.")
+
+
+def evaluate(cat: Any, trained: Any, spec: ProblemSpec) -> pd.DataFrame | None:
+    """:func:`compare` on stage 3's splits; None out of core, where the splits are parts on
+    disk (the comparison refits the model in memory)."""
+    from shared import engines
+
+    if engines.engine_of(cat) != engines.MEMORY:
+        return None
+    return compare(trained, cat.read("train"), cat.read("test"), spec)
