@@ -31,6 +31,11 @@ def dataset_default(dataset: str) -> str:
     return f"data set {dataset} default"
 
 
+#: the optional feature groups a spec's ``feature_groups`` may name: the keys of
+#: ``shared.features.OPTIONAL_GROUPS`` (tests/test_features.py checks that they agree),
+#: listed here so that stages 1 to 3 validate a spec without importing scikit-learn
+FEATURE_GROUPS = ("char", "shape", "lexicon")
+
 #: how stages 2 to 5 hold the data: all in memory, in chunks and partitions, or decided by size
 ENGINES = ("auto", "memory", "out_of_core")
 
@@ -85,6 +90,9 @@ class ProblemSpec:
     #: than ``max_memory_rows`` (see ``shared.engines.resolve_engine``)
     engine: str = "auto"
     max_memory_rows: int = 100_000
+    #: the optional feature groups (``FEATURE_GROUPS``) stage 4's grids switch off and on
+    #: next to the word n-grams; the others stay off (``shared.models.candidates``)
+    feature_groups: tuple[str, ...] = ("char",)
 
     @property
     def negative_label(self) -> str:
@@ -177,6 +185,13 @@ class ProblemSpec:
                 f"max_memory_rows={self.max_memory_rows!r}: use a whole number of rows of at "
                 "least 1 (auto takes the out-of-core path above it)"
             )
+        unknown_groups = [g for g in self.feature_groups if g not in FEATURE_GROUPS]
+        if (isinstance(self.feature_groups, str) or unknown_groups
+                or len(set(self.feature_groups)) != len(self.feature_groups)):
+            problems.append(
+                f"feature_groups={self.feature_groups!r}: name each of "
+                f"{', '.join(FEATURE_GROUPS)} at most once"
+            )
         if problems:
             raise ProblemSpecError("invalid problem spec:\n  - " + "\n  - ".join(problems))
         return self
@@ -221,6 +236,7 @@ class ProblemSpec:
         payload["labels"] = list(self.labels)
         payload["notes"] = list(self.notes)
         payload["protected_capabilities"] = list(self.protected_capabilities)
+        payload["feature_groups"] = list(self.feature_groups)
         payload["value_sources"] = dict(sorted(self.value_sources.items()))
         return payload
 
@@ -233,8 +249,9 @@ class ProblemSpec:
         data = dict(payload)
         data["labels"] = tuple(data["labels"])
         data["notes"] = tuple(data.get("notes", ()))
-        if "protected_capabilities" in data:
-            data["protected_capabilities"] = tuple(data["protected_capabilities"])
+        for name in ("protected_capabilities", "feature_groups"):
+            if name in data:
+                data[name] = tuple(data[name])
         return cls(**data).validate()
 
 

@@ -63,6 +63,7 @@ SENTIMENT = Task(
         confidence_threshold=0.6,
         max_low_confidence_share=0.45,
         max_unknown_word_share=0.3,
+        feature_groups=("char", "lexicon"),
         notes=(
             "Both errors cost about the same, so F1 on the positive class with a 0.5 "
             "threshold is the headline metric.",
@@ -108,6 +109,7 @@ SPAM = Task(
         max_false_positive_rate=0.03,
         confidence_threshold=0.6,
         max_low_confidence_share=0.35,
+        feature_groups=("char", "shape"),
         notes=(
             "Recall on spam (spam caught) is the headline metric; blocking a legitimate "
             "message costs more than letting one spam through, so the share of ham "
