@@ -248,12 +248,17 @@ def candidates_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
 
 
 def grid_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
-    """The grid itself: each candidate's searched parameters and their values."""
+    """The grid itself: each candidate's searched parameters and their values, and how they
+    are searched: in every combination (the grid), or at the family's best configuration
+    only (its ``local_grids``: ``shared.grid_extension``)."""
     rows = []
     for candidate in candidates:
-        for name, values in candidate.grids[budget].items():
-            shown = [describe_params({name: v}).split("=")[-1] for v in values]
-            rows.append({"model": candidate.name, "parameter": name, "values": ", ".join(shown)})
+        for how, grid in (("grid", candidate.grids[budget]),
+                          ("at the best", candidate.local_grids.get(budget, {}))):
+            for name, values in grid.items():
+                shown = [describe_params({name: v}).split("=")[-1] for v in values]
+                rows.append({"model": candidate.name, "parameter": name,
+                             "values": ", ".join(shown), "searched": how})
     return pd.DataFrame(rows).set_index(["model", "parameter"])
 
 
