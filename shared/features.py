@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
+from shared.text import text_step_tags
 from shared.text_rules import MAX_TEXT_CHARS
 
 # No vocabulary term can hold a newline: texts are cleaned (white space collapsed to
@@ -120,6 +121,10 @@ class TextShape(TransformerMixin, BaseEstimator):
                 for text, raw in zip(texts, raw_texts(texts), strict=True)]
         return sp.csr_matrix(np.array(rows, dtype=float).reshape(len(rows), 4))
 
+    def __sklearn_tags__(self):  # noqa: D105
+        # nothing to fit: a pipeline holding the group is fitted once its other steps are
+        return text_step_tags(super().__sklearn_tags__())
+
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """The columns' names (the union prefixes them: ``shape__upper_share``)."""
         return np.array(["length", "upper_share", "digit_share", "link"], dtype=object)
@@ -180,6 +185,10 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
         """One row of four values in [0, 1] per text."""
         rows = [vader_scores(raw) for raw in raw_texts(X)]
         return sp.csr_matrix(np.array(rows, dtype=float).reshape(len(rows), 4))
+
+    def __sklearn_tags__(self):  # noqa: D105
+        # nothing to fit: a pipeline holding the group is fitted once its other steps are
+        return text_step_tags(super().__sklearn_tags__())
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """The columns' names (the union prefixes them: ``lexicon__compound``)."""
