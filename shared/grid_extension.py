@@ -12,7 +12,10 @@ with the grid's as they are:
   ``alpha``) is the grid's largest or smallest, the grid is extended on that side, at the
   grid's own ratio between its last two values, one value at a time from the best
   configuration, until a new value scores no better (the best is then inside the extended
-  grid) or after ``MAX_EXTENSIONS`` values.
+  grid) or after ``MAX_EXTENSIONS`` values;
+- :func:`complete_ablation`: a best found that way has no configuration differing from it in
+  one feature setting alone, which stage 4's ablation compares it with; those are scored for
+  the families a selection rule could choose.
 
 The new configurations join the search's table as rows of the last round, with new config
 ids and their out-of-fold scores, so choosing, the ablation and the saved results see them as
@@ -52,6 +55,7 @@ def refine(
     by_name = {c.name: c for c in candidates}
     local = try_at_best(result, by_name, labels, spec, budget, n_jobs)
     edges = extend_edges(result, by_name, labels, spec, budget, n_jobs)
+    complete_ablation(result, by_name, labels, spec, budget, n_jobs)
     result.extensions = pd.DataFrame(local + edges, columns=EXTENSION_COLUMNS)
     result.features = None  # the blocks of every fold: free them once nothing more is scored
     return result
@@ -156,6 +160,46 @@ def extend_edges(
             "best": f"{best:g}", "outcome": entry["outcome"],
         })
     return report
+
+
+def complete_ablation(
+    result: search.SearchResult, candidates: dict[str, Candidate], labels: np.ndarray,
+    spec: ProblemSpec, budget: str, n_jobs: int = -1, passes: int = 2,
+) -> None:
+    """Score the feature neighbours of the families a selection rule could choose, where
+    the search has not: each ``features__`` setting of the family's best configuration
+    changed alone (``shared.training.feature_ablation`` compares the chosen configuration with
+    exactly these). A best found past the grid's edge, or at a local setting, has none yet.
+
+    The families are those whose best mean is within one standard error of the top family's
+    (``training.choose``'s rules take the top one or the simplest of these). A neighbour that
+    scores higher becomes its family's best, so up to ``passes`` rounds are run.
+    """
+    for _ in range(passes):
+        best = _best_rows(result)
+        top = max(best.values(), key=lambda row: row["mean"])
+        margin = top["std"] / np.sqrt(spec.cv_folds)
+        have = set(zip(result.final()["model"], result.final()["params"], strict=True))
+        tries = []
+        for name, row in best.items():
+            if row["mean"] < top["mean"] - margin or name not in candidates:
+                continue
+            candidate = candidates[name]
+            grid = {**candidate.grids.get(budget, {}), **candidate.local_grids.get(budget, {})}
+            for key, values in grid.items():
+                if not key.startswith("features__"):
+                    continue
+                for value in values:
+                    params = {**row["raw_params"], key: value}
+                    if key not in candidate.grids.get(budget, {}) and value is values[0]:
+                        del params[key]  # a local setting off: as the grid's rows, unnamed
+                    shown = describe_params(params)
+                    if (name, shown) not in have:
+                        have.add((name, shown))
+                        tries.append((candidate, params))
+        if not tries:
+            return
+        _score(result, tries, labels, spec, n_jobs)
 
 
 def _best_rows(result: search.SearchResult) -> dict[str, pd.Series]:

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from shared import grid_extension, models, search, training
 from shared.catalog import Catalog
-from shared.features import SentimentLexicon
+from shared.features import SentimentLexicon, char_tfidf
 
 LABELS = np.array(["negative", "positive"] * 5)
 COLUMNS = ["model", "params", "round", "texts", "mean", "std", "train_mean", "train_std",
@@ -108,3 +108,22 @@ def test_the_extended_rows_are_those_a_search_of_them_gives(spec):
                                                n_jobs=1)
         assert row["fold_scores"] == alone["fold_scores"]
         assert np.array_equal(result.oof[index], oof)
+
+
+def test_a_best_past_the_edge_gets_the_neighbours_the_ablation_compares_it_with(monkeypatch,
+                                                                                spec):
+    char = char_tfidf()
+
+    def score(params):  # C=27 is best; the character n-grams add 0.05
+        return peaked_at(30.0)(params) + (0.05 if params["features__char"] is char else 0.0)
+
+    monkeypatch.setattr(search, "cross_validate", scored_by(score))
+    candidate = family({"clf__C": [1.0, 3.0], "features__char": ["drop", char]})
+    result = grid_extension.refine(searched(candidate, score), [candidate], LABELS, spec, "quick")
+    final = training.best_per_model(result.final())
+    chosen = final.iloc[0]
+    assert chosen["params"] == "C=27, word+char n-grams"
+    ablation = training.feature_ablation(result.table, chosen)
+    assert ablation[["setting", "alternative"]].values.tolist() == [["char", "word n-grams"]]
+    assert ablation["gain"].iloc[0] == pytest.approx(0.05)
+    assert len(result.table) == 4 + 3 + 1  # the grid, three extensions, one neighbour
