@@ -12,7 +12,9 @@ with the grid's as they are:
   ``alpha``) is the grid's largest or smallest, the grid is extended on that side, at the
   grid's own ratio between its last two values, one value at a time from the best
   configuration, until a new value scores no better (the best is then inside the extended
-  grid) or after ``MAX_EXTENSIONS`` values;
+  grid), scores better only within the noise of the fold scores (their paired differences'
+  standard error: on a few hundred texts a value can win every step by one text a fold,
+  which is no reason to go on), or after ``MAX_EXTENSIONS`` values;
 - :func:`complete_ablation`: a best found that way has no configuration differing from it in
   one feature setting alone, which stage 4's ablation compares it with; those are scored for
   the families a selection rule could choose.
@@ -107,9 +109,11 @@ def extend_edges(
     """Extend each family's regularisation grid past the edge its best value sits on.
 
     All families step together (one scoring call per step, their fits in parallel); a
-    family stops when its new value scores no better than its best, or after
-    ``MAX_EXTENSIONS`` values. The rows are added to ``result``. Returns a report row per
-    family and extended parameter, including those whose best was inside the grid.
+    family stops when its new value scores no better than its best, or better only within
+    the fold noise (:func:`_paired_gain`; the new value is then its best, at the extended
+    edge, and the report says why), or after ``MAX_EXTENSIONS`` values. The rows are added
+    to ``result``. Returns a report row per family and extended parameter, including those
+    whose best was inside the grid.
     """
     state: dict[tuple[str, str], dict[str, Any]] = {}
     for name, row in _best_rows(result).items():
@@ -141,7 +145,13 @@ def extend_edges(
         for (name, key), config in zip(active, added, strict=True):
             entry = state[(name, key)]
             new = result.table[result.table["config"] == config].iloc[-1]
-            if new["mean"] > entry["row"]["mean"]:
+            gain, noise = _paired_gain(new["fold_scores"], entry["row"]["fold_scores"])
+            if gain > noise:
+                entry["row"] = new
+            elif gain > 0:  # a higher mean, but within the folds' noise: no further
+                entry["outcome"] = (f"{entry['side']} the grid: {new['raw_params'][key]:g} "
+                                    f"scored higher by {gain:.4f}, within the fold noise "
+                                    f"({noise:.4f}); extended no further")
                 entry["row"] = new
             else:
                 entry["outcome"] = (f"{entry['side']} the grid: extended until a value "
@@ -200,6 +210,15 @@ def complete_ablation(
         if not tries:
             return
         _score(result, tries, labels, spec, n_jobs)
+
+
+def _paired_gain(new: Sequence[float], best: Sequence[float]) -> tuple[float, float]:
+    """The mean gain of ``new``'s fold scores over ``best``'s on the same folds, and its
+    standard error: a gain within it is the folds' noise, not a better setting."""
+    difference = np.subtract(new, best)
+    noise = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 \
+        else 0.0
+    return float(difference.mean()), noise
 
 
 def _best_rows(result: search.SearchResult) -> dict[str, pd.Series]:

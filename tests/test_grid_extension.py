@@ -22,13 +22,16 @@ def family(grid: dict, local: dict | None = None) -> models.Candidate:
         LogisticRegression()), {"quick": grid}, local_grids={"quick": local or {}})
 
 
-def scored_by(score):
-    """A stand-in for ``search.cross_validate`` whose mean score is ``score(params)``."""
+def scored_by(score, spread=lambda params: 0.0):
+    """A stand-in for ``search.cross_validate`` whose mean score is ``score(params)``, its two
+    fold scores that mean plus and minus ``spread(params)``."""
     def cross_validate(configs, texts, labels, spec, n_jobs=-1, splits=None, features=None):
         rows = [{"model": c.candidate.name, "params": models.describe_params(c.params),
                  "mean": score(c.params), "std": 0.0, "train_mean": 1.0, "train_std": 0.0,
                  "fit_seconds": 0.0, "complexity": c.candidate.complexity,
-                 "fold_scores": [score(c.params)] * 2, "train_fold_scores": [1.0] * 2,
+                 "fold_scores": [score(c.params) + spread(c.params),
+                                 score(c.params) - spread(c.params)],
+                 "train_fold_scores": [1.0] * 2,
                  "convergence_warnings": [], "raw_params": c.params} for c in configs]
         return rows, [np.full(len(labels), score(c.params)) for c in configs]
     return cross_validate
@@ -70,6 +73,19 @@ def test_a_best_value_on_the_edge_extends_the_grid(monkeypatch, spec, grid, peak
     assert set(result.oof) == set(table.index) and result.features is None
     final = training.best_per_model(result.final())
     assert final.iloc[0]["raw_params"]["clf__C"] == best
+
+
+def test_a_gain_within_the_fold_noise_ends_the_extension(monkeypatch, spec):
+    # C=9 scores log10(3) = 0.48 higher than C=3 on average, but one fold 1.08 higher and the
+    # other 0.12 lower: the paired differences' standard error (0.6) is larger than the gain
+    score = peaked_at(1000.0)
+    spread = lambda params: 0.6 if params["clf__C"] > 3 else 0.0  # noqa: E731
+    monkeypatch.setattr(search, "cross_validate", scored_by(score, spread))
+    candidate = family({"clf__C": [1.0, 3.0]})
+    result = grid_extension.refine(searched(candidate, score), [candidate], LABELS, spec, "quick")
+    [report] = result.extensions.to_dict("records")
+    assert (report["tried"], report["best"]) == ("9", "9")
+    assert "within the fold noise" in report["outcome"] and len(result.table) == 3
 
 
 def test_a_local_setting_is_tried_at_the_best_configuration_only(monkeypatch, spec):
