@@ -150,8 +150,8 @@ def extend_edges(
                 entry["row"] = new
             elif gain > 0:  # a higher mean, but within the folds' noise: no further
                 entry["outcome"] = (f"{entry['side']} the grid: {new['raw_params'][key]:g} "
-                                    f"scored higher by {gain:.4f}, within the fold noise "
-                                    f"({noise:.4f}); extended no further")
+                                    f"scored higher by {gain:.2g}, within the fold noise "
+                                    f"({noise:.2g}); extended no further")
                 entry["row"] = new
             else:
                 entry["outcome"] = (f"{entry['side']} the grid: extended until a value "
