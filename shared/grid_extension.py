@@ -49,8 +49,9 @@ def refine(
     result: search.SearchResult, candidates: Sequence[Candidate], labels: Sequence[str],
     spec: ProblemSpec, budget: str, n_jobs: int = -1,
 ) -> search.SearchResult:
-    """The search's result with :func:`try_at_best`'s and :func:`extend_edges`' rows added,
-    and their report in ``extensions``; its kept feature blocks are released."""
+    """The search's result with the rows of :func:`try_at_best`, :func:`extend_edges` and
+    :func:`complete_ablation` added, in that order (each starts from the best so far), and
+    the first two's report in ``extensions``; its kept feature blocks are released."""
     if result.features is None:
         raise ValueError("the search kept no feature blocks: run it with keep_features=True")
     labels = np.asarray(labels)
