@@ -27,7 +27,7 @@ as the publications did. The data come from the cache the loaders use
 
 Usage::
 
-    python benchmarks/quality.py [--json PATH] [--only rt-polarity|sms-spam]
+    python benchmarks/quality.py [--json PATH] [--only rt-polarity|sms-spam] [--groups char,lexicon]
 
 It is a benchmark, not a test: it prints a table and takes several minutes.
 """
@@ -77,16 +77,18 @@ def _announce(data, spec) -> None:
 def select(
     texts: pd.Series, labels: pd.Series, spec: ProblemSpec, method: str
 ) -> tuple[object, dict, np.ndarray]:
-    """Stage 4's full-budget search and 'best' choice: the unfitted chosen pipeline, what was
-    chosen, and its out-of-fold scores from the search."""
+    """Stage 4's full-budget search (over the spec's feature groups) and 'best' choice: the
+    unfitted chosen pipeline, what was chosen, and its out-of-fold scores from the search."""
     began = time.perf_counter()
-    candidates = models.candidates(spec.seed)
+    candidates = models.for_spec(spec)
     train = pd.DataFrame({"text": list(texts), "label": list(labels)})
     result = training.run_search(candidates, train, spec, "full", method)
     final = training.best_per_model(result.final())
     index, _ = training.choose(final, "best", spec.cv_folds)
     chosen = final.loc[index]
     seconds = time.perf_counter() - began
+    for _, row in result.extensions.iterrows():
+        print(f"  {row['model']}, {row['parameter']}: best {row['best']} ({row['outcome']})")
     print(f"  search ({training.resolve_search(method, 'full')}): "
           f"{result.table['config'].nunique()} configurations, {len(result.table)} scored x "
           f"{spec.cv_folds} folds in {seconds:.0f} s; chosen {chosen['model']} "
@@ -96,10 +98,11 @@ def select(
     return training.configured(candidate, chosen["raw_params"]), info, result.oof[index]
 
 
-def rt_polarity(method: str) -> dict[str, float]:
+def rt_polarity(method: str, groups: tuple[str, ...] | None = None) -> dict[str, float]:
     """10-fold stratified CV accuracy of the chosen model on rt-polarity."""
     data = load_dataset("rt-polarity", "sentiment")
-    spec = get_task("sentiment").spec.with_overrides(primary_metric="accuracy")
+    spec = get_task("sentiment").spec.with_overrides(primary_metric="accuracy",
+                                                     feature_groups=groups)
     _announce(data, spec)
     model, info, _ = select(data.frame["text"], data.frame["label"], spec, method)
     ten_fold = spec.with_overrides(cv_folds=10)
@@ -114,7 +117,9 @@ def rt_polarity(method: str) -> dict[str, float]:
     }
 
 
-def sms_spam(method: str) -> tuple[dict[str, float], dict[str, float], float]:
+def sms_spam(
+    method: str, groups: tuple[str, ...] | None = None
+) -> tuple[dict[str, float], dict[str, float], float]:
     """Hold-out 30% train / 70% test on sms-spam; threshold chosen on the train part only.
 
     Returns the metrics at the chosen threshold, the metrics at 0.5 for
@@ -122,7 +127,7 @@ def sms_spam(method: str) -> tuple[dict[str, float], dict[str, float], float]:
     """
     data = load_dataset("sms-spam-only", "spam")  # the published corpus alone, as published
     spec = get_task("spam").spec.with_overrides(
-        max_false_positive_rate=SMS_MAX_HAM_BLOCKED, primary_metric="mcc"
+        max_false_positive_rate=SMS_MAX_HAM_BLOCKED, primary_metric="mcc", feature_groups=groups
     )
     _announce(data, spec)
     frame = data.frame
@@ -190,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="stage 4's search method (auto: successive halving for these sets)")
     parser.add_argument("--only", choices=("rt-polarity", "sms-spam"),
                         help="run one data set only")
+    parser.add_argument("--groups", type=lambda text: tuple(filter(None, text.split(","))),
+                        help="the optional feature groups to search, comma-separated (default: "
+                             "the task's feature_groups; '' for none)")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
@@ -198,13 +206,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "rt-polarity"):
                 began = time.perf_counter()
                 print("rt-polarity: 10-fold stratified cross-validation accuracy")
-                results["rt-polarity"] = rt_polarity(args.search)
+                results["rt-polarity"] = rt_polarity(args.search, args.groups)
                 print(rt_table(results["rt-polarity"]).to_string())
                 print(f"  ({time.perf_counter() - began:.1f} s)\n")
             if args.only in (None, "sms-spam"):
                 began = time.perf_counter()
                 print("sms-spam: hold-out, 30% train / 70% test")
-                chosen, at_half, threshold = sms_spam(args.search)
+                chosen, at_half, threshold = sms_spam(args.search, args.groups)
                 results["sms-spam"] = chosen
                 print(sms_table(chosen, at_half, threshold).to_string())
                 print(f"  ({time.perf_counter() - began:.1f} s)\n")

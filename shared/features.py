@@ -1,13 +1,19 @@
-"""Text features: word and character n-gram TF-IDF, and NB log-count-ratio scaling.
+"""Text features: word and character n-gram TF-IDF, a text's shape, a sentiment lexicon,
+and NB log-count-ratio scaling.
 
 Every TF-IDF pipeline's ``features`` step is a ``FeatureUnion``: the word n-grams,
 always, then each optional group of :data:`OPTIONAL_GROUPS`, which stage 4's
-grids switch off and on (``docs/adding_a_feature.md`` adds one).
+grids switch off and on (``docs/adding_a_feature.md`` adds one). The groups that
+read a text's surface (:class:`TextShape`, :class:`SentimentLexicon`) read each
+text's ``raw`` attribute where it has one: the cleaned text before a normalising
+step replaced names, links and numbers by placeholders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -15,6 +21,9 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
+
+from shared.text import text_step_tags
+from shared.text_rules import MAX_TEXT_CHARS
 
 # No vocabulary term can hold a newline: texts are cleaned (white space collapsed to
 # single spaces) before any vectorizer sees them.
@@ -67,12 +76,135 @@ def char_tfidf(ngram_range: tuple[int, int] = (2, 5), min_df: int = 2) -> TfidfV
     )
 
 
+def raw_texts(X: Iterable[Any]) -> list[str]:  # noqa: N803
+    """Each text as it was before normalisation: its ``raw`` attribute where it has one
+    (a normalising step's output), else the text itself."""
+    return [str(getattr(text, "raw", text)) for text in X]
+
+
+# a link in a text: a URL with a scheme or "www.", an e-mail address, or a bare domain
+# ("win.example.com", "bit.ly/x"); the endings are a short list, without the two-letter
+# words ("in", "me", "us") that a missing space after a full stop would turn into domains
+_LINK = re.compile(
+    r"(?:https?://|www\.)\S"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|info|biz|io|uk|ly|tv|gov|edu)"
+    r"\b(?![.-]?\w)",
+    re.IGNORECASE,
+)
+# the placeholders a normalising step puts where it removed a link or an address
+_LINK_PLACEHOLDER = re.compile(r"\bxx(?:url|link|email|mail|domain)\b")
+
+
+class TextShape(TransformerMixin, BaseEstimator):
+    """How a text looks, not which words it has: its length (log scale, 1.0 at
+    MAX_TEXT_CHARS), its share of upper-case letters, its share of digits, and whether it
+    holds a link (a URL, a bare domain or an e-mail address: 1.0, else 0.0).
+
+    The shares are read on the raw text (:func:`raw_texts`): a normaliser that lower-cases
+    or replaces numbers by placeholders would otherwise hide what spam looks like. A link
+    counts in the raw text, or as a link placeholder (``xxurl``) in the text itself.
+    """
+
+    def fit(self, X, y=None) -> TextShape:  # noqa: N803
+        """Nothing to learn."""
+        return self
+
+    def transform(self, X) -> sp.csr_matrix:  # noqa: N803
+        """One row of four values in [0, 1] per text."""
+        texts = list(X)
+        rows = [[np.log1p(len(raw)) / np.log1p(MAX_TEXT_CHARS),
+                 sum(c.isupper() for c in raw) / max(1, sum(c.isalpha() for c in raw)),
+                 sum(c.isdigit() for c in raw) / max(1, len(raw)),
+                 float(_LINK.search(raw) is not None
+                       or _LINK_PLACEHOLDER.search(str(text)) is not None)]
+                for text, raw in zip(texts, raw_texts(texts), strict=True)]
+        return sp.csr_matrix(np.array(rows, dtype=float).reshape(len(rows), 4))
+
+    def __sklearn_tags__(self):  # noqa: D105
+        # nothing to fit: a pipeline holding the group is fitted once its other steps are
+        return text_step_tags(super().__sklearn_tags__())
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """The columns' names (the union prefixes them: ``shape__upper_share``)."""
+        return np.array(["length", "upper_share", "digit_share", "link"], dtype=object)
+
+
+@functools.cache
+def _vader() -> Any:
+    """VADER's analyzer, built once per process: it reads its lexicon file (7,500 entries)
+    when built. Imported here so that only a process that scores the group pays for it."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+#: texts up to this long are remembered by :func:`_cached_scores` (short texts are what the
+#: search scores again and again; at most CACHED_TEXTS of them keep the cache to tens of MB)
+CACHED_CHARS = 1_000
+CACHED_TEXTS = 1 << 15
+
+
+def vader_scores(text: str) -> tuple[float, float, float, float]:
+    """VADER's neg, neu and pos shares and its compound score moved to [0, 1], of one text.
+
+    The analyzer is pure Python (about 0.15 ms a sentence), and the search scores each
+    training text once in every fold: a text scored before in this process is not scored
+    again (:func:`_cached_scores`).
+    """
+    return _cached_scores(text) if len(text) <= CACHED_CHARS else _scores(text)
+
+
+@functools.lru_cache(maxsize=CACHED_TEXTS)
+def _cached_scores(text: str) -> tuple[float, float, float, float]:
+    return _scores(text)
+
+
+def _scores(text: str) -> tuple[float, float, float, float]:
+    scores = _vader().polarity_scores(text)
+    return scores["neg"], scores["neu"], scores["pos"], (scores["compound"] + 1.0) / 2.0
+
+
+class SentimentLexicon(TransformerMixin, BaseEstimator):
+    """Negation-aware lexicon scores of a text's raw words (VADER, Hutto & Gilbert 2014):
+    the shares of negative, neutral and positive sentiment and the overall polarity, each
+    in [0, 1] (complement naive Bayes refuses negative values).
+
+    A bag of words sees "not good" as "not" and "good"; VADER's rules turn the polarity
+    of a word after a negation, and weigh intensifiers ("very"), capitals and "!" too, so it
+    reads the raw text (:func:`raw_texts`). Its analyzer is held per process, never by the
+    transformer: a fitted group's state is its (empty) parameters, and a model file holds
+    no lexicon.
+    """
+
+    def fit(self, X, y=None) -> SentimentLexicon:  # noqa: N803
+        """Nothing to learn: the lexicon is VADER's own."""
+        return self
+
+    def transform(self, X) -> sp.csr_matrix:  # noqa: N803
+        """One row of four values in [0, 1] per text."""
+        rows = [vader_scores(raw) for raw in raw_texts(X)]
+        return sp.csr_matrix(np.array(rows, dtype=float).reshape(len(rows), 4))
+
+    def __sklearn_tags__(self):  # noqa: D105
+        # nothing to fit: a pipeline holding the group is fitted once its other steps are
+        return text_step_tags(super().__sklearn_tags__())
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """The columns' names (the union prefixes them: ``lexicon__compound``)."""
+        return np.array(["negative", "neutral", "positive", "compound"], dtype=object)
+
+
 #: the feature groups stage 4 switches off and on next to the word n-grams: each one's name
 #: in the FeatureUnion (the grids' ``features__<name>``) and the function that makes it. A
-#: group added here is in every TF-IDF pipeline, off ("drop"), and both ways in every grid
-#: of the linear families (``shared.models.candidates``); its type must also be listed in
+#: group added here is in every TF-IDF pipeline, off ("drop"); a task searches those its
+#: spec names (``ProblemSpec.feature_groups``, whose valid names are
+#: ``shared.problem.FEATURE_GROUPS``: add it there too) in the grids of the linear families
+#: (``shared.models.candidates``); its type must also be listed in
 #: ``shared.modelfile.TRUSTED_TYPES``.
-OPTIONAL_GROUPS: dict[str, Callable[[], Any]] = {"char": char_tfidf}
+OPTIONAL_GROUPS: dict[str, Callable[[], Any]] = {
+    "char": char_tfidf, "shape": TextShape, "lexicon": SentimentLexicon,
+}
 
 
 def text_features(char: bool = False) -> FeatureUnion:

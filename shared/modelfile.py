@@ -30,6 +30,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shared.text.TextNormalizer",
     "shared.features.CompactTfidfVectorizer",
     "shared.features.LogCountRatio",
+    "shared.features.TextShape",
+    "shared.features.SentimentLexicon",
     "shared.known_words.KnownWords",
     "sklearn.frozen._frozen.FrozenEstimator",
     "sklearn.calibration._CalibratedClassifier",

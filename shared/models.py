@@ -31,6 +31,14 @@ from shared.known_words import KnownWords
 from shared.text import TextCleaner, TextNormalizer
 
 BUDGETS = ("quick", "full")
+#: the optional feature groups every grid searches unless told otherwise (a task's own list
+#: is its spec's ``feature_groups``)
+DEFAULT_GROUPS = ("char",)
+#: the groups the full budget crosses with every vectorizer setting. The others (a few dense
+#: columns each: shape, lexicon) add about the same to every setting, so on the full budget
+#: they are tried at each family's best configuration only (``Candidate.local_grids``,
+#: ``shared.grid_extension``) instead of doubling a grid of 24 to 32 configurations a family
+FULL_GRID_GROUPS = ("char",)
 
 
 def majority_baseline() -> Pipeline:
@@ -68,6 +76,9 @@ class Candidate:
     pipeline: Pipeline
     grids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     expensive: bool = False
+    #: per budget, parameters tried after the grid at the family's best configuration only,
+    #: each other value one at a time (``shared.grid_extension.try_at_best``)
+    local_grids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
 
 def text_normaliser(spec: Any) -> TextNormalizer | None:
@@ -79,19 +90,33 @@ def text_normaliser(spec: Any) -> TextNormalizer | None:
     return TextNormalizer(confusables=on, placeholders=on, leet=on, names=spec.name_blinding)
 
 
-def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Candidate]:
+def for_spec(spec: Any) -> list[Candidate]:
+    """Stage 4's candidates for stage 1's spec: its seed, feature groups and text path."""
+    return candidates(spec.seed, spec.feature_groups, text_normaliser(spec))
+
+
+def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
+               normaliser: TextNormalizer | None = None) -> list[Candidate]:
     """The candidates of stage 4, simplest first, each with a grid per budget.
 
     The ``quick`` grids (small data sets) search each model's main setting and
-    each optional feature group off and on (:func:`feature_group_grid`: word
-    versus word + character n-grams); the forest, which costs as much as the
-    four linear families together, searches its features per split and leaf size
-    with 100 trees (four forests of 100 trees cost what one of 200 did). The
+    each optional feature group of ``groups`` off and on (:func:`feature_group_grid`:
+    word versus word + character n-grams, and so on); the forest, which costs as much as
+    the four linear families together, searches its features per split and leaf size
+    with 100 trees (four forests of 100 trees cost what one of 200 did). Every pipeline
+    starts with the cleaner and ``normaliser`` (:func:`text_normaliser`). The
     ``full`` grids (real data sets) also search the word n-gram range and the
     minimum document frequency of the vectorizer, and the forest's size too; its
     leaves hold at least two texts there (a leaf of one text grows deep trees that
-    take eight times as long), and its grid is searched by successive halving.
+    take eight times as long), and its grid is searched by successive halving. On the
+    full budget the groups outside ``FULL_GRID_GROUPS`` are switched at each linear
+    family's best configuration only (``local_grids``). The groups a task searches are
+    its spec's ``feature_groups``; the others stay off.
     """
+    unknown = sorted(set(groups) - set(OPTIONAL_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown feature group(s) {unknown}: choose among "
+                         f"{', '.join(OPTIONAL_GROUPS)}")
     lr = LogisticRegression(class_weight="balanced", max_iter=3000, random_state=seed)
     svm = CalibratedClassifierCV(
         LinearSVC(class_weight="balanced", random_state=seed), method="sigmoid", cv=3
@@ -102,33 +127,35 @@ def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Cand
                                      else "passthrough"),
          ("features", word_tfidf(min_df=2)), ("clf", forest)]
     )
-    groups = feature_group_grid()
-    words = {**groups, "features__word__ngram_range": [(1, 1), (1, 2)],
-             "features__word__min_df": [1, 2]}
+    quick = feature_group_grid(groups)
+    words = {**feature_group_grid([g for g in groups if g in FULL_GRID_GROUPS]),
+             "features__word__ngram_range": [(1, 1), (1, 2)], "features__word__min_df": [1, 2]}
+    local = {"full": feature_group_grid([g for g in groups if g not in FULL_GRID_GROUPS])}
+    shown = _features_description(groups)
     return [
         Candidate(
-            "complement naive Bayes", "word (+char) TF-IDF, complement naive Bayes", 1,
+            "complement naive Bayes", f"{shown}, complement naive Bayes", 1,
             text_pipeline(ComplementNB(), normaliser=normaliser),
-            {"quick": {"clf__alpha": [0.3, 1.0], **groups},
-             "full": {"clf__alpha": [0.1, 0.3, 1.0], **words}},
+            {"quick": {"clf__alpha": [0.3, 1.0], **quick},
+             "full": {"clf__alpha": [0.1, 0.3, 1.0], **words}}, local_grids=local,
         ),
         Candidate(
-            "logistic regression", "word (+char) TF-IDF, logistic regression", 2,
+            "logistic regression", f"{shown}, logistic regression", 2,
             text_pipeline(lr, normaliser=normaliser),
-            {"quick": {"clf__C": [3.0, 10.0], **groups},
-             "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}},
+            {"quick": {"clf__C": [3.0, 10.0], **quick},
+             "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}}, local_grids=local,
         ),
         Candidate(
-            "linear SVM", "word (+char) TF-IDF, linear SVM with sigmoid-calibrated scores", 3,
+            "linear SVM", f"{shown}, linear SVM with sigmoid-calibrated scores", 3,
             text_pipeline(svm, normaliser=normaliser),
-            {"quick": {"clf__estimator__C": [0.1, 0.5], **groups},
-             "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}},
+            {"quick": {"clf__estimator__C": [0.1, 0.5], **quick},
+             "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}}, local_grids=local,
         ),
         Candidate(
-            "NB-SVM", "word (+char) TF-IDF scaled by NB log-count ratios, logistic regression", 4,
+            "NB-SVM", f"{shown} scaled by NB log-count ratios, logistic regression", 4,
             text_pipeline(lr, nb_scaling=True, normaliser=normaliser),
-            {"quick": {"clf__C": [1.0, 3.0], **groups},
-             "full": {"clf__C": [1.0, 3.0, 10.0], **words}},
+            {"quick": {"clf__C": [1.0, 3.0], **quick},
+             "full": {"clf__C": [1.0, 3.0, 10.0], **words}}, local_grids=local,
         ),
         Candidate(
             "random forest", "word TF-IDF (min_df 2), random forest", 5,
@@ -142,11 +169,19 @@ def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Cand
     ]
 
 
-def feature_group_grid() -> dict[str, list[Any]]:
-    """Each optional feature group (``shared.features.OPTIONAL_GROUPS``) off and on, as
-    grid entries: ``{"features__char": ["drop", char_tfidf()], ...}``."""
-    return {f"features__{name}": ["drop", _group(name, make)]
-            for name, make in OPTIONAL_GROUPS.items()}
+def _features_description(groups: Sequence[str]) -> str:
+    """The linear families' features in words: "word (+char) TF-IDF (+lexicon features)"."""
+    shown = "word (+char) TF-IDF" if "char" in groups else "word TF-IDF"
+    others = [name for name in groups if name != "char"]
+    return f"{shown} (+{', '.join(others)} features)" if others else shown
+
+
+def feature_group_grid(groups: Sequence[str] | None = None) -> dict[str, list[Any]]:
+    """Each optional feature group of ``groups`` (default: every one of
+    ``shared.features.OPTIONAL_GROUPS``) off and on, as grid entries:
+    ``{"features__char": ["drop", char_tfidf()], ...}``."""
+    names = list(OPTIONAL_GROUPS) if groups is None else list(groups)
+    return {f"features__{name}": ["drop", _group(name, OPTIONAL_GROUPS[name])] for name in names}
 
 
 @functools.cache

@@ -35,6 +35,10 @@ def dataset_default(dataset: str) -> str:
 #: all, from the name list, or also capitalised words the training texts never held in lower
 #: case, or (spam) also words written "Jessica" that the training texts never held at all
 NAME_BLINDING = ("off", "list", "list_and_capitalised", "list_and_unseen")
+#: the optional feature groups a spec's ``feature_groups`` may name: the keys of
+#: ``shared.features.OPTIONAL_GROUPS`` (tests/test_features.py checks that they agree),
+#: listed here so that stages 1 to 3 validate a spec without importing scikit-learn
+FEATURE_GROUPS = ("char", "shape", "lexicon")
 
 #: how stages 2 to 5 hold the data: all in memory, in chunks and partitions, or decided by size
 ENGINES = ("auto", "memory", "out_of_core")
@@ -102,6 +106,9 @@ class ProblemSpec:
     #: changes with the name alone, and at most this mean spread of P(positive) across names
     max_name_flips: int = 0
     max_name_spread: float = 0.02
+    #: the optional feature groups (``FEATURE_GROUPS``) stage 4's grids switch off and on
+    #: next to the word n-grams; the others stay off (``shared.models.candidates``)
+    feature_groups: tuple[str, ...] = ("char",)
 
     @property
     def negative_label(self) -> str:
@@ -204,6 +211,13 @@ class ProblemSpec:
             problems.append(f"max_name_flips={self.max_name_flips!r}: use a whole number of at "
                             "least 0")
         _check_fraction(problems, "max_name_spread", self.max_name_spread)
+        unknown_groups = [g for g in self.feature_groups if g not in FEATURE_GROUPS]
+        if (isinstance(self.feature_groups, str) or unknown_groups
+                or len(set(self.feature_groups)) != len(self.feature_groups)):
+            problems.append(
+                f"feature_groups={self.feature_groups!r}: name each of "
+                f"{', '.join(FEATURE_GROUPS)} at most once"
+            )
         if problems:
             raise ProblemSpecError("invalid problem spec:\n  - " + "\n  - ".join(problems))
         return self
@@ -248,6 +262,7 @@ class ProblemSpec:
         payload["labels"] = list(self.labels)
         payload["notes"] = list(self.notes)
         payload["protected_capabilities"] = list(self.protected_capabilities)
+        payload["feature_groups"] = list(self.feature_groups)
         payload["value_sources"] = dict(sorted(self.value_sources.items()))
         return payload
 
@@ -260,8 +275,9 @@ class ProblemSpec:
         data = dict(payload)
         data["labels"] = tuple(data["labels"])
         data["notes"] = tuple(data.get("notes", ()))
-        if "protected_capabilities" in data:
-            data["protected_capabilities"] = tuple(data["protected_capabilities"])
+        for name in ("protected_capabilities", "feature_groups"):
+            if name in data:
+                data[name] = tuple(data[name])
         return cls(**data).validate()
 
 

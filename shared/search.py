@@ -110,6 +110,11 @@ class SearchResult:
 
     table: pd.DataFrame
     oof: dict[int, np.ndarray] = field(default_factory=dict)
+    #: what ``shared.grid_extension`` tried after the grid, per family and parameter
+    extensions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the last round's feature blocks (``run(keep_features=True)``), so that further
+    #: configurations are scored on the same folds without refitting the vectorizers
+    features: FoldFeatures | None = field(default=None, repr=False)
 
     def final(self) -> pd.DataFrame:
         """The rows scored on every training text: the ones to choose among."""
@@ -128,11 +133,28 @@ class FoldFeatures:
     validation texts.
     """
 
-    def __init__(self, texts: Sequence[str], folds: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    def __init__(self, texts: Sequence[str], folds: list[tuple[np.ndarray, np.ndarray]],
+                 labels: Sequence[str] | None = None) -> None:
         self.texts = np.array([clean_text(str(t)) for t in texts], dtype=object)
         self.folds = folds
+        self.labels = None if labels is None else np.asarray(labels)
+        #: the texts scored out of fold (augmented copies follow them and are never scored)
+        self.count = len(self.texts)
         self._texts: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         self._blocks: dict[tuple[str, int], tuple[sp.csr_matrix, sp.csr_matrix]] = {}
+
+    @classmethod
+    def for_spec(cls, texts: Sequence[str], labels: Sequence[str],
+                 splits: list[tuple[np.ndarray, np.ndarray]], spec: ProblemSpec) -> FoldFeatures:
+        """The blocks of ``texts`` on ``splits``; with the spec's ``gender_augmentation``, each
+        fold's training part also holds a gender-swapped copy of its texts that have a
+        gendered word (``shared.names.gender_augmented``), validation parts the originals."""
+        count = len(texts)
+        if spec.gender_augmentation:
+            texts, labels, splits = gender_augmented(list(texts), np.asarray(labels), splits)
+        made = cls(texts, splits, labels)
+        made.count = count
+        return made
 
     @staticmethod
     def normaliser(pipeline: Pipeline) -> Any:
@@ -247,8 +269,10 @@ def _fit_and_score(
 def cross_validate(
     configs: list[Configuration], texts: Sequence[str], labels: Sequence[str],
     spec: ProblemSpec, n_jobs: int = -1, splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    features: FoldFeatures | None = None,
 ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-    """Score every configuration on the spec's folds of ``texts`` (or on ``splits``).
+    """Score every configuration on the spec's folds of ``texts`` (or on ``splits``, or on
+    the texts and folds of ``features``, whose fitted blocks are reused).
 
     Returns one row per configuration (validation and training fold scores,
     their mean and standard deviation, fit seconds) and its out-of-fold
@@ -257,11 +281,11 @@ def cross_validate(
     (``shared.names.gender_augmented``); validation parts hold the originals only.
     """
     labels = np.asarray(labels)
-    count = len(labels)
-    splits = splits or list(folds(spec).split(np.zeros(len(labels)), labels))
-    if spec.gender_augmentation:
-        texts, labels, splits = gender_augmented(list(texts), labels, splits)
-    features = FoldFeatures(texts, splits)
+    if features is None:
+        splits = splits or list(folds(spec).split(np.zeros(len(labels)), labels))
+        features = FoldFeatures.for_spec(texts, labels, splits, spec)
+    # with given blocks, those fitted on these texts and folds are reused: only new ones fit
+    splits, labels, count = features.folds, features.labels, features.count
     pipelines = [c.pipeline for c in configs]
     features.prepare(pipelines, n_jobs)
     order, grows = _growth(configs)
@@ -397,10 +421,11 @@ def folds(spec: ProblemSpec) -> StratifiedKFold:
 def run(
     configs: list[Configuration], texts: Sequence[str], labels: Sequence[str],
     spec: ProblemSpec, halving: set[str] | None = None, n_jobs: int = -1,
-    min_texts_per_fold: int = MIN_TEXTS_PER_FOLD,
+    min_texts_per_fold: int = MIN_TEXTS_PER_FOLD, keep_features: bool = False,
 ) -> SearchResult:
     """Cross-validate every configuration on every text; the models named in ``halving``
-    by successive halving first, whose last round joins the others."""
+    by successive halving first, whose last round joins the others. ``keep_features``
+    keeps the last round's fitted blocks in the result (``SearchResult.features``)."""
     texts, labels = list(texts), np.asarray(labels)
     halving = halving or set()
     halved = [i for i, c in enumerate(configs) if c.candidate.name in halving]
@@ -412,8 +437,12 @@ def run(
         last = number == len(rounds) - 1
         alive = sorted(halved + everyone) if last else halved
         subset = _stratified_subset(labels, size, spec.seed)
+        kept = (FoldFeatures.for_spec(
+            [texts[j] for j in subset], labels[subset],
+            list(folds(spec).split(np.zeros(len(subset)), labels[subset])), spec)
+                if last and keep_features else None)
         scored, oofs = cross_validate([configs[i] for i in alive], [texts[j] for j in subset],
-                                      labels[subset], spec, n_jobs)
+                                      labels[subset], spec, n_jobs, features=kept)
         for i, row, scores in zip(alive, scored, oofs, strict=True):
             rows.append({"config": i, "round": number + 1, "texts": size, **row})
             if last:
@@ -427,7 +456,7 @@ def run(
     columns = ["model", "params", "round", "texts", "mean", "std", "train_mean", "train_std",
                "fit_seconds", "complexity", "fold_scores", "train_fold_scores",
                "convergence_warnings", "raw_params", "config"]
-    return SearchResult(table[columns], oof)
+    return SearchResult(table[columns], oof, features=kept)
 
 
 def halving_rounds(

@@ -69,6 +69,7 @@ SENTIMENT = Task(
         max_unknown_word_share=0.3,
         name_blinding="list_and_capitalised",
         gender_augmentation=True,
+        feature_groups=("char", "lexicon"),
         notes=(
             "A review's verdict does not depend on who wrote it or whom it mentions. Before "
             "any featurizer, person first names become one token (name_blinding): those of "
@@ -91,6 +92,9 @@ SENTIMENT = Task(
             "training set gives a modest model), so the alert fires only above 45%.",
             "When more than 30% of the words of a batch are unknown to the model (about 13% "
             "on the test split), the texts come from elsewhere: that raises an alert too.",
+            "Stage 4 searches two feature groups beside the word n-grams (feature_groups): "
+            "character n-grams, and VADER's sentiment lexicon, whose scores turn a word's "
+            "polarity after a negation ('not good'), which a bag of words cannot.",
             "Drift rules, each against the test-split reference, for windows of 40 or more "
             "predictions: PSI of the confidence distribution above max_confidence_psi (0.25, "
             "the usual mark of a large shift); a Kolmogorov-Smirnov test of confidence or of "
@@ -125,6 +129,7 @@ SPAM = Task(
         confidence_threshold=0.6,
         max_low_confidence_share=0.35,
         name_blinding="list_and_unseen",
+        feature_groups=("char", "shape"),
         notes=(
             "Spam disguises itself, so the text path normalises before any featurizer "
             "(text_normalisation): lookalike letters from other scripts become Latin, URLs, "
@@ -146,6 +151,9 @@ SPAM = Task(
             "ham message is 2.5%. A limit under that would demand zero mistakes, so the "
             "built-in limit is 3%; the 5,574-message sms-spam set brings its own default of "
             "0.5%.",
+            "Stage 4 searches two feature groups beside the word n-grams (feature_groups): "
+            "character n-grams, and the message's shape (length, capitals, digits, a link), "
+            "read before any normalisation.",
             "Monitoring: an alert fires when more than 35% of a batch is under the confidence "
             "threshold, or more than 30% of its words are unknown to the model (about 15% on "
             "new SMS and e-mail, nearly 40% on notifications and chat from elsewhere).",

@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ParameterGrid
 from sklearn.pipeline import Pipeline
 
-from shared import search
+from shared import grid_extension, search
 from shared.catalog import Catalog
 from shared.decision import operating_score
 from shared.models import BUDGETS, Candidate, describe_params, majority_baseline
@@ -65,12 +65,15 @@ def run_search(
     method: str = "auto", n_iter: int = 4, n_jobs: int = -1,
     min_texts_per_fold: int = search.MIN_TEXTS_PER_FOLD,
 ) -> search.SearchResult:
-    """Search the candidates' grids for ``budget`` on the training split (see ``shared.search``)."""
+    """Search the candidates' grids for ``budget`` on the training split (see ``shared.search``),
+    then each family's local settings at its best and past the grid's edges on the same folds
+    (``shared.grid_extension``: ``result.extensions`` says what was tried)."""
     configs = search.configurations(candidates, budget, resolve_search(method, budget), n_iter,
                                     spec.seed)
-    return search.run(configs, train["text"], train["label"], spec,
-                      halving=halved(candidates, method, budget), n_jobs=n_jobs,
-                      min_texts_per_fold=min_texts_per_fold)
+    result = search.run(configs, train["text"], train["label"], spec,
+                        halving=halved(candidates, method, budget), n_jobs=n_jobs,
+                        min_texts_per_fold=min_texts_per_fold, keep_features=True)
+    return grid_extension.refine(result, candidates, train["label"], spec, budget, n_jobs)
 
 
 def cross_validate(
@@ -258,12 +261,17 @@ def candidates_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
 
 
 def grid_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
-    """The grid itself: each candidate's searched parameters and their values."""
+    """The grid itself: each candidate's searched parameters and their values, and how they
+    are searched: in every combination (the grid), or at the family's best configuration
+    only (its ``local_grids``: ``shared.grid_extension``)."""
     rows = []
     for candidate in candidates:
-        for name, values in candidate.grids[budget].items():
-            shown = [describe_params({name: v}).split("=")[-1] for v in values]
-            rows.append({"model": candidate.name, "parameter": name, "values": ", ".join(shown)})
+        for how, grid in (("grid", candidate.grids[budget]),
+                          ("at the best", candidate.local_grids.get(budget, {}))):
+            for name, values in grid.items():
+                shown = [describe_params({name: v}).split("=")[-1] for v in values]
+                rows.append({"model": candidate.name, "parameter": name,
+                             "values": ", ".join(shown), "searched": how})
     return pd.DataFrame(rows).set_index(["model", "parameter"])
 
 

@@ -5,8 +5,22 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from shared import modelfile, models
-from shared.features import CompactTfidfVectorizer, LogCountRatio
+from shared import features, modelfile, models, problem
+from shared.features import (
+    CompactTfidfVectorizer,
+    LogCountRatio,
+    SentimentLexicon,
+    TextShape,
+)
+
+
+class Normalised(str):
+    """A normalising step's output: the normalised text, its cleaned text before as ``raw``."""
+
+    def __new__(cls, text: str, raw: str) -> "Normalised":
+        made = super().__new__(cls, text)
+        made.raw = raw
+        return made
 
 
 def test_log_count_ratio_by_hand():
@@ -62,3 +76,90 @@ def test_compact_vocabulary_round_trips_and_leaves_the_model_alone(tmp_path, toy
     loaded = modelfile.load_model(tmp_path / "v.skops")
     assert loaded.vocabulary_ == before
     assert (loaded.transform(texts) != vectorizer.transform(texts)).nnz == 0
+
+
+def test_textshape_by_hand():
+    values = TextShape().fit_transform(["FREE entry: call 0800", "hi"]).toarray()
+    assert values[:, 1] == pytest.approx([4 / 13, 0.0])  # F, R, E, E of 13 letters
+    assert values[:, 2] == pytest.approx([4 / 21, 0.0])
+    assert values[0, 0] > values[1, 0] > 0 and values.max() <= 1
+
+
+@pytest.mark.parametrize(("text", "link"), [
+    ("claim at http://win.example/now", 1.0),
+    ("go to www.prizes.co.uk today", 1.0),
+    ("visit bit.ly/abc123", 1.0),
+    ("txt STOP or mail help@prizes.net", 1.0),
+    ("see freemsg.com", 1.0),
+    ("see you at 3.5 in.Me too, e.g. later", 0.0),
+    ("your link xxurl expires", 1.0),  # a normaliser's placeholder for a link
+    ("the film was good", 0.0),
+])
+def test_textshape_sees_links(text, link):
+    assert TextShape().fit_transform([text]).toarray()[0, 3] == link
+
+
+def test_the_groups_read_the_raw_text_before_normalisation():
+    raw = "WIN a PRIZE: call 0800 123 or go to prize.com"
+    normalised = Normalised("win a prize: call xxphone or go to xxurl", raw)
+    shape = TextShape().fit_transform([normalised]).toarray()
+    assert np.array_equal(shape, TextShape().fit_transform([raw]).toarray())
+    # W, I, N, P, R, I, Z, E of 27 letters; 7 digits of 45 characters; a link
+    assert shape[0, 1:].tolist() == pytest.approx([8 / 27, 7 / 45, 1.0])
+    text = Normalised("xxname was not good", "Anna was NOT good!!")
+    lexicon = SentimentLexicon().fit_transform([text, "xxname was not good"]).toarray()
+    assert np.array_equal(lexicon[0], SentimentLexicon().transform(["Anna was NOT good!!"])[0]
+                          .toarray()[0])
+    assert lexicon[0, 3] < lexicon[1, 3] < 0.5  # capitals and "!!" make it more negative
+
+
+def test_sentiment_lexicon_by_hand():
+    texts = ["The film was good", "The film was not good", "The film was", ""]
+    values = SentimentLexicon().fit_transform(texts).toarray()
+    assert list(SentimentLexicon().get_feature_names_out()) == [
+        "negative", "neutral", "positive", "compound"]
+    assert values.shape == (4, 4) and values.min() >= 0 and values.max() <= 1
+    good, not_good, neutral, empty = values
+    assert good[2] > 0 and good[0] == 0 and good[3] > 0.5  # "good" is positive
+    assert not_good[0] > 0 and not_good[2] == 0 and not_good[3] < 0.5  # negation turns it
+    assert neutral.tolist() == [0.0, 1.0, 0.0, 0.5] and empty.tolist() == [0.0, 0.0, 0.0, 0.5]
+    # VADER's own numbers, the compound score moved from [-1, 1] to [0, 1]
+    assert good[3] == pytest.approx((0.4404 + 1) / 2)
+
+
+def test_the_lexicon_is_scored_once_per_text_and_kept_out_of_the_fitted_state(monkeypatch):
+    calls = []
+    real = features._scores
+    monkeypatch.setattr(features, "_scores", lambda text: calls.append(text) or real(text))
+    features._cached_scores.cache_clear()
+    texts = [f"an unusual sentence number {i}" for i in range(5)]
+    group = SentimentLexicon().fit(texts)
+    first = group.fit_transform(texts + texts[:2])
+    assert sorted(calls) == sorted(texts)  # duplicates and repeats are not scored again
+    assert (group.transform(texts[:2]) != first[:2]).nnz == 0 and len(calls) == len(texts)
+    long = "great " * 300  # longer than CACHED_CHARS: scored, not remembered
+    group.transform([long, long])
+    assert calls[-2:] == [long, long]
+    assert set(group.__getstate__()) <= {"_sklearn_version"}  # no analyzer, no lexicon
+
+
+def test_every_optional_group_is_a_valid_spec_name():
+    assert tuple(features.OPTIONAL_GROUPS) == problem.FEATURE_GROUPS
+
+
+@pytest.mark.parametrize("group", ["shape", "lexicon"])
+def test_a_pipeline_with_each_group_round_trips_through_skops(tmp_path, toy_corpus, group):
+    texts, labels = toy_corpus
+    model = models.text_pipeline(LogisticRegression(C=3.0), nb_scaling=True).set_params(
+        **{f"features__{group}": features.OPTIONAL_GROUPS[group]()})
+    model.fit(texts, labels)
+    names = model.named_steps["features"].get_feature_names_out()
+    assert sum(name.startswith(f"{group}__") for name in names) == 4
+    path = modelfile.save_model(model, tmp_path / "m.skops")
+    loaded = modelfile.load_model(path)
+    assert type(loaded.named_steps["features"].get_params()[group]).__name__ == \
+        type(features.OPTIONAL_GROUPS[group]()).__name__
+    assert np.array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+    # a group learns nothing, yet counts as fitted: shared/explain.py transforms with the
+    # steps before the classifier, which scikit-learn checks are fitted
+    assert (loaded[:-1].transform(texts) != model[:-1].transform(texts)).nnz == 0

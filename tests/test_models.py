@@ -8,7 +8,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from shared import models
-from shared.features import char_tfidf
+from shared.features import SentimentLexicon, char_tfidf
 from shared.models import Vocabulary
 from shared.text import TextCleaner
 
@@ -44,6 +44,25 @@ def test_describe_params():
     params = {"clf__C": 3.0, "features__char": "drop"}
     assert models.describe_params(params) == "C=3, word n-grams"
     assert "word+char" in models.describe_params({"features__char": char_tfidf()})
+    assert models.describe_params({"features__lexicon": SentimentLexicon(),
+                                   "features__shape": "drop"}) == "with lexicon, without shape"
+
+
+def test_a_task_names_the_groups_its_grids_search():
+    default = next(c for c in models.candidates(0) if c.name == "NB-SVM")
+    assert [k for k in default.grids["quick"] if k.startswith("features__")] == ["features__char"]
+    lr = next(c for c in models.candidates(0, ("char", "lexicon")) if c.name == "NB-SVM")
+    # quick: every group crossed with the rest of the grid; full: char crossed, the lexicon
+    # tried at each family's best configuration only
+    assert lr.grids["quick"]["features__lexicon"][0] == "drop"
+    assert isinstance(lr.grids["quick"]["features__lexicon"][1], SentimentLexicon)
+    assert "features__lexicon" not in lr.grids["full"] and "features__char" in lr.grids["full"]
+    assert list(lr.local_grids["full"]) == ["features__lexicon"]
+    assert "lexicon" in lr.description
+    # every group has its slot, off, in every TF-IDF pipeline
+    assert lr.pipeline.named_steps["features"].get_params()["shape"] == "drop"
+    with pytest.raises(ValueError, match="unknown feature group"):
+        models.candidates(0, ("char", "emoji"))
 
 
 def test_unknown_word_share(toy_model):

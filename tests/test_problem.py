@@ -122,3 +122,25 @@ def test_a_spec_written_before_the_new_fields_still_loads(spec):
 def test_minimum_texts_per_label(spec, test_size, folds, minimum):
     assert spec.with_overrides(test_size=test_size,
                                cv_folds=folds).min_texts_per_label() == minimum
+
+
+def test_each_task_names_the_feature_groups_its_search_switches():
+    assert get_task("sentiment").spec.feature_groups == ("char", "lexicon")
+    assert get_task("spam").spec.feature_groups == ("char", "shape")
+
+
+@pytest.mark.parametrize("groups", [("char", "emoji"), ("char", "char"), "char"])
+def test_feature_groups_must_be_known_and_named_once(spec, groups):
+    with pytest.raises(ProblemSpecError, match="feature_groups="):
+        spec.with_overrides(feature_groups=groups)
+
+
+def test_feature_groups_round_trip_and_an_older_spec_gets_the_default(spec, tmp_path):
+    cat = Catalog.for_task("sentiment", tmp_path)
+    chosen = spec.with_overrides(feature_groups=("shape",))
+    problem.save(chosen, cat)
+    assert cat.read("problem_spec")["feature_groups"] == ["shape"]
+    assert problem.load(cat) == chosen
+    assert spec.with_overrides(feature_groups=()).feature_groups == ()
+    old = {k: v for k, v in spec.to_dict().items() if k != "feature_groups"}
+    assert ProblemSpec.from_dict(old).feature_groups == ("char",)

@@ -20,7 +20,7 @@ def corpus():
 
 
 def some_candidates(normaliser=None):
-    return [c for c in models.candidates(0, normaliser)
+    return [c for c in models.candidates(0, normaliser=normaliser)
             if c.name in ("complement naive Bayes", "logistic regression", "NB-SVM")]
 
 

@@ -4,6 +4,7 @@ import pytest
 from sklearn.base import BaseEstimator
 
 from shared import models, training
+from shared.features import OPTIONAL_GROUPS
 from shared.modelfile import load_model, save_model
 
 
@@ -43,8 +44,8 @@ def test_every_component_a_grid_can_choose_is_trusted(tmp_path, toy_corpus):
     # missing from shared.modelfile.TRUSTED_TYPES fails now, not after a whole search
     texts, labels = toy_corpus
     tried = set()
-    for candidate in models.candidates(seed=0):
-        for grid in candidate.grids.values():
+    for candidate in models.candidates(seed=0, groups=tuple(OPTIONAL_GROUPS)):
+        for grid in [*candidate.grids.values(), *candidate.local_grids.values()]:
             for key, values in grid.items():
                 for value in values:
                     if not isinstance(value, BaseEstimator) or (candidate.name, key) in tried:
@@ -55,7 +56,17 @@ def test_every_component_a_grid_can_choose_is_trusted(tmp_path, toy_corpus):
                     save_model(fitted, tmp_path / "m.skops")
                     loaded = load_model(tmp_path / "m.skops")
                     assert np.allclose(loaded.predict_proba(texts), fitted.predict_proba(texts))
-    assert ("linear SVM", "features__char") in tried
+    assert {("linear SVM", f"features__{name}") for name in OPTIONAL_GROUPS} <= tried
+
+
+def test_the_grid_table_says_how_each_setting_is_searched():
+    candidates = models.candidates(0, ("char", "shape"))
+    full = training.grid_table(candidates, "full").loc["logistic regression"]
+    assert full.loc["features__shape", "searched"] == "at the best"
+    assert full.loc["features__shape", "values"] == "without shape, with shape"
+    assert full.loc["clf__C", "searched"] == "grid"
+    quick = training.grid_table(candidates, "quick").loc["logistic regression"]
+    assert set(quick["searched"]) == {"grid"} and "features__shape" in quick.index
 
 
 def test_choice_rules():
