@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from shared import grid_extension, search
 from shared.catalog import Catalog
 from shared.decision import operating_score
+from shared.features import OPTIONAL_GROUPS
 from shared.models import BUDGETS, Candidate, describe_params, majority_baseline
 from shared.names import gender_augmented
 from shared.problem import ProblemSpec
@@ -145,15 +146,24 @@ def feature_ablation(results: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
     last round both were scored in; its ``gain`` is what the chosen value adds to the
     mean CV score.
     """
-    params = chosen["raw_params"]
     mine = results[results["config"] == chosen["config"]].set_index("round")["mean"]
     last = results.sort_values("round", kind="stable").groupby("config").tail(1)
+    family = last[last["model"] == chosen["model"]]
+    # a group switched only at the best configuration (a local grid) is off ("drop") wherever
+    # a configuration does not name it
+    groups = {k for p in [chosen["raw_params"], *family["raw_params"]] for k in p
+              if k.removeprefix("features__") in OPTIONAL_GROUPS}
+
+    def complete(raw: dict) -> dict:
+        return {**dict.fromkeys(groups, "drop"), **raw}
+
+    params = complete(chosen["raw_params"])
     rows = []
     for key in sorted(k for k in params if k.startswith("features__")):
         rest = describe_params({k: v for k, v in params.items() if k != key})
         setting = describe_params({key: params[key]})
-        for _, other in last[last["model"] == chosen["model"]].iterrows():
-            theirs = other["raw_params"]
+        for _, other in family.iterrows():
+            theirs = complete(other["raw_params"])
             alternative = describe_params({key: theirs[key]})
             if (alternative == setting
                     or describe_params({k: v for k, v in theirs.items() if k != key}) != rest):
