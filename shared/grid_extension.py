@@ -175,7 +175,7 @@ def extend_edges(
 
 def complete_ablation(
     result: search.SearchResult, candidates: dict[str, Candidate], labels: np.ndarray,
-    spec: ProblemSpec, budget: str, n_jobs: int = -1, passes: int = 2,
+    spec: ProblemSpec, budget: str, n_jobs: int = -1, passes: int | None = None,
 ) -> None:
     """Score the feature neighbours of the families a selection rule could choose, where
     the search has not: each ``features__`` setting of the family's best configuration
@@ -183,9 +183,15 @@ def complete_ablation(
     exactly these). A best found past the grid's edge, or at a local setting, has none yet.
 
     The families are those whose best mean is within one standard error of the top family's
-    (``training.choose``'s rules take the top one or the simplest of these). A neighbour that
-    scores higher becomes its family's best, so up to ``passes`` rounds are run.
+    (``training.choose``'s rules take the top one or the simplest of these). On the full
+    budget, where each neighbour costs a fit on thousands of texts per fold (about 4.5 s of
+    CPU for NB-SVM on rt-polarity), only the feature groups' neighbours are scored
+    (``features__char``, ``features__lexicon``: whether each group earns its place), not the
+    word vectorizer's settings. A neighbour that scores higher becomes its family's best, so
+    up to ``passes`` rounds are run: by default two on the quick budget, one on the full
+    budget (a winning neighbour there keeps the ablation rows it has).
     """
+    passes = passes if passes is not None else (2 if budget == "quick" else 1)
     for _ in range(passes):
         best = _best_rows(result)
         top = max(best.values(), key=lambda row: row["mean"])
@@ -198,8 +204,9 @@ def complete_ablation(
             candidate = candidates[name]
             grid = {**candidate.grids.get(budget, {}), **candidate.local_grids.get(budget, {})}
             for key, values in grid.items():
-                if not key.startswith("features__"):
-                    continue
+                if not key.startswith("features__") or (
+                        budget != "quick" and key.count("__") > 1):
+                    continue  # on the full budget, the groups only (not the word settings)
                 for value in values:
                     params = {**row["raw_params"], key: value}
                     if key not in candidate.grids.get(budget, {}) and value is values[0]:

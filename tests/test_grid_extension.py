@@ -17,9 +17,9 @@ COLUMNS = ["model", "params", "round", "texts", "mean", "std", "train_mean", "tr
            "convergence_warnings", "raw_params", "config"]
 
 
-def family(grid: dict, local: dict | None = None) -> models.Candidate:
+def family(grid: dict, local: dict | None = None, budget: str = "quick") -> models.Candidate:
     return models.Candidate("logistic regression", "lr", 2, models.text_pipeline(
-        LogisticRegression()), {"quick": grid}, local_grids={"quick": local or {}})
+        LogisticRegression()), {budget: grid}, local_grids={budget: local or {}})
 
 
 def scored_by(score, spread=lambda params: 0.0):
@@ -37,9 +37,9 @@ def scored_by(score, spread=lambda params: 0.0):
     return cross_validate
 
 
-def searched(candidate: models.Candidate, score) -> search.SearchResult:
+def searched(candidate: models.Candidate, score, budget: str = "quick") -> search.SearchResult:
     """The grid's own result, as ``search.run`` gives it, scored by ``score``."""
-    configs = search.configurations([candidate], "quick", "grid", 4, 0)
+    configs = search.configurations([candidate], budget, "grid", 4, 0)
     rows, oofs = scored_by(score)(configs, [], LABELS, None)
     table = pd.DataFrame([{**row, "config": i, "round": 1, "texts": len(LABELS)}
                           for i, row in enumerate(rows)])[COLUMNS]
@@ -143,3 +143,18 @@ def test_a_best_past_the_edge_gets_the_neighbours_the_ablation_compares_it_with(
     assert ablation[["setting", "alternative"]].values.tolist() == [["char", "word n-grams"]]
     assert ablation["gain"].iloc[0] == pytest.approx(0.05)
     assert len(result.table) == 4 + 3 + 1  # the grid, three extensions, one neighbour
+
+
+def test_on_the_full_budget_only_the_groups_neighbours_are_scored(monkeypatch, spec):
+    char = char_tfidf()
+
+    def score(params):
+        return peaked_at(30.0)(params) + (0.05 if params["features__char"] is char else 0.0)
+
+    monkeypatch.setattr(search, "cross_validate", scored_by(score))
+    candidate = family({"clf__C": [1.0, 3.0], "features__char": ["drop", char],
+                        "features__word__min_df": [1, 2]}, budget="full")
+    result = grid_extension.refine(searched(candidate, score, "full"), [candidate], LABELS,
+                                   spec, "full")
+    added = result.table.iloc[8 + 3:]  # after the grid and the three extensions
+    assert added["params"].tolist() == ["C=27, word n-grams, min_df=1"]  # not min_df=2
