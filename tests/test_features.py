@@ -115,7 +115,8 @@ def test_the_groups_read_the_raw_text_before_normalisation():
 
 def test_sentiment_lexicon_by_hand():
     texts = ["The film was good", "The film was not good", "The film was", ""]
-    values = SentimentLexicon().fit_transform(texts).toarray()
+    values = SentimentLexicon(weight=1.0).fit_transform(texts).toarray()
+    assert np.allclose(SentimentLexicon().fit_transform(texts).toarray(), 0.3 * values)
     assert list(SentimentLexicon().get_feature_names_out()) == [
         "negative", "neutral", "positive", "compound"]
     assert values.shape == (4, 4) and values.min() >= 0 and values.max() <= 1
@@ -140,7 +141,7 @@ def test_the_lexicon_is_scored_once_per_text_and_kept_out_of_the_fitted_state(mo
     long = "great " * 300  # longer than CACHED_CHARS: scored, not remembered
     group.transform([long, long])
     assert calls[-2:] == [long, long]
-    assert set(group.__getstate__()) <= {"_sklearn_version"}  # no analyzer, no lexicon
+    assert set(group.__getstate__()) <= {"_sklearn_version", "weight"}  # no analyzer or lexicon
 
 
 def test_every_optional_group_is_a_valid_spec_name():
