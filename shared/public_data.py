@@ -118,10 +118,11 @@ PUBLIC_DATASETS: dict[str, PublicDataset] = {
             "Data set sms-spam: at most 0.5% of ham blocked (one legitimate message in two "
             "hundred). The task's 3% was set for the 40 held-out ham of the built-in set; with "
             "about 965 held-out ham here, 3% would let one message in forty be blocked.",
-            "Data set sms-spam: --dataset sms-spam means sms-spam+builtin (plus builtin-recent "
-            "when data/builtin/spam/recent.csv exists): a corpus collected up to 2012 cannot know "
-            "today's scams (parcel fees, 'hi mum' texts, fake delivery links), which the built-in "
-            "set holds. --dataset sms-spam-only reads the 2011 corpus alone.",
+            "Data set sms-spam: --dataset sms-spam means sms-spam+builtin: a corpus collected up "
+            "to 2012 cannot know today's scams (parcel fees, 'hi mum' texts, fake delivery "
+            "links), which the built-in set holds. --dataset sms-spam-only reads the 2011 corpus "
+            "alone; sms-spam+builtin-recent adds the dated recent messages (hard ham on purpose), "
+            "and stage 5 then also trains on the past and tests on the future.",
         ),
         licence="CC BY 4.0 (UCI Machine Learning Repository)",
         date_range="messages collected up to 2011/2012",

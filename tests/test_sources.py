@@ -94,8 +94,8 @@ def test_sms_spam_means_the_corpus_and_the_builtin_set(fake_sms_cache, no_recent
     assert load_dataset("sms-spam-only", "spam").rows_read == 5574
 
 
-def test_sms_spam_adds_the_recent_builtin_file_when_present(tmp_path, monkeypatch,
-                                                            fake_sms_cache):
+def test_the_recent_builtin_file_is_a_source_of_its_own(tmp_path, monkeypatch,
+                                                        fake_sms_cache):
     recent = tmp_path / "recent.csv"
     monkeypatch.setitem(get_task("spam").builtin_extra, "builtin-recent", recent)
     assert "builtin-recent" not in sources.available_datasets("spam")
@@ -104,11 +104,12 @@ def test_sms_spam_adds_the_recent_builtin_file_when_present(tmp_path, monkeypatc
     recent.write_text("text,label,source,date\n"
                       "Your parcel is held: pay 1.99 at parcel-fee.example,spam,sms,2025-03-02\n"
                       "Running late; start without me,ham,sms,2025-01-15\n")
-    assert [p.name for p in sources.parse_dataset("sms-spam", "spam")] == [
+    assert [p.name for p in sources.parse_dataset("sms-spam", "spam")] == ["sms-spam", "builtin"]
+    assert [p.name for p in sources.parse_dataset("sms-spam+builtin-recent", "spam")] == [
         "sms-spam", "builtin", "builtin-recent"]
     # the default built-in run still reads messages.csv alone
     assert sources.source_files("builtin", "spam") == [get_task("spam").builtin_dataset]
-    assert recent in sources.source_files("sms-spam", "spam")
+    assert recent in sources.source_files("sms-spam+builtin-recent", "spam")
     data = load_dataset("builtin+builtin-recent", "spam")
     recent_rows = data.frame[data.frame["dataset"] == "builtin-recent"]
     assert recent_rows["date"].tolist() == ["2025-03-02", "2025-01-15"]
