@@ -160,10 +160,11 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
         Candidate(
             "random forest", "word TF-IDF (min_df 2), random forest", 5,
             forest_features,
+            # small data sets only: on rt-polarity and sms-spam its best cross-validated score
+            # was 0.742 against 0.794 and 0.75 against 0.89 for the linear families, for a
+            # fifth of the search's time (halving included)
             {"quick": {"clf__n_estimators": [100], "clf__max_features": ["sqrt", "log2"],
-                       "clf__min_samples_leaf": [1, 2]},
-             "full": {"clf__n_estimators": [100, 200], "clf__max_features": ["sqrt", "log2"],
-                      "clf__min_samples_leaf": [2, 5]}},
+                       "clf__min_samples_leaf": [1, 2]}},
             expensive=True,
         ),
     ]

@@ -88,6 +88,8 @@ def configurations(
         raise ValueError(f"search={method!r}: choose one of {', '.join(METHODS)}")
     result = []
     for candidate in candidates:
+        if budget not in candidate.grids:
+            continue  # a family searched on other budgets only (the forest: small data)
         grid = candidate.grids[budget]
         points = (ParameterSampler(grid, n_iter, random_state=seed)
                   if method == "random" and len(ParameterGrid(grid)) > n_iter

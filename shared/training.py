@@ -57,7 +57,7 @@ def halved(candidates: list[Candidate], method: str, budget: str) -> set[str]:
     if method == "halving":
         return {c.name for c in candidates}
     if method == "auto" and budget == "full":
-        return {c.name for c in candidates if c.expensive}
+        return {c.name for c in candidates if c.expensive and budget in c.grids}
     return set()
 
 
@@ -192,8 +192,8 @@ def learning_curve(
     After successive halving the chosen configuration was scored in every round,
     on ever larger subsets: those rounds are its curve, at no extra cost.
     Otherwise it is refitted on growing parts of each fold
-    (``shared.search.learning_curve``), the whole of each fold being the search's
-    own fits.
+    (``shared.search.learning_curve``: five points on a small data set, three on a real
+    one), the whole of each fold being the search's own fits.
     """
     rounds = result.table[result.table["config"] == chosen["config"]].sort_values("round")
     if len(rounds) > 1:
@@ -201,8 +201,11 @@ def learning_curve(
         return pd.DataFrame([search.curve_point(int(row["texts"] * share), row)
                              for _, row in rounds.iterrows()])
     config = search.Configuration(candidate, chosen["raw_params"])
-    return search.learning_curve(config, train["text"], train["label"], spec, n_jobs=n_jobs,
-                                 searched=chosen.to_dict())
+    # on a real data set each point costs a search's worth of fits of one configuration
+    fractions = (0.2, 0.4, 0.6, 0.8, 1.0) if len(train) <= QUICK_BUDGET_MAX_ROWS \
+        else (0.25, 0.5, 1.0)
+    return search.learning_curve(config, train["text"], train["label"], spec, fractions,
+                                 n_jobs=n_jobs, searched=chosen.to_dict())
 
 
 def versus_baseline(chosen: pd.Series, baseline: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -266,7 +269,7 @@ def candidates_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
     return pd.DataFrame([
         {"model": c.name, "pipeline": c.description,
          "configurations": len(ParameterGrid(c.grids[budget]))}
-        for c in candidates
+        for c in candidates if budget in c.grids
     ]).set_index("model")
 
 
@@ -275,7 +278,7 @@ def grid_table(candidates: list[Candidate], budget: str) -> pd.DataFrame:
     are searched: in every combination (the grid), or at the family's best configuration
     only (its ``local_grids``: ``shared.grid_extension``)."""
     rows = []
-    for candidate in candidates:
+    for candidate in (c for c in candidates if budget in c.grids):
         for how, grid in (("grid", candidate.grids[budget]),
                           ("at the best", candidate.local_grids.get(budget, {}))):
             for name, values in grid.items():
