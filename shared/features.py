@@ -171,8 +171,10 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
     in [0, 1] (complement naive Bayes refuses negative values).
 
     A bag of words sees "not good" as "not" and "good"; VADER's rules turn the polarity
-    of a word after a negation, and weigh intensifiers ("very"), capitals and "!" too, so it
-    reads the raw text (:func:`raw_texts`). Its analyzer is held per process, never by the
+    of a word after a negation, and weigh intensifiers ("very"), capitals and "!" too. It
+    reads the text after the text path, names blinded: VADER's lexicon holds words that are
+    also names ("Hardy", "Joy"), and on the raw text "Tom Hardy is wasted in this boring
+    mess" scored P(positive) 0.52 against 0.43 with "Idris Elba". Its analyzer is held per process, never by the
     transformer: a fitted group's state is its parameters, and a model file holds no lexicon.
 
     The scores are multiplied by ``weight``: a TF-IDF row is normalised to length one over
@@ -191,7 +193,7 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> sp.csr_matrix:  # noqa: N803
         """One row of four values in [0, ``weight``] per text."""
-        rows = [vader_scores(raw) for raw in raw_texts(X)]
+        rows = [vader_scores(str(text)) for text in X]
         return sp.csr_matrix(self.weight * np.array(rows, dtype=float).reshape(len(rows), 4))
 
     def __sklearn_tags__(self):  # noqa: D105

@@ -99,18 +99,24 @@ def test_textshape_sees_links(text, link):
     assert TextShape().fit_transform([text]).toarray()[0, 3] == link
 
 
-def test_the_groups_read_the_raw_text_before_normalisation():
+def test_shape_reads_the_raw_text_and_the_lexicon_the_blinded_one():
     raw = "WIN a PRIZE: call 0800 123 or go to prize.com"
     normalised = Normalised("win a prize: call xxphone or go to xxurl", raw)
     shape = TextShape().fit_transform([normalised]).toarray()
     assert np.array_equal(shape, TextShape().fit_transform([raw]).toarray())
     # W, I, N, P, R, I, Z, E of 27 letters; 7 digits of 45 characters; a link
     assert shape[0, 1:].tolist() == pytest.approx([8 / 27, 7 / 45, 1.0])
-    text = Normalised("xxname was not good", "Anna was NOT good!!")
-    lexicon = SentimentLexicon().fit_transform([text, "xxname was not good"]).toarray()
-    assert np.array_equal(lexicon[0], SentimentLexicon().transform(["Anna was NOT good!!"])[0]
-                          .toarray()[0])
-    assert lexicon[0, 3] < lexicon[1, 3] < 0.5  # capitals and "!!" make it more negative
+    # VADER's lexicon holds words that are names ("Hardy", "Joy"): it reads the blinded text
+    hardy = Normalised("xxname xxname is wasted in this boring mess", "Tom Hardy is wasted in "
+                       "this boring mess")
+    elba = Normalised("xxname xxname is wasted in this boring mess", "Idris Elba is wasted in "
+                      "this boring mess")
+    lexicon = SentimentLexicon().fit_transform([hardy, elba]).toarray()
+    assert np.array_equal(lexicon[0], lexicon[1])
+    raw = SentimentLexicon().transform([hardy.raw, elba.raw]).toarray()
+    assert not np.array_equal(raw[0], raw[1])  # what reading the raw text would leak
+    shouting = SentimentLexicon().transform(["xxname was NOT good!!", "xxname was not good"])
+    assert shouting[0, 3] < shouting[1, 3] < 0.5  # capitals and "!!" still count
 
 
 def test_sentiment_lexicon_by_hand():
