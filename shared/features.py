@@ -174,8 +174,9 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
     of a word after a negation, and weigh intensifiers ("very"), capitals and "!" too. It
     reads the text after the text path, names blinded: VADER's lexicon holds words that are
     also names ("Hardy", "Joy"), and on the raw text "Tom Hardy is wasted in this boring
-    mess" scored P(positive) 0.52 against 0.43 with "Idris Elba". Its analyzer is held per process, never by the
-    transformer: a fitted group's state is its parameters, and a model file holds no lexicon.
+    mess" scored P(positive) 0.52 against 0.43 with "Idris Elba". Its analyzer is held per
+    process, never by the transformer: a fitted group's state is its parameters, and a model
+    file holds no lexicon.
 
     The scores are multiplied by ``weight``: a TF-IDF row is normalised to length one over
     its n-grams, so each of its values is about 0.1-0.3, and dense columns near 1 beside them
