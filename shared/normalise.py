@@ -196,7 +196,8 @@ def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str
         return True
     first = re.split(r"['’]", core)[0] if joined else core
     if mode == "list_and_capitalised":
-        return _capitalised(first) and not _in(first.lower(), known or _common_words())
+        return (_capitalised(first) and not _in(first.lower(), known)
+                and not _in(first.lower(), _common_words()))
     if mode == "list_and_unseen":  # "Jessica", never "PayPal", "HMRC" or a word of training
         return (len(first) > 1 and first[0].isupper() and first[1:].islower()
                 and first.lower() not in known and not _in(first.lower(), _common_words()))
@@ -206,9 +207,11 @@ def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str
 def blind_names(text: str, mode: str = "list", known: Collection[str] = ()) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
-    ("Loved": "love"), is not in ``known``, the words the training texts held in lower
-    case. When the training texts held no case (``known`` empty: a corpus written in
-    lower case), English words that are no first names stand in for it.
+    ("Loved": "love"), is neither in ``known``, the words the training texts held in lower
+    case, nor an English word that is no first name ("Avoid", "Inedible" at the start of a
+    sentence in a small corpus). A corpus written in lower case teaches no case (``known``
+    empty), so there the English words alone decide. A name that is also a rare English word
+    ("Tyrone") is not blinded by this rule.
 
     ``mode`` "list_and_unseen" (spam) also blinds a word written "Jessica" (one capital, then
     lower case) that the training texts never held in any case (``known``) and that is no

@@ -31,7 +31,7 @@ def test_templates_file_is_validated(tmp_path, spec):
 def test_a_model_that_learnt_names_fails_and_a_blinded_one_passes(spec):
     templates = pd.DataFrame({"kind": ["name"] * 2, "template": [
         "{name} stayed at the hotel.", "I met {name} there."]})
-    names = ["Jessica", "Aisha", "Tyrone", "Oluwaseun"]
+    names = ["Jessica", "Aisha", "Chidi", "Oluwaseun"]
     learnt = sensitivity.run(_model(None, spec), templates, 0.5, spec, "name", names)
     assert learnt.mean_spread > 0.1 and not learnt.passed(spec)
     blinded = sensitivity.run(_model(models.text_normaliser(spec), spec), templates, 0.5, spec,
