@@ -28,6 +28,7 @@ as the publications did. The data come from the cache the loaders use
 Usage::
 
     python benchmarks/quality.py [--json PATH] [--only rt-polarity|sms-spam] [--groups char,lexicon]
+        [--no-text-path]
 
 It is a benchmark, not a test: it prints a table and takes several minutes.
 """
@@ -98,11 +99,17 @@ def select(
     return training.configured(candidate, chosen["raw_params"]), info, result.oof[index]
 
 
-def rt_polarity(method: str, groups: tuple[str, ...] | None = None) -> dict[str, float]:
+#: stage-1 values that switch the text path off (``--no-text-path``): no normalisation, no
+#: name blinding, no gender augmentation, to measure what they cost or gain
+NO_TEXT_PATH = {"text_normalisation": False, "name_blinding": "off", "gender_augmentation": False}
+
+
+def rt_polarity(method: str, groups: tuple[str, ...] | None = None,
+                overrides: dict | None = None) -> dict[str, float]:
     """10-fold stratified CV accuracy of the chosen model on rt-polarity."""
     data = load_dataset("rt-polarity", "sentiment")
     spec = get_task("sentiment").spec.with_overrides(primary_metric="accuracy",
-                                                     feature_groups=groups)
+                                                     feature_groups=groups, **(overrides or {}))
     _announce(data, spec)
     model, info, _ = select(data.frame["text"], data.frame["label"], spec, method)
     ten_fold = spec.with_overrides(cv_folds=10)
@@ -118,7 +125,7 @@ def rt_polarity(method: str, groups: tuple[str, ...] | None = None) -> dict[str,
 
 
 def sms_spam(
-    method: str, groups: tuple[str, ...] | None = None
+    method: str, groups: tuple[str, ...] | None = None, overrides: dict | None = None
 ) -> tuple[dict[str, float], dict[str, float], float]:
     """Hold-out 30% train / 70% test on sms-spam; threshold chosen on the train part only.
 
@@ -127,7 +134,8 @@ def sms_spam(
     """
     data = load_dataset("sms-spam-only", "spam")  # the published corpus alone, as published
     spec = get_task("spam").spec.with_overrides(
-        max_false_positive_rate=SMS_MAX_HAM_BLOCKED, primary_metric="mcc", feature_groups=groups
+        max_false_positive_rate=SMS_MAX_HAM_BLOCKED, primary_metric="mcc", feature_groups=groups,
+        **(overrides or {})
     )
     _announce(data, spec)
     frame = data.frame
@@ -198,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", type=lambda text: tuple(filter(None, text.split(","))),
                         help="the optional feature groups to search, comma-separated (default: "
                              "the task's feature_groups; '' for none)")
+    parser.add_argument("--no-text-path", action="store_true",
+                        help="switch the text path off: no normalisation, name blinding or "
+                             "gender augmentation (to measure what they cost or gain)")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
@@ -206,13 +217,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "rt-polarity"):
                 began = time.perf_counter()
                 print("rt-polarity: 10-fold stratified cross-validation accuracy")
-                results["rt-polarity"] = rt_polarity(args.search, args.groups)
+                overrides = NO_TEXT_PATH if args.no_text_path else None
+                results["rt-polarity"] = rt_polarity(args.search, args.groups, overrides)
                 print(rt_table(results["rt-polarity"]).to_string())
                 print(f"  ({time.perf_counter() - began:.1f} s)\n")
             if args.only in (None, "sms-spam"):
                 began = time.perf_counter()
                 print("sms-spam: hold-out, 30% train / 70% test")
-                chosen, at_half, threshold = sms_spam(args.search, args.groups)
+                chosen, at_half, threshold = sms_spam(
+                    args.search, args.groups, NO_TEXT_PATH if args.no_text_path else None)
                 results["sms-spam"] = chosen
                 print(sms_table(chosen, at_half, threshold).to_string())
                 print(f"  ({time.perf_counter() - began:.1f} s)\n")
