@@ -41,13 +41,11 @@ from shared.run_record import RunRecord  # noqa: E402
 CONFIGURATIONS: dict[str, tuple[str, str, dict[str, str]]] = {
     "builtin-sentiment": ("sentiment", "builtin", {}),
     "builtin-spam": ("spam", "builtin", {}),
-    # Stage 6 refuses both public models by their gate, so the benchmark times the whole
-    # workflow with the recorded override: the rt-polarity model changes its answer when
-    # only a name changes ("Jessica" -> "Aisha"), a protected capability; the sms-spam
-    # model (2011 messages) misses the spam task's modern cases (phishing, parcel fees,
-    # obfuscated words: MFT 16 of 24).
-    "rt-polarity": ("sentiment", "rt-polarity", {"allow_failed_gate": "True"}),
-    "sms-spam": ("spam", "sms-spam-only", {"allow_failed_gate": "True"}),  # the 2011 corpus alone
+    "rt-polarity": ("sentiment", "rt-polarity", {}),
+    # the default mix (sms-spam+builtin): stage 6 refuses its model by the gate (ham blocked
+    # 0.64% on the test split against 0.5%), so the whole workflow is timed with the
+    # recorded override
+    "sms-spam": ("spam", "sms-spam", {"allow_failed_gate": "True"}),
 }
 
 
