@@ -34,11 +34,10 @@ BUDGETS = ("quick", "full")
 #: the optional feature groups every grid searches unless told otherwise (a task's own list
 #: is its spec's ``feature_groups``)
 DEFAULT_GROUPS = ("char",)
-#: the groups the grids cross with every other setting. The others (a few dense columns each:
-#: shape, lexicon) add about the same to every setting, so they are tried at each family's
-#: best configuration only (``Candidate.local_grids``, ``shared.grid_extension``) instead of
-#: doubling every grid: on the built-in sentiment set, crossing the lexicon too made stage 4
-#: take 18 s instead of 11
+#: the groups the full budget crosses with every vectorizer setting. The others (a few dense
+#: columns each: shape, lexicon) add about the same to every setting, so on the full budget
+#: they are tried at each family's best configuration only (``Candidate.local_grids``,
+#: ``shared.grid_extension``) instead of doubling a grid of 24 to 32 configurations a family
 FULL_GRID_GROUPS = ("char",)
 
 
@@ -109,9 +108,9 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
     ``full`` grids (real data sets) also search the word n-gram range and the
     minimum document frequency of the vectorizer, and the forest's size too; its
     leaves hold at least two texts there (a leaf of one text grows deep trees that
-    take eight times as long), and its grid is searched by successive halving. The groups
-    outside ``FULL_GRID_GROUPS`` are switched at each linear family's best configuration
-    only (``local_grids``). The groups a task searches are
+    take eight times as long), and its grid is searched by successive halving. On the
+    full budget the groups outside ``FULL_GRID_GROUPS`` are switched at each linear
+    family's best configuration only (``local_grids``). The groups a task searches are
     its spec's ``feature_groups``; the others stay off.
     """
     unknown = sorted(set(groups) - set(OPTIONAL_GROUPS))
@@ -128,11 +127,10 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
                                      else "passthrough"),
          ("features", word_tfidf(min_df=2)), ("clf", forest)]
     )
-    quick = feature_group_grid([g for g in groups if g in FULL_GRID_GROUPS])
-    words = {**quick, "features__word__ngram_range": [(1, 1), (1, 2)],
-             "features__word__min_df": [1, 2]}
-    at_best = feature_group_grid([g for g in groups if g not in FULL_GRID_GROUPS])
-    local = {"quick": at_best, "full": at_best}
+    quick = feature_group_grid(groups)
+    words = {**feature_group_grid([g for g in groups if g in FULL_GRID_GROUPS]),
+             "features__word__ngram_range": [(1, 1), (1, 2)], "features__word__min_df": [1, 2]}
+    local = {"full": feature_group_grid([g for g in groups if g not in FULL_GRID_GROUPS])}
     shown = _features_description(groups)
     return [
         Candidate(

@@ -49,18 +49,17 @@ def test_a_feature_group_is_searched_ablated_saved_and_trusted(
     monkeypatch, tmp_path, spam_spec, spam_texts
 ):
     # step 2: the registry puts the group, off, into every TF-IDF pipeline, and the spam
-    # task's feature_groups switch it off and on at each family's best configuration
+    # task's feature_groups put it off and on into its grids
     assert "shape" in spam_spec.feature_groups
     candidate = next(c for c in models.candidates(spam_spec.seed, spam_spec.feature_groups)
                      if c.name == "logistic regression")
     assert candidate.pipeline.named_steps["features"].get_params()["shape"] == "drop"
-    assert candidate.local_grids["quick"]["features__shape"][0] == "drop"
-    assert isinstance(candidate.local_grids["quick"]["features__shape"][1], TextShape)
+    assert candidate.grids["quick"]["features__shape"][0] == "drop"
+    assert isinstance(candidate.grids["quick"]["features__shape"][1], TextShape)
     spec = spam_spec.with_overrides(cv_folds=3)
     result = training.run_search([candidate], spam_texts, spec, "quick", "grid", n_jobs=1)
-    grid = result.table[result.table["config"] < 4]  # C twice, char off and on
-    assert len(grid) == 4 and not grid["params"].str.contains("with shape").any()
-    assert result.table["params"].str.contains("with shape").any()  # tried at the best
+    grid = result.table[result.table["config"] < 8]  # C twice, char and shape each off and on
+    assert len(grid) == 8 and grid["params"].str.contains("with shape").sum() == 4
     # stage 4's ablation reads what the group adds from the same search
     final = training.best_per_model(result.final())
     chosen = final.loc[training.choose(final, "best", spec.cv_folds)[0]]

@@ -70,8 +70,7 @@ def test_the_grid_table_says_how_each_setting_is_searched():
     assert full.loc["features__shape", "values"] == "without shape, with shape"
     assert full.loc["clf__C", "searched"] == "grid"
     quick = training.grid_table(candidates, "quick").loc["logistic regression"]
-    assert quick.loc["features__shape", "searched"] == "at the best"
-    assert quick.loc["features__char", "searched"] == "grid"
+    assert set(quick["searched"]) == {"grid"} and "features__shape" in quick.index
 
 
 def test_choice_rules():
