@@ -118,12 +118,8 @@ def _parse_csv(path: Path, text: str, delimiter: str, header_line: str) -> pd.Da
     """Every record of the text as strings; the first line names the columns."""
     try:
         table = _read_csv(io.StringIO(text), delimiter)
-    except pd.errors.EmptyDataError:
-        raise DataSourceError(_NO_HEADER.format(path=path)) from None
-    except pd.errors.ParserError as error:
-        raise DataSourceError(_parser_message(path, delimiter, header_line, error)) from None
-    except (ValueError, csv.Error) as error:
-        raise DataSourceError(f"{path}: cannot be read as a table ({error})") from None
+    except (ValueError, csv.Error) as error:  # pandas' parser errors are ValueErrors
+        raise _table_error(path, delimiter, header_line, error) from None
     header = _header(path, table, header_line)
     raw = table.iloc[1:].reset_index(drop=True)
     raw.columns = header
@@ -177,12 +173,19 @@ def iter_csv(
                 yield table
     except UnicodeDecodeError:
         raise DataSourceError(_encoding_message(path)) from None
-    except pd.errors.EmptyDataError:
-        raise DataSourceError(_NO_HEADER.format(path=path)) from None
-    except pd.errors.ParserError as error:
-        raise DataSourceError(_parser_message(path, delimiter, header_line, error)) from None
-    except (ValueError, csv.Error) as error:
-        raise DataSourceError(f"{path}: cannot be read as a table ({error})") from None
+    except (ValueError, csv.Error) as error:  # pandas' parser errors are ValueErrors
+        raise _table_error(path, delimiter, header_line, error) from None
+
+
+def _table_error(path: Path, delimiter: str, header_line: str, error: Exception
+                 ) -> DataSourceError:
+    """The refusal of a file the parser could not read: no header, a row the parser stopped
+    at (naming its line), or anything else it said."""
+    if isinstance(error, pd.errors.EmptyDataError):
+        return DataSourceError(_NO_HEADER.format(path=path))
+    if isinstance(error, pd.errors.ParserError):
+        return DataSourceError(_parser_message(path, delimiter, header_line, error))
+    return DataSourceError(f"{path}: cannot be read as a table ({error})")
 
 
 def _encoding_message(path: Path) -> str:
