@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_predict
 
-from shared import models, names, search
+from shared import fold_features, models, names, search
 from shared.catalog import Catalog
 from shared.decision import operating_score
 from shared.scoring import positive_scores
@@ -153,14 +153,14 @@ def test_convergence_warnings_are_recorded(spec, corpus):
 
 def test_read_only_matrices_from_joblib_are_not_changed_in_place(spec, corpus):
     texts, labels = corpus
-    features = search.FoldFeatures(texts, list(search.folds(spec).split(texts, labels)))
+    features = fold_features.FoldFeatures(texts, list(search.folds(spec).split(texts, labels)))
     config = search.configurations(models.candidates(0)[3:4], "quick", "grid", 4, 0)[0]
     features.prepare([config.pipeline], n_jobs=1)
     train, valid = features.parts(config.pipeline, 0)[0]
     for matrix in (train, valid):
         for array in (matrix.data, matrix.indices, matrix.indptr):
             array.flags.writeable = False  # as a joblib memory map arrives
-    stacked_train, _ = search.stack([(train, valid)])
+    stacked_train, _ = fold_features.stack([(train, valid)])
     assert stacked_train.data.flags.writeable
     nb_svm = search._label_steps(config.pipeline)
     nb_svm.fit(stacked_train, np.asarray(labels)[features.folds[0][0]])
