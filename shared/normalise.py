@@ -12,8 +12,9 @@
    standing for letters inside a word are read as those letters when that makes a known word
    ("FR3E", "acc0unt", "Exclus1ve");
 4. **name blinding**: person first names become ``xxname`` (``shared.names``), from the list
-   and, where the spec says so, any capitalised word the training texts never held in lower
-   case ("Oluwaseun" in cased text).
+   and, as the spec's ``name_blinding`` says, also capitalised words the training texts never
+   held in lower case ("Oluwaseun"; sentiment), or words written like a name that they never
+   held at all (spam, which keeps brands and cues such as "PayPal" and "HMRC").
 
 Plain Python and the two word lists; ``shared.text.TextNormalizer`` is the pipeline step that
 applies it, the same in training, evaluation, the batch command and the service.
