@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import pickle
 import re
 import unicodedata
@@ -56,8 +57,6 @@ class _PlainDataUnpickler(pickle.Unpickler):
 def web2_words() -> frozenset[str]:
     """The ``web2`` entries (alphabetic, cased as in the list), read as plain data."""
     data = resources.files("english_words").joinpath("data", "web2_alpha.pickle").read_bytes()
-    import io
-
     words = _PlainDataUnpickler(io.BytesIO(data)).load()
     return frozenset(str(w) for w in words)
 

@@ -75,7 +75,7 @@ def compare(trained: Any, train: pd.DataFrame, test: pd.DataFrame, spec: Problem
                      spec.primary_metric: metrics[spec.primary_metric]})
     table = pd.DataFrame(rows).set_index("training")
     table.attrs["cutoff"] = cutoff.date().isoformat()
-    return table.loc[:, ~table.columns.duplicated()]
+    return table
 
 
 def describe(table: pd.DataFrame | None) -> str:
