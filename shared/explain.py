@@ -24,7 +24,6 @@ direction: its explanation stops at the words and the probability.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shared import cli
 from shared.catalog import PROJECT_DIR, Catalog
 from shared.models import Vocabulary, fitted_pipelines, linear_intercept, linear_weights
 from shared.scoring import confidence, positive_scores, predict_labels
@@ -171,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     """Explain texts with the deployed model (checked against its manifest)."""
     from shared.predictor import Predictor
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser("explain", __doc__.split("\n\n")[0], [
+        'python -m shared explain "A warm, funny film."',
+        'python -m shared explain --task spam "FR3E iPh0ne! Claim now"',
+    ])
     parser.add_argument("texts", nargs="+", help="the texts to follow through the model")
     parser.add_argument("--task", default="sentiment")
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,

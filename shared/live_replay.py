@@ -22,7 +22,6 @@ of the prediction log:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.base import clone
 
-from shared import drift, prediction_log, release
+from shared import cli, drift, prediction_log, release
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.metrics import binary_metrics
@@ -159,8 +158,10 @@ def replay_releases(cat: Catalog, batch: str | None = None,
 def main(argv: list[str] | None = None) -> int:
     """The command: ``study`` exits 1 when the offline and online metrics disagree, and
     either exits 2 when it cannot run (nothing deployed, no labelled traffic)."""
-    parser = argparse.ArgumentParser(prog="python -m shared.live_replay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser("replay", __doc__, [
+        "python -m shared replay study --task sentiment",
+        "python -m shared replay releases --last 500",
+    ])
     parser.add_argument("action", choices=["study", "releases"])
     parser.add_argument("--task", default="sentiment")
     parser.add_argument("--root", default=str(PROJECT_DIR), help="the project folder")

@@ -19,7 +19,6 @@ written) or does not answer: a failure the log itself may not hold.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import alerts, drift, health, prediction_log
+from shared import alerts, cli, drift, health, prediction_log
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
@@ -139,10 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m shared.monitor``: exit 1 when an alert fired, 0 when none, 2 on error."""
     from shared.tasks import TASKS
 
-    parser = argparse.ArgumentParser(
-        prog="python -m shared.monitor",
-        description="Compare recent predictions with the reference; exit 1 on any alert.",
-    )
+    parser = cli.parser("monitor", "Compare recent predictions with the reference; exit 1 on "
+                        "any alert.", [
+        "python -m shared monitor                              # the newest windows of the log",
+        "python -m shared monitor --task spam --health-url http://127.0.0.1:8000/health",
+    ])
     parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,
                         help="folder that holds models/<task>/ (default: the project)")

@@ -11,13 +11,12 @@ read with its values shifted.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from shared import csv_reader, storage
+from shared import cli, csv_reader, storage
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
@@ -94,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     """The batch command; exit 0 when the file was scored, 2 when it could not be."""
     from shared.tasks import TASKS
 
-    parser = argparse.ArgumentParser(
-        prog="python -m shared.predict",
-        description="Score a CSV file with the deployed model: one row out for every row in.",
-    )
+    parser = cli.parser("predict", "Score a CSV file with the deployed model: one row out for "
+                        "every row in.", [
+        "python -m shared predict reviews.csv                  # writes reviews.predictions.csv",
+        "python -m shared predict --task spam inbox.csv -o scored.csv --text-column body",
+        "python -m shared predict big.parquet --dask local",
+    ])
     parser.add_argument("input", type=Path, help="CSV file (UTF-8) with a text column "
                         "(with --dask also a Parquet file or folder)")
     parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))

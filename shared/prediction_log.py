@@ -293,13 +293,13 @@ def purge(path: str | os.PathLike[str], older_than_days: float) -> dict[str, int
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m shared.prediction_log purge --task T --older-than DAYS``: exit 0, or 2 on error."""
-    import argparse
-
+    from shared import cli
     from shared.catalog import PROJECT_DIR, Catalog
     from shared.tasks import TASKS
 
-    parser = argparse.ArgumentParser(prog="python -m shared.prediction_log",
-                                     description="Maintain the prediction log of a task.")
+    parser = cli.parser("log", "Maintain the prediction log of a task.", [
+        "python -m shared log purge --task sentiment --older-than 30",
+    ])
     commands = parser.add_subparsers(dest="command", required=True)
     purging = commands.add_parser("purge", help="delete predictions older than a number of days, "
                                   "and their feedback, in one transaction")

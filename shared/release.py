@@ -19,7 +19,6 @@ are kept; the live one is never deleted.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import storage
+from shared import cli, storage
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import MANIFEST_NAME, Manifest, ManifestMismatchError, load_deployed
 from shared.modelfile import UntrustedModelError
@@ -211,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m shared.release list|rollback [RELEASE]``: exit 2 when it cannot."""
     from shared.tasks import TASKS
 
-    parser = argparse.ArgumentParser(prog="python -m shared.release",
-                                     description="List the kept releases or roll back to one.")
+    parser = cli.parser("release", "List the kept releases or roll back to one.", [
+        "python -m shared release list                         # version, time, metric, gate",
+        "python -m shared release rollback                     # back to the previous release",
+        "python -m shared release rollback 0003 --task spam",
+    ])
     parser.add_argument("command", choices=["list", "rollback"])
     parser.add_argument("release", nargs="?",
                         help="rollback only: release name, number or model version "

@@ -21,7 +21,6 @@ and what went wrong.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import os
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import catalog, cluster, html_reports
+from shared import catalog, cli, cluster, html_reports
 from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, STAGES, Catalog, Stage
 from shared.kernels import Kernels, RunError, execute
 from shared.records import DataSourceError, EvaluationReport, RecordError
@@ -276,9 +275,14 @@ def summary(task: str, root: Path, results: list[StageResult]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m shared.runner``: exit 0 when the run finished, 1 when a notebook failed,
     2 when the run was refused before it started."""
-    parser = argparse.ArgumentParser(
-        prog="python -m shared.runner", description="Run the seven workflow notebooks in order."
-    )
+    parser = cli.parser("run", "Run the seven workflow notebooks in order.", [
+        "python -m shared run                                  # sentiment, built-in data",
+        "python -m shared run --task spam --dataset sms-spam",
+        "python -m shared run --dataset reviews.csv --text-column review --label-column stars"
+        " --positive-label 5",
+        "python -m shared run --dataset big.csv -p engine out_of_core",
+        "python -m shared run --from 4                         # re-run stages 4-7",
+    ])
     parser.add_argument("--task", default="sentiment", help=f"one of {', '.join(TASKS)}")
     parser.add_argument("--dataset", default="builtin",
                         help="a data set name for the task, or a path to your own file; join "

@@ -14,7 +14,6 @@ keys (unless ``--insecure``), saying which. The application itself is
 
 from __future__ import annotations
 
-import argparse
 import gc
 import ipaddress
 import os
@@ -25,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from shared import cli
 from shared.catalog import PROJECT_DIR, MissingArtifactError
 from shared.guards import KEYS_VARIABLE, ApiKeyError, load_keys
 from shared.manifest import ManifestMismatchError
@@ -176,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     from shared.tasks import TASKS
 
     defaults = Settings()
-    parser = argparse.ArgumentParser(prog="python -m shared.serve",
-                                     description="Serve the deployed model of a task over HTTP.")
+    parser = cli.parser("serve", "Serve the deployed model of a task over HTTP.", [
+        "python -m shared serve                                # http://127.0.0.1:8000/docs",
+        "python -m shared serve --task spam --port 8001 --workers 2",
+    ])
     parser.add_argument("--task", default=defaults.task, choices=sorted(TASKS))
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,
                         help="folder that holds models/<task>/deployed (default: the project)")

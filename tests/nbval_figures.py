@@ -5,8 +5,9 @@ and that option's reporter fails under the pinned pytest ("hook call must
 provide argument 'config'"). The figures are drawn reproducibly (Agg, fixed
 size and dpi, no "Software" text chunk, seeded jitter; ``shared.notebook.setup``),
 so they can be compared byte for byte: this plugin takes ``image/png`` off
-nbval's list of outputs it does not compare. ``make test`` loads it with
-``-p tests.nbval_figures``.
+nbval's list of outputs it does not compare. ``pyproject.toml`` loads it for every
+pytest run (``-p tests.nbval_figures``), so plain ``pytest --nbval notebooks/`` compares
+figures too.
 """
 
 from __future__ import annotations

@@ -1,0 +1,71 @@
+"""The one entry point's table of commands, and the parser every command starts from.
+
+``python -m shared <command> [options]`` looks the command up in :data:`COMMANDS` and calls
+its module's ``main`` with the remaining arguments. Modules are imported only when their
+command runs, so ``python -m shared serve`` never loads the notebook runner and
+``python -m shared --help`` loads nothing but this table. The older ``python -m shared.runner``
+(and ``shared.predict``, ``shared.serve`` ...) forms keep working: they call the same ``main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command of ``python -m shared``: the module whose ``main`` runs it, and what it does."""
+
+    module: str
+    summary: str
+
+
+#: every command, in the order the README's table and ``--help`` list them
+COMMANDS: dict[str, Command] = {
+    "run": Command("shared.runner", "run the seven notebooks in order (the whole workflow)"),
+    "predict": Command("shared.predict", "score a CSV or Parquet file with the deployed model"),
+    "serve": Command("shared.serve", "serve the deployed model over HTTP (127.0.0.1 by default)"),
+    "monitor": Command("shared.monitor", "check the logged predictions for drift; exit 1 on alert"),
+    "release": Command("shared.release", "list the kept releases, or roll back to one"),
+    "explain": Command("shared.explain", "show the terms behind one prediction"),
+    "replay": Command("shared.live_replay", "replay logged traffic through kept releases"),
+    "log": Command("shared.prediction_log", "maintain the prediction log (purge old texts)"),
+}
+
+
+def parser(command: str, description: str, examples: Sequence[str]) -> argparse.ArgumentParser:
+    """The argument parser of ``command``: its ``--help`` names the one-entry-point form and
+    ends with worked examples."""
+    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    return argparse.ArgumentParser(
+        prog=f"python -m shared {command}", description=description, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def usage() -> str:
+    """The top-level help: every command with its summary."""
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
+    return ("usage: python -m shared <command> [options]\n\ncommands:\n" + "\n".join(lines)
+            + "\n\n'python -m shared <command> --help' shows a command's options and examples.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit status 2 with the list of commands when none or an unknown one
+    is given."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"python -m shared: unknown command {name!r}; choose one of: "
+              f"{', '.join(COMMANDS)}.\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name].module)
+    return int(module.main(rest) or 0)
