@@ -1,4 +1,4 @@
-"""The median of several runs of ``benchmarks/serving.py --json``, as the README's table.
+"""The median of several runs of ``benchmarks/serving.py --json``, as the table of docs/benchmarks.md.
 
     python benchmarks/median_of_runs.py run1.json run2.json run3.json
 

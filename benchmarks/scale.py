@@ -176,7 +176,7 @@ def run_batch(task: str, size: int, work: Path) -> dict[str, dict[str, float]]:
 
 
 def table(runs: list[dict[str, object]]) -> str:
-    """The Markdown table the README quotes."""
+    """The Markdown table docs/benchmarks.md quotes."""
     head = "| texts | " + " | ".join(f"stage {i}" for i in range(1, 8)) + \
         " | total | peak RSS, largest process | runner |"
     lines = [head, "|" + "---|" * 11]

@@ -104,7 +104,7 @@ def run_bursts(service: Service, log: Path, texts: list[str], requests: int,
 
 
 def report(task: str, figures: dict) -> None:
-    """The figures as the README's table rows."""
+    """The figures as the table rows of docs/benchmarks.md."""
     raw = figures["in_process"]["raw"]
     print(f"serving benchmark, task {task}, client {figures['bursts']['trivial_endpoint']['client']}"
           f", service args: {figures['serve_args'] or '(defaults)'}")

@@ -284,7 +284,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
             return failed(500, f"the service failed ({type(error).__name__}); nothing was "
                           "answered", request_id)
         # the answer is built by hand: FastAPI's generic encoder costs more than the model
-        # for one text (see the profile in the README)
+        # for one text (see the profile in docs/benchmarks.md)
         return Response(json.dumps({
             "model_version": predictor.model_version,
             "batch_id": answer.batch_id,
