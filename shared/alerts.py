@@ -4,9 +4,9 @@ Every rule reads its limit from the problem spec written in stage 1, so a
 change of threshold is a change of stage 1; two rules compare with what was
 measured when the model was deployed (the manifest): live quality against the
 low end of stage 5's interval, and latency against a multiple of the p95 the
-canary measured. A rule whose figure is missing (no texts stored, too little
-feedback) or whose limit is unknown is left out of the table rather than
-reported as calm.
+canary measured. A live rule with too few feedback labels is listed as "not enough
+labels (k of n)", never as calm; any other rule whose figure is missing (no texts
+stored) or whose limit is unknown is left out of the table.
 """
 
 from __future__ import annotations
@@ -115,25 +115,31 @@ def rules(spec: ProblemSpec) -> list[Rule]:
 def alerts(
     report: dict[str, float], spec: ProblemSpec, manifest: Manifest | None = None
 ) -> pd.DataFrame:
-    """Each rule whose figure the report holds, with its value, threshold and whether it fired.
+    """Each rule whose figure the report holds, with its value, threshold, whether it fired
+    and its ``state`` ("fired", "ok", or for a live rule "not enough labels (k of n)").
 
-    A rule whose figure is missing or NaN (no texts stored, too little feedback),
-    or whose limit is unknown (no manifest given, no ham limit in the spec), is
-    left out rather than reported as calm.
+    A live rule with too few feedback labels is listed in that state, so that a window
+    without labels says so rather than looking calm. Any other rule whose figure is missing
+    or NaN (no texts stored), or whose limit is unknown (no manifest given, no ham limit in
+    the spec), is left out.
     """
     rows = []
+    labels = int(report.get("feedback_count", 0) or 0)
     for rule in rules(spec):
         value = report.get(rule.metric)
         threshold = rule.threshold(spec, manifest)
-        if value is None or threshold is None or (isinstance(value, float) and math.isnan(value)):
+        if threshold is None:
             continue
-        if rule.metric.startswith("live_") and report.get("feedback_count", 0) < (
-            spec.min_live_feedback
-        ):
+        if rule.metric.startswith("live_") and labels < spec.min_live_feedback:
+            state = f"not enough labels ({labels} of {spec.min_live_feedback})"
+            rows.append((rule.description, rule.metric, math.nan, threshold, False, state))
             continue
-        rows.append((rule.description, rule.metric, float(value), threshold,
-                     bool(rule.fired(value, threshold))))
-    return pd.DataFrame(rows, columns=["rule", "metric", "value", "threshold", "fired"])
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        fired = bool(rule.fired(value, threshold))
+        rows.append((rule.description, rule.metric, float(value), threshold, fired,
+                     "fired" if fired else "ok"))
+    return pd.DataFrame(rows, columns=["rule", "metric", "value", "threshold", "fired", "state"])
 
 
 def describe(spec: ProblemSpec, manifest: Manifest | None = None) -> list[str]:
@@ -141,6 +147,9 @@ def describe(spec: ProblemSpec, manifest: Manifest | None = None) -> list[str]:
     return [f"{rule.description}: alert when {rule.fires_when} {rule.limit_text(spec, manifest)}"
             for rule in rules(spec) if rule.threshold(spec, manifest) is not None]
 
+
+#: the alert table's columns: one row per window and rule
+TABLE_COLUMNS = ["window", "rule", "metric", "value", "threshold", "fired", "state"]
 
 #: the rule on a running service's own report (``GET /health``, ``shared.health``)
 SERVICE_HEALTH = "service_health"
@@ -156,8 +165,7 @@ def health_alerts(report: dict[str, Any], url: str) -> pd.DataFrame:
     """
     value = 0.0 if report.get("status") == "ok" else 1.0
     return pd.DataFrame([(f"service {url}", SERVICE_HEALTH_RULE, SERVICE_HEALTH, value, 0.0,
-                          value > 0)],
-                        columns=["window", "rule", "metric", "value", "threshold", "fired"])
+                          value > 0, "fired" if value > 0 else "ok")], columns=TABLE_COLUMNS)
 
 
 # -- windows of the log -------------------------------------------------------------------
@@ -206,7 +214,7 @@ def monitor(
         tables.append(alerts(reports[name], spec, manifest).assign(window=name))
     table = (pd.concat(tables, ignore_index=True) if tables
              else alerts({}, spec, manifest).assign(window=""))
-    table = table[["window", "rule", "metric", "value", "threshold", "fired"]]
+    table = table[TABLE_COLUMNS]
     return pd.DataFrame(reports).T.rename_axis("window"), table
 
 

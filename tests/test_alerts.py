@@ -25,7 +25,8 @@ def test_confidence_alerts_read_the_spec(spec):
     worried = drift.confidence_report(np.full(50, 0.52), reference, spec)
     assert not alerts.alerts(calm, spec)["fired"].any()
     fired = alerts.alerts(worried, spec).set_index("metric")
-    assert fired["fired"].all()
+    assert fired.loc[fired["state"] != "not enough labels (0 of 20)", "fired"].all()
+    assert fired.loc["live_f1", "state"] == "not enough labels (0 of 20)"
     assert fired.loc["low_confidence_share", "threshold"] == spec.max_low_confidence_share
     assert fired.loc["mean_confidence", "threshold"] == spec.confidence_threshold
     assert fired.loc["confidence_psi", "threshold"] == spec.max_confidence_psi
@@ -53,7 +54,7 @@ def test_window_report_and_alerts(toy_model, spec, toy_corpus):
     fired = set(fired.loc[fired["fired"], "metric"])
     assert {"unknown_word_share", "label_shift", "low_confidence_share", "mean_confidence",
             "length_ks_pvalue"} <= fired
-    assert "live_f1" not in fired  # no feedback: the live rule is left out
+    assert "live_f1" not in fired  # no feedback: the live rule waits for labels, unfired
 
 
 def test_live_rule_needs_enough_feedback(toy_model, spec, toy_corpus):
@@ -64,7 +65,8 @@ def test_live_rule_needs_enough_feedback(toy_model, spec, toy_corpus):
     wrong = ["negative" if label == "positive" else "positive" for label in labels]
     few = drift.window_report(_window(texts, labels, [0.9] * 12, wrong), reference, spec)
     assert few["feedback_count"] == 12 and few["live_f1"] == 0
-    assert "live_f1" not in set(alerts.alerts(few, spec)["metric"])
+    waiting = alerts.alerts(few, spec).set_index("metric").loc["live_f1"]
+    assert not waiting["fired"] and waiting["state"] == "not enough labels (12 of 20)"
     enough = alerts.alerts(few, spec.with_overrides(min_live_feedback=10)).set_index("metric")
     assert enough.loc["live_f1", "fired"] and enough.loc["live_f1", "threshold"] == spec.target
 
