@@ -168,52 +168,28 @@ def health_alerts(report: dict[str, Any], url: str) -> pd.DataFrame:
                           value > 0, "fired" if value > 0 else "ok")], columns=TABLE_COLUMNS)
 
 
-# -- windows of the log -------------------------------------------------------------------
-def split_windows(log: pd.DataFrame, size: int, count: int | None = None) -> list[pd.DataFrame]:
-    """The log cut into windows of ``size`` predictions, counted back from the newest.
-
-    The newest window is always full (when the log holds ``size`` rows); an
-    older remainder shorter than ``size`` is dropped unless it is all there is.
-    ``count`` keeps only the newest windows. Oldest window first.
-    """
-    if size < 1:
-        raise ValueError(f"window size must be at least 1, got {size}")
-    log = log.reset_index(drop=True)
-    ends = list(range(len(log), 0, -size))
-    windows = [log.iloc[max(end - size, 0):end] for end in ends]
-    if len(windows) > 1 and len(windows[-1]) < size:
-        windows = windows[:-1]
-    if count is not None:
-        windows = windows[:count]
-    return windows[::-1]
-
-
-def window_name(window: pd.DataFrame) -> str:
-    """A stable name for a window of logged predictions: its row-id range."""
-    if window.empty:
-        return "empty window"
-    return f"predictions {int(window['id'].min())}-{int(window['id'].max())}"
-
-
 def monitor(
     windows: dict[str, pd.DataFrame], reference: drift.Reference, spec: ProblemSpec,
     model: Any | None = None, manifest: Manifest | None = None,
+    labelled: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reports (one row per window) and the alert table (one row per window and rule).
 
     ``manifest`` (the deployed model's) gives the rules that compare with the
     deployment: model age, latency against the deploy-time p95, and live
-    quality against stage 5's interval; without it they are left out.
+    quality against stage 5's interval; without it they are left out. ``labelled``
+    gives, per window name, the predictions its live metrics are read on (time windows).
     """
     deployed_at = manifest.deployed_at if manifest is not None else None
     reports = {}
     tables = []
     for name, window in windows.items():
         reports[name] = drift.window_report(window, reference, spec, model,
-                                            deployed_at=deployed_at)
+                                            deployed_at=deployed_at,
+                                            labelled=(labelled or {}).get(name))
         tables.append(alerts(reports[name], spec, manifest).assign(window=name))
     table = (pd.concat(tables, ignore_index=True) if tables
-             else alerts({}, spec, manifest).assign(window=""))
+             else pd.DataFrame(columns=TABLE_COLUMNS).astype({"fired": bool}))
     table = table[TABLE_COLUMNS]
     return pd.DataFrame(reports).T.rename_axis("window"), table
 

@@ -147,6 +147,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
              "the monitor command's figures, one row per window"),
     Artifact("monitoring_alerts", "models/{task}/monitoring/alerts.csv", "csv",
              "the monitor command's alert table"),
+    Artifact("alert_notifications", "models/{task}/monitoring/notifications.json", "json",
+             "the watch loop's alerts that are firing, and when each was last sent"),
     # shipped with the project
     Artifact("new_batch", "data/builtin/{task}/new_batch.csv", "csv",
              "new texts with labels for stage 7, a few from other domains", shipped=True),
@@ -191,6 +193,10 @@ STAGES: tuple[Stage, ...] = (
 )
 
 NOTEBOOKS: tuple[str, ...] = tuple(stage.notebook for stage in STAGES)
+
+#: artifacts written while the model serves, not by a stage: the service's and the batch
+#: command's prediction log, and the watch loop's notification state (``shared.watch``)
+RUNTIME_ARTIFACTS: tuple[str, ...] = ("prediction_log", "alert_notifications")
 
 
 def producer(name: str) -> Stage | None:

@@ -29,7 +29,8 @@ COMMANDS: dict[str, Command] = {
     "run": Command("shared.runner", "run the seven notebooks in order (the whole workflow)"),
     "predict": Command("shared.predict", "score a CSV or Parquet file with the deployed model"),
     "serve": Command("shared.serve", "serve the deployed model over HTTP (127.0.0.1 by default)"),
-    "monitor": Command("shared.monitor", "check the logged predictions for drift; exit 1 on alert"),
+    "monitor": Command("shared.monitor", "check the logged predictions for drift; exit 1 on "
+                       "alert ('monitor watch': on a schedule, alerts sent to a person)"),
     "release": Command("shared.release", "list the kept releases, or roll back to one"),
     "explain": Command("shared.explain", "show the terms behind one prediction"),
     "replay": Command("shared.live_replay", "replay logged traffic through kept releases"),

@@ -240,6 +240,7 @@ def model_age_days(deployed_at: str, window: pd.DataFrame) -> float:
 def window_report(
     window: pd.DataFrame, reference: Reference, spec: ProblemSpec, model: Any | None = None,
     seed: int | None = None, deployed_at: str | None = None,
+    labelled: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """Every monitoring figure of one window of logged predictions against the reference.
 
@@ -247,6 +248,8 @@ def window_report(
     texts are not stored; then the domain classifier is skipped). The
     unknown-word share comes from the log, or is computed with ``model``.
     The model's age needs ``deployed_at`` (the manifest's); without it, it is NaN.
+    The live metrics are read on ``labelled`` when given (a time window's predictions old
+    enough for their labels to be back: ``shared.windows``), else on ``window`` itself.
     Rows logged with an ``error`` (the model failed on them) count in
     ``invalid_scores`` and ``scoring_errors`` only: they hold no answer to compare.
     """
@@ -287,7 +290,9 @@ def window_report(
                                 else math.nan)
     report["model_age_days"] = (model_age_days(deployed_at, window) if deployed_at
                                 else math.nan)
-    report.update(live_metrics(window, spec))
+    if labelled is not None and "error" in labelled:
+        labelled = labelled[labelled["error"].fillna("") == ""]
+    report.update(live_metrics(window if labelled is None else labelled, spec))
     return report
 
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +33,8 @@ from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
+from shared.problem import ProblemSpec
+from shared.windows import split_windows, time_windows, window_name
 
 DEFAULT_WINDOW_SIZE = 50
 DEFAULT_WINDOWS = 1
@@ -54,6 +58,9 @@ class MonitorResult:
     recorded: int
     #: what the service's /health said (``shared.health.check_url``), when it was asked
     health: dict | None = None
+    #: the deployed model's version and problem spec, which the windows were judged by
+    model_version: str = ""
+    spec: ProblemSpec | None = None
 
     @property
     def fired(self) -> pd.DataFrame:
@@ -65,13 +72,16 @@ def run(
     cat: Catalog, window_size: int = DEFAULT_WINDOW_SIZE, windows: int | None = DEFAULT_WINDOWS,
     batches: list[str] | None = None, log_path: str | os.PathLike[str] | None = None,
     all_versions: bool = False, record: bool = True, health_url: str | None = None,
+    spans: Sequence[str] | None = None, now: datetime | None = None,
 ) -> MonitorResult:
-    """Monitor the newest ``windows`` windows (or the given batches) of the prediction log.
+    """Monitor the newest ``windows`` windows (or the given batches, or the time ``spans``
+    such as ``("1h", "1d")`` up to ``now``) of the prediction log.
 
     Only predictions of the deployed model version are used unless
     ``all_versions``. ``health_url`` (a service's ``/health``) adds the
-    ``service_health`` rule. Raises MissingArtifactError when there is no log or
-    no deployed model, ValueError when the log holds nothing to monitor.
+    ``service_health`` rule. A time window with no prediction is left out (a quiet hour is
+    no alarm). Raises MissingArtifactError when there is no log or no deployed model,
+    ValueError when the log holds nothing to monitor.
     """
     predictor = Predictor.from_deployed(cat.deployed_dir)
     spec = predictor.spec
@@ -90,21 +100,28 @@ def run(
             + (" in the given batches" if batches else "")
             + "; nothing to monitor"
         )
+    labelled = None
     if batches:
         named = {f"batch {b[:12]}": log[log["batch_id"] == b] for b in batches}
         named = {name: frame for name, frame in named.items() if not frame.empty}
+    elif spans:
+        delay = timedelta(hours=spec.label_delay_hours)
+        found = [w for w in time_windows(log, spans, now or datetime.now(UTC), delay)
+                 if not w.predictions.empty]
+        named = {w.name: w.predictions for w in found}
+        labelled = {w.name: w.labelled for w in found}
     else:
-        named = {alerts.window_name(w): w
-                 for w in alerts.split_windows(log, window_size, windows)}
+        named = {window_name(w): w for w in split_windows(log, window_size, windows)}
     reference = drift.load_reference(cat, predictor.model, spec)
-    reports, table = alerts.monitor(named, reference, spec, predictor.model, predictor.manifest)
+    reports, table = alerts.monitor(named, reference, spec, predictor.model, predictor.manifest,
+                                    labelled)
     service = health.check_url(health_url) if health_url else None
     if service is not None:
         table = pd.concat([table, alerts.health_alerts(service, health_url)], ignore_index=True)
     recorded = alerts.record(log_path, table, predictor.model_version) if record else 0
     cat.write("monitoring_windows", reports.reset_index())
     cat.write("monitoring_alerts", table)
-    return MonitorResult(reports, table, recorded, service)
+    return MonitorResult(reports, table, recorded, service, predictor.model_version, spec)
 
 
 def format_report(result: MonitorResult) -> str:
@@ -135,13 +152,22 @@ def format_report(result: MonitorResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m shared.monitor``: exit 1 when an alert fired, 0 when none, 2 on error."""
+    """``python -m shared.monitor``: exit 1 when an alert fired, 0 when none, 2 on error;
+    ``python -m shared.monitor watch ...`` runs the watch loop (``shared.watch``)."""
     from shared.tasks import TASKS
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["watch"]:
+        from shared import watch
+
+        return watch.main(args[1:])
 
     parser = cli.parser("monitor", "Compare recent predictions with the reference; exit 1 on "
                         "any alert.", [
         "python -m shared monitor                              # the newest windows of the log",
         "python -m shared monitor --task spam --health-url http://127.0.0.1:8000/health",
+        "python -m shared monitor --span 1h --span 1d         # time windows",
+        "python -m shared monitor watch --every 10m --notify alerts.toml   # the loop",
     ])
     parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,
@@ -150,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"predictions per window (default {DEFAULT_WINDOW_SIZE})")
     parser.add_argument("--windows", type=int, default=DEFAULT_WINDOWS,
                         help="how many of the newest windows to check (default 1)")
+    parser.add_argument("--span", action="append", metavar="SPAN",
+                        help="check the last SPAN (1h, 1d, 7d ...) instead, repeatable")
     parser.add_argument("--batch", action="append", metavar="BATCH_ID",
                         help="check these logged batches instead (repeatable)")
     parser.add_argument("--log", type=Path, help="prediction log (default: models/<task>/"
@@ -161,13 +189,13 @@ def main(argv: list[str] | None = None) -> int:
                         "the rule service_health fires unless it says ok")
     parser.add_argument("--no-record", action="store_true",
                         help="do not record fired alerts in the log")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args)
     if args.window_size < 1 or args.windows < 1:
         parser.error("--window-size and --windows must be at least 1")
     cat = Catalog.for_task(args.task, args.root)
     try:
         result = run(cat, args.window_size, args.windows, args.batch, args.log,
-                     args.all_versions, not args.no_record, args.health_url)
+                     args.all_versions, not args.no_record, args.health_url, args.span)
     except (MissingArtifactError, ManifestMismatchError, UntrustedModelError,
             ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -156,14 +156,15 @@ def read(
 
     ``batch_id`` keeps one batch (or several, given a list); ``last`` keeps the
     most recent rows; ``with_feedback`` adds ``true_label``, the latest feedback
-    for each prediction (empty where none arrived).
+    for each prediction, and ``feedback_at``, when it arrived (both empty where none did).
     """
     connection = connect(path)
     try:
         columns = "p.*"
         joins = ""
         if with_feedback:
-            columns += ", COALESCE(f.true_label, '') AS true_label"
+            columns += (", COALESCE(f.true_label, '') AS true_label, "
+                        "COALESCE(f.created_at, '') AS feedback_at")
             joins = (
                 " LEFT JOIN feedback f ON f.id = (SELECT MAX(id) FROM feedback "
                 "WHERE prediction_id = p.prediction_id)"
@@ -292,34 +293,39 @@ def purge(path: str | os.PathLike[str], older_than_days: float) -> dict[str, int
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m shared.prediction_log purge --task T --older-than DAYS``: exit 0, or 2 on error."""
-    from shared import cli
-    from shared.catalog import PROJECT_DIR, Catalog
+    """``python -m shared.prediction_log purge --task T [--older-than DAYS]``: exit 0, or 2 on
+    error. Without ``--older-than`` it applies the spec's retention to every store that holds
+    texts (``shared.retention``)."""
+    from shared import cli, problem, retention
+    from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
     from shared.tasks import TASKS
 
     parser = cli.parser("log", "Maintain the prediction log of a task.", [
-        "python -m shared log purge --task sentiment --older-than 30",
+        "python -m shared log purge --task sentiment          # the spec's retention (30 days)",
+        "python -m shared log purge --task sentiment --older-than 7",
     ])
     commands = parser.add_subparsers(dest="command", required=True)
-    purging = commands.add_parser("purge", help="delete predictions older than a number of days, "
-                                  "and their feedback, in one transaction")
+    purging = commands.add_parser("purge", help="delete predictions, feedback, quarantine and "
+                                  "reports older than the retention")
     purging.add_argument("--task", required=True, choices=sorted(TASKS))
-    purging.add_argument("--older-than", type=float, required=True, metavar="DAYS",
-                         help="delete predictions logged more than DAYS days ago")
+    purging.add_argument("--older-than", type=float, metavar="DAYS",
+                         help="delete what is older than DAYS days (default: the stage-1 "
+                              "spec's retention_days)")
     purging.add_argument("--root", type=Path, default=PROJECT_DIR,
                          help="folder that holds models/<task>/ (default: the project)")
     args = parser.parse_args(argv)
-    path = Catalog.for_task(args.task, args.root).path("prediction_log")
-    if not path.is_file():
-        print(f"error: no prediction log at {path}", file=sys.stderr)
-        return 2
+    cat = Catalog.for_task(args.task, args.root)
     try:
-        counts = purge(path, args.older_than)
-    except (ValueError, sqlite3.Error) as error:
+        days = (args.older_than if args.older_than is not None
+                else problem.load(cat).retention_days)
+        if days < 0:
+            raise ValueError(f"--older-than must be 0 or more, got {days:g}")
+        counts = retention.apply(cat, days)
+    except (ValueError, sqlite3.Error, MissingArtifactError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"purged {counts['predictions']} predictions and {counts['feedback']} feedback labels "
-          f"older than {args.older_than:g} days from {path}")
+    print(f"purged what was older than {days:g} days under {cat.root}: "
+          + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     return 0
 
 

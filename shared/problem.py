@@ -70,6 +70,13 @@ class ProblemSpec:
     max_label_shift: float = 0.2
     max_domain_auc: float = 0.75
     min_live_feedback: int = 20
+    #: how long true labels take to come back (hours): a time window's live metrics are read
+    #: on the predictions this much older, with the feedback that arrived within it
+    #: (``shared.windows``)
+    label_delay_hours: float = 24.0
+    #: how long texts users sent are kept (days): the prediction log and its feedback, the
+    #: quarantine, the HTML reports (``shared.retention``); the watch loop applies it
+    retention_days: int = 30
     max_model_age_days: int = 90
     max_latency_ratio: float = 3.0
     #: the canary refuses a model whose predict_proba takes longer for one text (ms) ...
@@ -165,7 +172,12 @@ class ProblemSpec:
                 f"max_domain_auc={self.max_domain_auc!r}: a ROC-AUC of 0.5 means no drift, so "
                 "use a value in [0.5, 1]"
             )
-        for name in ("min_live_feedback", "min_slice_texts", "max_model_age_days"):
+        if (not isinstance(self.label_delay_hours, int | float)
+                or isinstance(self.label_delay_hours, bool) or self.label_delay_hours < 0):
+            problems.append(f"label_delay_hours={self.label_delay_hours!r}: use the hours true "
+                            "labels take to come back, 0 or more")
+        for name in ("min_live_feedback", "min_slice_texts", "max_model_age_days",
+                     "retention_days"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name}={value!r}: use a whole number of at least 1")

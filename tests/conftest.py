@@ -11,7 +11,10 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -270,3 +273,32 @@ def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
 def out_of_core_project(tmp_path_factory) -> Catalog:
     """An out-of-core sentiment project deployed once for the session; tests must not change it."""
     return run_out_of_core(tmp_path_factory.mktemp("out_of_core"))
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """Records each POSTed JSON body; answers with the status the test sets."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.received.append(  # type: ignore[attr-defined]
+            {"body": json.loads(body), "authorization": self.headers.get("Authorization")})
+        self.send_response(self.server.status)  # type: ignore[attr-defined]
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook_receiver(monkeypatch):
+    """A real HTTP receiver on 127.0.0.1, its URL in ``ALERT_WEBHOOK_URL``; ``.received``
+    holds what was POSTed, ``.status`` is what it answers (200 unless a test changes it)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.received = []
+    server.status = 200
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    yield server
+    server.shutdown()
+    server.server_close()

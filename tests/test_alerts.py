@@ -71,16 +71,6 @@ def test_live_rule_needs_enough_feedback(toy_model, spec, toy_corpus):
     assert enough.loc["live_f1", "fired"] and enough.loc["live_f1", "threshold"] == spec.target
 
 
-def test_split_windows_counts_back_from_the_newest():
-    log = pd.DataFrame({"id": range(1, 121)})
-    windows = alerts.split_windows(log, 50)
-    assert [(w["id"].min(), w["id"].max()) for w in windows] == [(21, 70), (71, 120)]
-    assert [len(w) for w in alerts.split_windows(log, 50, count=1)] == [50]
-    assert [len(w) for w in alerts.split_windows(log.head(30), 50)] == [30]
-    assert alerts.window_name(windows[-1]) == "predictions 71-120"
-
-
-
 def test_without_stored_texts_the_domain_rule_is_left_out(toy_model, spec, toy_corpus):
     texts, labels = toy_corpus
     reference = drift.Reference.build(

@@ -63,7 +63,8 @@ def test_load_missing_spec_says_which_stage(tmp_path):
     ("field", "value"),
     [("max_model_age_days", 0), ("max_latency_ratio", 1.0), ("max_invalid_scores", -1),
      ("min_behaviour_pass_rate", 1.5), ("slice_margin", -0.1), ("min_slice_texts", 0),
-     ("max_metric_regression", 2), ("max_text_ms", 0), ("max_model_mb", -1.0)],
+     ("max_metric_regression", 2), ("max_text_ms", 0), ("max_model_mb", -1.0),
+     ("label_delay_hours", -1), ("retention_days", 0)],
 )
 def test_release_and_monitoring_fields_are_checked(spec, field, value):
     with pytest.raises(ProblemSpecError, match=f"{field}={value!r}"):
