@@ -168,6 +168,20 @@ def health_alerts(report: dict[str, Any], url: str) -> pd.DataFrame:
                           value > 0, "fired" if value > 0 else "ok")], columns=TABLE_COLUMNS)
 
 
+#: the rule on the environment the monitor runs in, against the deployed model's manifest
+LIBRARY_CHANGES = "library_changes"
+LIBRARY_CHANGES_RULE = "libraries whose version differs from the deployment's (manifest)"
+
+
+def library_alerts(differences: list[str]) -> pd.DataFrame:
+    """The alert table row of library versions that changed since deployment (ML Test Score,
+    monitoring 1: a dependency change results in a notification). ``differences`` is what
+    ``manifest.check_libraries`` returns; fired when it is not empty."""
+    value = float(len(differences))
+    return pd.DataFrame([("environment", LIBRARY_CHANGES_RULE, LIBRARY_CHANGES, value, 0.0,
+                          value > 0, "fired" if value > 0 else "ok")], columns=TABLE_COLUMNS)
+
+
 def monitor(
     windows: dict[str, pd.DataFrame], reference: drift.Reference, spec: ProblemSpec,
     model: Any | None = None, manifest: Manifest | None = None,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ import pandas as pd
 
 from shared import alerts, cli, drift, health, prediction_log
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
-from shared.manifest import ManifestMismatchError
+from shared.manifest import LibraryVersionWarning, ManifestMismatchError, check_libraries
 from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
 from shared.problem import ProblemSpec
@@ -61,6 +62,9 @@ class MonitorResult:
     #: the deployed model's version and problem spec, which the windows were judged by
     model_version: str = ""
     spec: ProblemSpec | None = None
+    #: libraries whose running version differs from the manifest's ("numpy 2.4.6 at
+    #: deployment, 2.5.0 now")
+    library_changes: list[str] | None = None
 
     @property
     def fired(self) -> pd.DataFrame:
@@ -115,13 +119,18 @@ def run(
     reference = drift.load_reference(cat, predictor.model, spec)
     reports, table = alerts.monitor(named, reference, spec, predictor.model, predictor.manifest,
                                     labelled)
+    with warnings.catch_warnings():  # the alert table says it; no second warning
+        warnings.simplefilter("ignore", LibraryVersionWarning)
+        changed = check_libraries(predictor.manifest.libraries)
+    table = pd.concat([table, alerts.library_alerts(changed)], ignore_index=True)
     service = health.check_url(health_url) if health_url else None
     if service is not None:
         table = pd.concat([table, alerts.health_alerts(service, health_url)], ignore_index=True)
     recorded = alerts.record(log_path, table, predictor.model_version) if record else 0
     cat.write("monitoring_windows", reports.reset_index())
     cat.write("monitoring_alerts", table)
-    return MonitorResult(reports, table, recorded, service, predictor.model_version, spec)
+    return MonitorResult(reports, table, recorded, service, predictor.model_version, spec,
+                         changed)
 
 
 def format_report(result: MonitorResult) -> str:
@@ -137,6 +146,9 @@ def format_report(result: MonitorResult) -> str:
         lines.append(f"Service health: {result.health['status']}"
                      + "".join(f"\n  - {reason}" for reason in result.health["reasons"]))
         lines.append("")
+    if result.library_changes:
+        lines += ["Libraries changed since deployment:",
+                  *(f"  - {change}" for change in result.library_changes), ""]
     if result.fired.empty:
         lines.append("OK: no alert fired.")
     else:

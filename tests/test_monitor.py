@@ -116,3 +116,17 @@ def test_a_healthy_service_raises_no_alert(logged, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Service health: ok" in out and "OK: no alert fired." in out
+
+
+def test_a_library_changed_since_deployment_fires(logged, capsys, monkeypatch):
+    from shared import manifest
+
+    cat, batches = logged
+    running = manifest.library_versions()
+    monkeypatch.setattr(manifest, "library_versions",
+                        lambda: {**running, "numpy": running["numpy"] + ".post1"})
+    with pytest.warns(manifest.LibraryVersionWarning):  # loading the model warns too
+        assert _main(cat, "--batch", batches["new"], "--no-record") == 1
+    out = capsys.readouterr().out
+    assert "ALERT in environment: library_changes = 1.000" in out
+    assert f"numpy {running['numpy']} at deployment, {running['numpy']}.post1 now" in out
