@@ -158,7 +158,10 @@ def serve(
     app = create_app(predictor, settings) if workers == 1 else WorkerApp(settings)
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, server_header=False,
-        limit_concurrency=settings.max_concurrency, timeout_keep_alive=5,
+        # load shedding is the application's (guards.ConcurrencyLimit: max_concurrency requests
+        # in flight); uvicorn's limit counts connections and lagging tasks, so it only caps
+        # connections here
+        limit_concurrency=settings.max_connections, timeout_keep_alive=5,
         timeout_graceful_shutdown=10, workers=workers, lifespan="on",
     )
     if exit_with_parent:
@@ -193,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars,
                         help="characters per text")
     parser.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency,
-                        help="requests in flight per worker; more get 503")
+                        help="load shedding: requests in flight per worker (/health aside); "
+                        f"the next gets 503 at once (default {defaults.max_concurrency})")
+    parser.add_argument("--max-connections", type=int, default=defaults.max_connections,
+                        help="open connections per worker, idle keep-alive ones included; "
+                        f"requests on more get 503 (default {defaults.max_connections})")
     parser.add_argument("--batch-wait-ms", type=float, default=defaults.batch_wait_ms,
                         help="longest wait for concurrent requests to join a batch (default "
                         f"{defaults.batch_wait_ms:g}; a lone request never waits)")
@@ -218,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop when the process that started the service ends")
     args = parser.parse_args(argv)
     for name in ("max_body_bytes", "max_texts", "max_text_chars", "max_concurrency",
-                 "max_batch", "workers"):
+                 "max_connections", "max_batch", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.batch_wait_ms <= 1000:
@@ -232,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         task=args.task, root=args.root, host=args.host, port=args.port,
         max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
         max_text_chars=args.max_text_chars, max_concurrency=args.max_concurrency,
-        store_text=not args.hash_texts, log_path=args.log, batch_wait_ms=args.batch_wait_ms,
+        max_connections=args.max_connections, store_text=not args.hash_texts,
+        log_path=args.log, batch_wait_ms=args.batch_wait_ms,
         max_batch=args.max_batch, api_keys=keys,
     )
     try:

@@ -13,7 +13,8 @@ Endpoints:
   label is known.
 
 Every path but ``/health`` needs ``Authorization: Bearer <key>`` when the
-service has API keys (``shared.guards``). Requests are bounded in body size
+service has API keys (``shared.guards``). At most ``max_concurrency`` requests
+are in flight per process; the next gets 503 at once. Requests are bounded in body size
 (413, refused while the body streams, before parsing), texts per request and
 characters per text. Bad requests get a 4xx JSON answer ``{"detail": "..."}``
 and never disturb other requests, nor join a batch. Checked requests are
@@ -45,7 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared import prediction_log
 from shared.batching import Batcher, CountArrivals, LogUnavailableError, ModelFailedError
 from shared.catalog import PROJECT_DIR, Catalog
-from shared.guards import ApiKeyAuth, BodySizeLimit
+from shared.guards import ApiKeyAuth, BodySizeLimit, ConcurrencyLimit
 from shared.manifest import MODEL_NAME
 from shared.predictor import InvalidScoreError, Predictor
 from shared.text_rules import MAX_TEXT_CHARS
@@ -71,7 +72,10 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_texts: int = 100
     max_text_chars: int = MAX_TEXT_CHARS
+    #: load shedding: requests in flight per process (``/health`` aside); the next gets 503
     max_concurrency: int = 64
+    #: open connections per process (idle keep-alive ones included): uvicorn's limit_concurrency
+    max_connections: int = 1000
     store_text: bool = True
     log_path: Path | None = None
     #: longest wait for more requests to join a batch; texts per batch (1: no batching)
@@ -228,6 +232,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
             "model_version": predictor.model_version,
             "model_sha256": manifest.files.get(MODEL_NAME, ""),
             "release": manifest.release,
+            "load": guarded.report(),
         }, status_code=200 if report["status"] == "ok" else 503)
 
     def failed(status: int, detail: str, request_id: str) -> JSONResponse:
@@ -319,7 +324,8 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
             "correct": predicted == request.true_label,
         }
 
-    guarded = BodySizeLimit(app, settings.max_body_bytes)
+    checked: Any = BodySizeLimit(app, settings.max_body_bytes)
     if settings.api_keys:
-        guarded = ApiKeyAuth(guarded, settings.api_keys)
+        checked = ApiKeyAuth(checked, settings.api_keys)
+    guarded = ConcurrencyLimit(checked, settings.max_concurrency)
     return CountArrivals(guarded, batcher)
