@@ -32,6 +32,9 @@ from shared.modelfile import UntrustedModelError
 from shared.predictor import Predictor
 from shared.service import Settings, create_app
 
+#: how long the supervisor waits for a worker's answer before it kills and replaces it
+WORKER_START_SECONDS = 60
+
 
 class StartupError(RuntimeError):
     """The service refuses to start; the message says why."""
@@ -163,6 +166,10 @@ def serve(
         # connections here
         limit_concurrency=settings.max_connections, timeout_keep_alive=5,
         timeout_graceful_shutdown=10, workers=workers, lifespan="on",
+        # a spawned worker answers the supervisor's ping only once it has imported the
+        # libraries (7 s and more on a busy 2-core machine); after uvicorn's default 5 s it
+        # was killed and restarted, again and again
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
     if exit_with_parent:
         _exit_with_parent()
