@@ -16,6 +16,10 @@ clients' next requests are read in the same turn, so it counted up to twice
 the requests in flight, and shed at 32 connections with a limit of 64. The
 service gives uvicorn a connection limit instead: ``max_connections``.)
 
+The admin endpoints (``/admin/...``: ``POST /admin/reload``) need an API key
+like every other path but ``/health``; a service that runs without keys
+answers them only to clients on this machine (:class:`LoopbackAdmin`).
+
 API keys come from a file (``--api-key-file``: one key a line, ``#`` comments)
 and/or the variable ``MODEL_SERVICE_API_KEYS`` (keys separated by commas or
 white space). Only their SHA-256 digests are kept; a presented key is hashed
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import re
@@ -40,6 +45,8 @@ KEYS_VARIABLE = "MODEL_SERVICE_API_KEYS"
 MIN_KEY_CHARS = 16
 #: paths answered without a key (load balancers and the harness probe them)
 OPEN_PATHS = frozenset({"/health"})
+#: the start of the paths that change what the service does (``POST /admin/reload``)
+ADMIN_PREFIX = "/admin/"
 
 
 class ApiKeyError(ValueError):
@@ -176,6 +183,32 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address, or ``localhost``) is this machine's loopback."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class LoopbackAdmin:
+    """ASGI middleware for a service without API keys: the admin paths answer only loopback
+    clients (403 for any other); with keys, :class:`ApiKeyAuth` already asks every caller for one."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(ADMIN_PREFIX):
+            client = (scope.get("client") or ("", 0))[0]
+            if not is_loopback(client):
+                await reject(send, 403, "the admin endpoints answer other machines only with an "
+                             "API key: start the service with --api-key-file PATH or "
+                             f"{KEYS_VARIABLE}")
+                return
+        await self.app(scope, receive, send)
 
 
 class ConcurrencyLimit:

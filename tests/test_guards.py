@@ -82,3 +82,21 @@ def test_load_is_shed_only_past_the_stated_number_of_requests_in_flight():
     assert [m["status"] for m in others if "status" in m] == [200, 200]
     assert report == {"in_flight": 0, "peak_in_flight": 4, "max_concurrency": 4, "shed": 1}
 
+
+def test_without_keys_the_admin_paths_answer_this_machine_only():
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def scenario() -> dict[tuple[str, str], int]:
+        statuses = {}
+        for path in ("/admin/reload", "/predict"):
+            for client in ("127.0.0.1", "::1", "203.0.113.7"):
+                task, sent = _call(guards.LoopbackAdmin(app), path, client)
+                await task
+                statuses[path, client] = sent[0]["status"]
+        return statuses
+
+    statuses = asyncio.run(scenario())
+    assert statuses.pop(("/admin/reload", "203.0.113.7")) == 403
+    assert set(statuses.values()) == {200}
