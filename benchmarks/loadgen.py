@@ -109,3 +109,61 @@ def python_burst(url: str, requests: list[bytes], total: int, concurrency: int,
         return result
 
     return asyncio.run(run())
+
+
+async def _recording_client(host: str, port: int, requests: list[bytes], start: int,
+                            deadline: float, records: list[str], errors: Counter) -> None:
+    """One connection, closed loop until ``deadline``: a line per request (sent, latency,
+    status, model version, prediction id). It stops only after an answer, so every request
+    it sent was answered."""
+    index = start
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while time.monotonic() < deadline:
+            raw = requests[index % len(requests)]
+            index += 1
+            sent = time.monotonic()
+            writer.write(raw)
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            body = await reader.readexactly(int(match.group(1))) if match else b""
+            latency = (time.monotonic() - sent) * 1000
+            version = re.search(rb'"model_version": "([0-9a-f]+)"', body)
+            ident = re.search(rb'"prediction_id": "([0-9a-f]+)"', body)
+            records.append(f"{sent:.6f} {latency:.3f} {int(head[9:12])} "
+                           f"{version.group(1).decode() if version else ''} "
+                           f"{ident.group(1).decode() if ident else ''}")
+            if re.search(rb"(?i)connection:\s*close", head):
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+        writer.close()
+    except (OSError, asyncio.IncompleteReadError) as error:
+        errors[type(error).__name__] += 1
+
+
+def record_until(url: str, requests: list[bytes], concurrency: int, deadline: float,
+                 out: str) -> None:
+    """Drive ``url`` from ``concurrency`` connections until ``deadline`` (CLOCK_MONOTONIC, the
+    same clock in every process) and write one line per request to ``out``, then the errors."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+
+    async def run() -> tuple[list[str], Counter]:
+        records: list[str] = []
+        errors: Counter = Counter()
+        await asyncio.gather(*(_recording_client(host, int(port), requests, n * 7, deadline,
+                                                 records, errors) for n in range(concurrency)))
+        return records, errors
+
+    records, errors = asyncio.run(run())
+    with open(out, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(records) + "\n")
+        handle.write("# errors " + " ".join(f"{k}={v}" for k, v in errors.items()) + "\n")
+
+
+if __name__ == "__main__":  # python benchmarks/loadgen.py URL REQUESTS_FILE CONNECTIONS DEADLINE OUT
+    import sys
+
+    with open(sys.argv[2], "rb") as source:
+        prebuilt = [bytes.fromhex(line.strip().decode()) for line in source if line.strip()]
+    record_until(sys.argv[1], prebuilt, int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])

@@ -14,6 +14,9 @@ and reports, in one run:
   p50, p99, answered, logged;
 - requests of 100 texts from 2 clients: predictions/s, answered, logged.
 
+A release switched under load (a rollback and a deploy, hot reload) is measured by
+``benchmarks/reload.py``.
+
 Each burst is bounded in count (``--requests``) and time (``--max-seconds``);
 traffic goes to 127.0.0.1 only. The client is ``benchmarks/loadgen.py`` (asyncio,
 one process), on the same 2 cores as the service.

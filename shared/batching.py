@@ -15,6 +15,12 @@ every checked request to one :class:`Batcher` per process, which:
    transaction (group commit), and only then answers each request with its
    own predictions, in its own order.
 
+Steps 2 and 3 are one synchronous step in the event loop's thread, with the
+predictor the batcher held when the step began: when the service swaps in a
+new release (``shared.hot_reload`` assigns :attr:`Batcher.predictor` between
+two batches), a batch finishes on the model it started with, and its answers
+and its log rows name that model's version (:attr:`Answer.model_version`).
+
 If the commit fails, every request of the batch gets :class:`LogUnavailableError`
 (the service answers 503) and nothing of the batch is logged. If the model
 fails on the combined call, each request is scored alone, so a request that
@@ -67,6 +73,8 @@ class Answer:
     labels: list[str]
     confidences: list[float]
     low_confidence: list[bool]
+    #: the version of the model that scored the request (the one in its log rows)
+    model_version: str = ""
 
 
 @dataclass
@@ -191,15 +199,17 @@ class Batcher:
                     else:
                         request.future.set_result(outcome)
 
-    def _score(self, requests: list[list[str]]) -> list[Scored | Exception]:
+    def _score(self, requests: list[list[str]], predictor: Predictor,
+               ) -> list[Scored | Exception]:
         """One model call for all texts; if it fails, one call per request to isolate the failure."""
         texts = [text for request in requests for text in request]
         try:
-            scored = self.predictor.score(texts, checked=True)
+            scored = predictor.score(texts, checked=True)
         except Exception as error:  # noqa: BLE001 - handed to the request(s) it belongs to
             if len(requests) == 1:
                 return [error]
-            return [outcome for request in requests for outcome in self._score([request])]
+            return [outcome for request in requests
+                    for outcome in self._score([request], predictor)]
         outcomes: list[Scored | Exception] = []
         start = 0
         for request in requests:
@@ -213,15 +223,17 @@ class Batcher:
         """Score, then log every request in one transaction: answers, and the model's failures.
 
         A request the model failed on is logged (each text with the error) and
-        gets InvalidScoreError or ModelFailedError instead of an answer.
+        gets InvalidScoreError or ModelFailedError instead of an answer. The
+        whole step uses the predictor held when it began.
         """
+        predictor = self.predictor
         self.stats.batches += 1
         self.stats.requests += len(requests)
         self.stats.texts += sum(map(len, requests))
         self.stats.largest_batch = max(self.stats.largest_batch, len(requests))
         ids = list(request_ids) if request_ids is not None else [
             prediction_log.new_id() for _ in requests]
-        scored = self._score(requests)
+        scored = self._score(requests, predictor)
         rows = [self._log_rows(texts, outcome) for texts, outcome in zip(requests, scored,
                                                                          strict=True)]
         outcomes: list[Answer | Exception] = []
@@ -229,7 +241,7 @@ class Batcher:
                     if not isinstance(outcome, Scored) or len(outcome.invalid())]
         try:
             logged = prediction_log.append_batches(
-                self.log_path, rows, self.predictor.model_version, self.source, self.store_text,
+                self.log_path, rows, predictor.model_version, self.source, self.store_text,
                 batch_ids=ids,
             )
         except (sqlite3.Error, OSError) as error:
@@ -249,7 +261,7 @@ class Batcher:
             else:
                 outcomes.append(Answer(batch_id, prediction_ids, outcome.label.tolist(),
                                        outcome.confidence.tolist(),
-                                       outcome.low_confidence.tolist()))
+                                       outcome.low_confidence.tolist(), predictor.model_version))
         return outcomes
 
     def _count(self, good: int, failures: list[Scored | Exception]) -> None:

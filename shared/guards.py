@@ -1,8 +1,24 @@
-"""What a request must pass before the service reads it: an API key, then a body-size limit.
+"""What a request must pass before the service reads it: room, an API key, then a body-size limit.
 
-Both are ASGI middleware around the FastAPI application, so a request without
-a valid key is refused before its body is read, and an oversized body is
-refused while it streams, before any parsing.
+All are ASGI middleware around the FastAPI application, so a request over
+the load limit or without a valid key is refused before its body is read, and
+an oversized body is refused while it streams, before any parsing.
+
+Load shedding (:class:`ConcurrencyLimit`) starts at a stated load: at most
+``limit`` requests in flight per process, counted from the moment a request's
+headers are read until its answer is sent; the next one gets 503 with
+``Retry-After`` at once. ``/health`` is never shed. (uvicorn's own
+``limit_concurrency`` is not that count: it refuses once the process holds that
+many connections, idle keep-alive ones included, or that many request tasks,
+and a finished task leaves its set one event-loop turn after its answer was
+sent. Under dynamic batching a whole batch finishes in one turn and its
+clients' next requests are read in the same turn, so it counted up to twice
+the requests in flight, and shed at 32 connections with a limit of 64. The
+service gives uvicorn a connection limit instead: ``max_connections``.)
+
+The admin endpoints (``/admin/...``: ``POST /admin/reload``) need an API key
+like every other path but ``/health``; a service that runs without keys
+answers them only to clients on this machine (:class:`LoopbackAdmin`).
 
 API keys come from a file (``--api-key-file``: one key a line, ``#`` comments)
 and/or the variable ``MODEL_SERVICE_API_KEYS`` (keys separated by commas or
@@ -15,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import re
@@ -28,6 +45,8 @@ KEYS_VARIABLE = "MODEL_SERVICE_API_KEYS"
 MIN_KEY_CHARS = 16
 #: paths answered without a key (load balancers and the harness probe them)
 OPEN_PATHS = frozenset({"/health"})
+#: the start of the paths that change what the service does (``POST /admin/reload``)
+ADMIN_PREFIX = "/admin/"
 
 
 class ApiKeyError(ValueError):
@@ -164,3 +183,69 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address, or ``localhost``) is this machine's loopback."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class LoopbackAdmin:
+    """ASGI middleware for a service without API keys: the admin paths answer only loopback
+    clients (403 for any other); with keys, :class:`ApiKeyAuth` already asks every caller for one."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(ADMIN_PREFIX):
+            client = (scope.get("client") or ("", 0))[0]
+            if not is_loopback(client):
+                await reject(send, 403, "the admin endpoints answer other machines only with an "
+                             "API key: start the service with --api-key-file PATH or "
+                             f"{KEYS_VARIABLE}")
+                return
+        await self.app(scope, receive, send)
+
+
+class ConcurrencyLimit:
+    """ASGI middleware: at most ``limit`` requests in flight; the next gets 503 at once.
+
+    A request counts from the moment the server hands it over (its headers read)
+    until the application returns (its answer sent), exactly, in the event
+    loop's thread. Paths in ``exempt`` (``/health``) are neither counted nor shed.
+    """
+
+    def __init__(self, app: Any, limit: int, exempt: frozenset[str] = OPEN_PATHS) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self.in_flight = 0
+        self.peak = 0
+        self.shed = 0
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            self.shed += 1
+            await reject(send, 503, f"the service is at its limit of {self.limit} requests in "
+                         "flight; retry shortly", [(b"retry-after", b"1")])
+            return
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    def report(self) -> dict[str, int]:
+        """Requests in flight now, the most at once so far, the limit and how many were shed."""
+        return {"in_flight": self.in_flight, "peak_in_flight": self.peak,
+                "max_concurrency": self.limit, "shed": self.shed}

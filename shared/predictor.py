@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,8 @@ class Predictor:
     model_version: str
     manifest: Manifest
     max_text_chars: int = MAX_TEXT_CHARS
+    #: the release folder the model was loaded from (the ``deployed`` link resolved)
+    folder: Path | None = None
     vocabulary: Vocabulary | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,10 +145,14 @@ class Predictor:
     ) -> Predictor:
         """Load the deployed model, refusing files that do not match the manifest.
 
-        Raises ManifestMismatchError (a file changed or is missing) or
-        UntrustedModelError (the model holds a type nobody vouched for).
+        ``deployed_dir`` is resolved first (``deployed`` is a link that a release
+        or a rollback switches), so every file comes from one release even if
+        the link is switched while they are read. Raises ManifestMismatchError
+        (a file changed or is missing) or UntrustedModelError (the model holds a
+        type nobody vouched for).
         """
-        model, manifest = load_deployed(deployed_dir)
+        folder = Path(os.path.realpath(deployed_dir))
+        model, manifest = load_deployed(folder)
         # one text scored now: the text path reads its word and name lists on first use
         # (0.9 s for the built-in sentiment model), which would otherwise fall on the first
         # request the service answers (4 ms for the next one)
@@ -157,6 +164,7 @@ class Predictor:
             model_version=manifest.model_version,
             manifest=manifest,
             max_text_chars=max_text_chars,
+            folder=folder,
         )
 
     def check_text(self, text: object) -> str | None:

@@ -12,9 +12,10 @@ Stage 6 keeps each deployment whole in ``models/<task>/releases/<release>/``
 reader (service, batch command, stage 7, monitor) keeps using the catalog's
 ``models/<task>/deployed/...`` paths. The link is switched by creating a new
 link beside it and renaming it over the old one: a reader sees the old release
-or the new one, never a mixture. A running service keeps the model it loaded
-and serves the new one after a restart. The newest ``KEEP_RELEASES`` releases
-are kept; the live one is never deleted.
+or the new one, never a mixture. A running service notices the switch and
+serves the new release without a restart, after checking it as at start-up
+(``shared.hot_reload``). The newest ``KEEP_RELEASES`` releases are kept; the
+live one is never deleted.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def rollback(cat: Catalog, wanted: str | None = None) -> Manifest:
     """Make an earlier release live again, after checking its files, libraries and types.
 
     ``wanted`` as in :func:`resolve`. The switch is one rename; a running
-    service serves the release after it is restarted.
+    service switches to the release by itself (``shared.hot_reload``).
     """
     name = resolve(cat, wanted)
     try:
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             before = live_release(cat)
             manifest = rollback(cat, args.release)
             print(f"rolled back task {args.task} from {before} to {live_release(cat)} "
-                  f"(model {manifest.model_version}); restart the service to serve it")
+                  f"(model {manifest.model_version}); a running service switches to it "
+                  "within its --reload-interval, or at once on POST /admin/reload")
         elif args.release:
             parser.error("list takes no release")
     except ReleaseError as error:

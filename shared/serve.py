@@ -6,8 +6,12 @@
 
 It listens on 127.0.0.1 unless told otherwise, and refuses to start (exit 2)
 when a deployed file does not match its SHA-256 in the manifest, the model
-holds an untrusted type, or it is asked to listen beyond loopback without API
-keys (unless ``--insecure``), saying which. The application itself is
+holds an untrusted type or fails its warm-up, or it is asked to listen beyond
+loopback without API keys (unless ``--insecure``), saying which. Once running,
+each process (each worker) switches by itself to the release ``deployed``
+links to after a release or a rollback, with the same checks, without a
+restart (``shared.hot_reload``); ``POST /admin/reload`` makes it look at once.
+The application itself is
 ``shared.service``; running it from Python (notebooks, tests, the benchmark) is
 ``shared.service_client``.
 """
@@ -15,7 +19,6 @@ keys (unless ``--insecure``), saying which. The application itself is
 from __future__ import annotations
 
 import gc
-import ipaddress
 import os
 import signal
 import socket
@@ -25,35 +28,27 @@ import time
 from pathlib import Path
 
 from shared import cli
-from shared.catalog import PROJECT_DIR, MissingArtifactError
-from shared.guards import KEYS_VARIABLE, ApiKeyError, load_keys
-from shared.manifest import ManifestMismatchError
-from shared.modelfile import UntrustedModelError
+from shared.catalog import PROJECT_DIR
+from shared.guards import KEYS_VARIABLE, ApiKeyError, is_loopback, load_keys
+from shared.hot_reload import ReleaseRefused, load_release
 from shared.predictor import Predictor
 from shared.service import Settings, create_app
+
+#: how long the supervisor waits for a worker's answer before it kills and replaces it
+WORKER_START_SECONDS = 60
 
 
 class StartupError(RuntimeError):
     """The service refuses to start; the message says why."""
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def load(settings: Settings) -> Predictor:
-    """The deployed predictor, or StartupError naming the file or type that was refused."""
+    """The deployed predictor, after the checks a hot reload also makes
+    (``shared.hot_reload.load_release``), or StartupError naming what was refused."""
     try:
-        return Predictor.from_deployed(settings.catalog.deployed_dir, settings.max_text_chars)
-    except ManifestMismatchError as error:
-        raise StartupError(f"the deployed files do not match the manifest: {error}") from None
-    except UntrustedModelError as error:
-        raise StartupError(f"the model holds untrusted types: {error}") from None
-    except MissingArtifactError as error:
-        raise StartupError(f"no deployed model for task {settings.task!r}: {error}") from None
+        return load_release(settings.catalog.deployed_dir, settings.max_text_chars)
+    except ReleaseRefused as error:
+        raise StartupError(str(error)) from None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -87,7 +82,7 @@ def _exit_with_parent() -> None:
 
 def check_access(settings: Settings, insecure: bool = False) -> None:
     """Refuse (StartupError) to listen beyond loopback without API keys, unless ``insecure``."""
-    if _is_loopback(settings.host):
+    if is_loopback(settings.host):
         if not settings.api_keys:
             print("note: no API key, so any process on this machine can call the service",
                   file=sys.stderr, flush=True)
@@ -118,7 +113,8 @@ class WorkerApp:
 
     Workers are spawned, not forked, so each loads the deployed model itself
     and opens its own connection to the prediction log; only the settings are
-    sent to them. A worker stops when the supervisor that started it is gone.
+    sent to them. Each watches the ``deployed`` link and reloads itself
+    (``shared.hot_reload``). A worker stops when the supervisor that started it is gone.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -158,8 +154,15 @@ def serve(
     app = create_app(predictor, settings) if workers == 1 else WorkerApp(settings)
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, server_header=False,
-        limit_concurrency=settings.max_concurrency, timeout_keep_alive=5,
+        # load shedding is the application's (guards.ConcurrencyLimit: max_concurrency requests
+        # in flight); uvicorn's limit counts connections and lagging tasks, so it only caps
+        # connections here
+        limit_concurrency=settings.max_connections, timeout_keep_alive=5,
         timeout_graceful_shutdown=10, workers=workers, lifespan="on",
+        # a spawned worker answers the supervisor's ping only once it has imported the
+        # libraries (7 s and more on a busy 2-core machine); after uvicorn's default 5 s it
+        # was killed and restarted, again and again
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
     if exit_with_parent:
         _exit_with_parent()
@@ -193,7 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars,
                         help="characters per text")
     parser.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency,
-                        help="requests in flight per worker; more get 503")
+                        help="load shedding: requests in flight per worker (/health aside); "
+                        f"the next gets 503 at once (default {defaults.max_concurrency})")
+    parser.add_argument("--max-connections", type=int, default=defaults.max_connections,
+                        help="open connections per worker, idle keep-alive ones included; "
+                        f"requests on more get 503 (default {defaults.max_connections})")
+    parser.add_argument("--reload-interval", type=float, default=defaults.reload_interval,
+                        metavar="SECONDS", help="how often each worker looks where deployed "
+                        "links and switches to a new release or a rollback (default "
+                        f"{defaults.reload_interval:g}; 0: only on POST /admin/reload)")
     parser.add_argument("--batch-wait-ms", type=float, default=defaults.batch_wait_ms,
                         help="longest wait for concurrent requests to join a batch (default "
                         f"{defaults.batch_wait_ms:g}; a lone request never waits)")
@@ -218,11 +229,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop when the process that started the service ends")
     args = parser.parse_args(argv)
     for name in ("max_body_bytes", "max_texts", "max_text_chars", "max_concurrency",
-                 "max_batch", "workers"):
+                 "max_connections", "max_batch", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.batch_wait_ms <= 1000:
         parser.error("--batch-wait-ms must be between 0 and 1000")
+    if not 0 <= args.reload_interval <= 3600:
+        parser.error("--reload-interval must be between 0 and 3600 seconds")
     try:
         keys = load_keys(args.api_key_file)
     except ApiKeyError as error:
@@ -232,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         task=args.task, root=args.root, host=args.host, port=args.port,
         max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
         max_text_chars=args.max_text_chars, max_concurrency=args.max_concurrency,
+        max_connections=args.max_connections, reload_interval=args.reload_interval,
         store_text=not args.hash_texts, log_path=args.log, batch_wait_ms=args.batch_wait_ms,
         max_batch=args.max_batch, api_keys=keys,
     )

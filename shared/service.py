@@ -2,18 +2,25 @@
 
 Endpoints:
 
-- ``GET /health``: the model is loaded, its version (the model file's hash), and
-  ``status``: ``ok``, or ``degraded`` with the reasons (answered 503) when the
-  recent requests fail in the model or the prediction log cannot be written
-  (``shared.health``);
+- ``GET /health``: the model is loaded, the version (the model file's hash) and
+  release it serves now, and ``status``: ``ok``, or ``degraded`` with the
+  reasons: answered 503 when the recent requests fail in the model or the
+  prediction log cannot be written (``shared.health``), 200 when only the
+  live release was refused by the hot reload and the previous one still
+  answers (``shared.hot_reload``);
 - ``GET /model``: the manifest, held-out metrics, limits and the model card by section;
 - ``POST /predict`` with ``{"texts": [...]}``: for each text a label, a confidence and
   a prediction id; every answer is appended to the prediction log first;
 - ``POST /feedback`` with ``{"prediction_id": ..., "true_label": ...}`` once the true
-  label is known.
+  label is known;
+- ``POST /admin/reload``: serve the release ``deployed`` links to now, if it is
+  not the one served (``shared.hot_reload``; each process also watches the
+  link on its own every ``reload_interval`` seconds).
 
 Every path but ``/health`` needs ``Authorization: Bearer <key>`` when the
-service has API keys (``shared.guards``). Requests are bounded in body size
+service has API keys; without keys ``/admin/...`` answers loopback clients
+only (``shared.guards``). At most ``max_concurrency`` requests are in flight
+per process; the next gets 503 at once. Requests are bounded in body size
 (413, refused while the body streams, before parsing), texts per request and
 characters per text. Bad requests get a 4xx JSON answer ``{"detail": "..."}``
 and never disturb other requests, nor join a batch. Checked requests are
@@ -45,7 +52,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared import prediction_log
 from shared.batching import Batcher, CountArrivals, LogUnavailableError, ModelFailedError
 from shared.catalog import PROJECT_DIR, Catalog
-from shared.guards import ApiKeyAuth, BodySizeLimit
+from shared.guards import ApiKeyAuth, BodySizeLimit, ConcurrencyLimit, LoopbackAdmin
+from shared.hot_reload import DEFAULT_INTERVAL, REFUSED, Reloader
 from shared.manifest import MODEL_NAME
 from shared.predictor import InvalidScoreError, Predictor
 from shared.text_rules import MAX_TEXT_CHARS
@@ -71,7 +79,12 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_texts: int = 100
     max_text_chars: int = MAX_TEXT_CHARS
+    #: load shedding: requests in flight per process (``/health`` aside); the next gets 503
     max_concurrency: int = 64
+    #: open connections per process (idle keep-alive ones included): uvicorn's limit_concurrency
+    max_connections: int = 1000
+    #: seconds between two looks at the ``deployed`` link (0: only ``POST /admin/reload``)
+    reload_interval: float = DEFAULT_INTERVAL
     store_text: bool = True
     log_path: Path | None = None
     #: longest wait for more requests to join a batch; texts per batch (1: no batching)
@@ -180,18 +193,27 @@ def _predict_texts(body: bytes, content_type: str) -> list[str]:
 
 
 def create_app(predictor: Predictor, settings: Settings) -> Any:
-    """The ASGI application answering for ``predictor``: key check, body limit, then FastAPI."""
-    spec = predictor.spec
-    manifest = predictor.manifest
+    """The ASGI application answering for ``predictor``, then for whichever release ``deployed``
+    links to (``shared.hot_reload``): load limit, admin guard, key check, body limit, FastAPI."""
+    spec = predictor.spec  # its task and description; the rest is read from the served one
     log_path = settings.prediction_log
-    card_path = settings.catalog.path("model_card")
-    card = _model_card_sections(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
+    card_name = settings.catalog.path("model_card").name
     batcher = Batcher(predictor, log_path, SOURCE, settings.store_text, settings.max_batch,
                       settings.batch_wait_ms)
 
+    def swapped(new: Predictor) -> None:
+        batcher.predictor = new  # the next batch is scored by it; the current one is not
+        app.version = new.model_version
+        app.openapi_schema = None
+
+    reloader = Reloader(settings.catalog.deployed_dir, predictor, settings.max_text_chars,
+                        settings.reload_interval, on_swap=swapped)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reloader.start()
         yield
+        await reloader.stop()
         await batcher.close()
 
     app = FastAPI(
@@ -201,6 +223,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
         lifespan=lifespan,
     )
     app.state.batcher = batcher
+    app.state.reloader = reloader
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -217,17 +240,24 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        """The model is loaded; its version (the first 12 hex digits of its SHA-256), the
-        release it came from (``shared.release``), and whether recent requests succeeded:
-        ``degraded`` (503) with the reasons when they did not (``shared.health``)."""
+        """The model is loaded; the version (the first 12 hex digits of its SHA-256) and release
+        it serves now (``shared.release``), and whether recent requests succeeded: ``degraded``
+        (503) with the reasons when they did not (``shared.health``); ``degraded`` (200) when
+        the live release was refused and the previous one still serves (``shared.hot_reload``)."""
         report = batcher.health.report()
+        served = reloader.predictor
+        reasons = report["reasons"] + reloader.reasons()
         return JSONResponse({
             **report,
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
             "task": spec.task,
             "model_loaded": True,
-            "model_version": predictor.model_version,
-            "model_sha256": manifest.files.get(MODEL_NAME, ""),
-            "release": manifest.release,
+            "model_version": served.model_version,
+            "model_sha256": served.manifest.files.get(MODEL_NAME, ""),
+            "release": reloader.release,
+            "reload": reloader.report(),
+            "load": guarded.report(),
         }, status_code=200 if report["status"] == "ok" else 503)
 
     def failed(status: int, detail: str, request_id: str) -> JSONResponse:
@@ -236,20 +266,34 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
         return JSONResponse({"detail": detail, "request_id": request_id}, status_code=status,
                             headers={REQUEST_ID_HEADER: request_id})
 
+    @app.post("/admin/reload")
+    async def admin_reload() -> JSONResponse:
+        """Serve the release ``deployed`` links to now (this process; every process also watches
+        the link): ``reloaded``, ``unchanged``, or ``refused`` (409) with the reason, while the
+        previous release goes on serving."""
+        outcome = await reloader.check(force=True)
+        return JSONResponse(outcome, status_code=409 if outcome["outcome"] == REFUSED else 200)
+
     @app.get("/model")
     async def model_info() -> dict[str, Any]:
-        """What is deployed: manifest, held-out metrics, the gate, limits and the model card."""
+        """What is served: manifest, held-out metrics, the gate, limits and the model card."""
+        served = reloader.predictor
+        manifest = served.manifest
+        card_path = (served.folder or settings.catalog.deployed_dir) / card_name
+        card = (_model_card_sections(card_path.read_text(encoding="utf-8"))
+                if card_path.exists() else {})
         return {
             "task": spec.task,
-            "model_version": predictor.model_version,
+            "model_version": served.model_version,
+            "release": reloader.release,
             "deployed_at": manifest.deployed_at,
             "files": manifest.files,
             "libraries": manifest.libraries,
             "training_data_sha256": manifest.training_data_sha256,
-            "labels": list(spec.labels),
-            "positive_label": spec.positive_label,
-            "threshold": predictor.threshold,
-            "confidence_threshold": spec.confidence_threshold,
+            "labels": list(served.spec.labels),
+            "positive_label": served.spec.positive_label,
+            "threshold": served.threshold,
+            "confidence_threshold": served.spec.confidence_threshold,
             "metrics": manifest.metrics.test,
             "gate_passed": manifest.metrics.gate.passed,
             "limits": settings.limits(),
@@ -267,7 +311,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
             raise HTTPException(
                 422, f"too many texts: {len(texts)} in one request, at most {settings.max_texts}"
             )
-        problems = [(i, p) for i, p in enumerate(map(predictor.check_text, texts)) if p]
+        problems = [(i, p) for i, p in enumerate(map(reloader.predictor.check_text, texts)) if p]
         if problems:
             shown = "; ".join(f"texts[{i}]: {p}" for i, p in problems[:10])
             more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
@@ -286,7 +330,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
         # the answer is built by hand: FastAPI's generic encoder costs more than the model
         # for one text (see the profile in docs/benchmarks.md)
         return Response(json.dumps({
-            "model_version": predictor.model_version,
+            "model_version": answer.model_version,  # the model that scored it, as logged
             "batch_id": answer.batch_id,
             "predictions": [
                 {"prediction_id": i, "label": label, "confidence": round(c, 6), "low_confidence": low}
@@ -298,9 +342,10 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
     @app.post("/feedback")
     def feedback(request: FeedbackRequest) -> dict[str, Any]:
         """Record the true label of an earlier prediction (the latest feedback counts)."""
-        if request.true_label not in spec.labels:
+        labels = reloader.predictor.spec.labels
+        if request.true_label not in labels:
             raise HTTPException(
-                422, f"true_label {request.true_label!r} is not one of: {', '.join(spec.labels)}"
+                422, f"true_label {request.true_label!r} is not one of: {', '.join(labels)}"
             )
         try:
             predicted = prediction_log.add_feedback(log_path, request.prediction_id, request.true_label)
@@ -319,7 +364,7 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
             "correct": predicted == request.true_label,
         }
 
-    guarded = BodySizeLimit(app, settings.max_body_bytes)
-    if settings.api_keys:
-        guarded = ApiKeyAuth(guarded, settings.api_keys)
+    checked: Any = BodySizeLimit(app, settings.max_body_bytes)
+    checked = ApiKeyAuth(checked, settings.api_keys) if settings.api_keys else LoopbackAdmin(checked)
+    guarded = ConcurrencyLimit(checked, settings.max_concurrency)
     return CountArrivals(guarded, batcher)

@@ -286,7 +286,7 @@ class LocalService:
         sock = bind(settings.host, 0)
         self.url = f"http://{DEFAULT_HOST}:{sock.getsockname()[1]}"
         config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False,
-                                limit_concurrency=settings.max_concurrency, lifespan="on")
+                                limit_concurrency=settings.max_connections, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         daemon=True, name="local-service")

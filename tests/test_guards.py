@@ -1,5 +1,7 @@
 """API keys: where they come from, how they are compared, and that short ones are refused."""
 
+import asyncio
+
 import pytest
 
 from shared import guards
@@ -36,3 +38,65 @@ def test_unusable_key_files_are_refused_without_showing_the_key(tmp_path, conten
 def test_a_missing_key_file_is_refused(tmp_path):
     with pytest.raises(ApiKeyError, match="cannot read the API key file"):
         load_keys(tmp_path / "absent.txt", {})
+
+
+def _call(app, path: str, client: str = "127.0.0.1") -> tuple[asyncio.Task, list[dict]]:
+    """Start one ASGI request to ``app`` (its task) and collect what it sends."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": path, "headers": [], "client": (client, 5000)}
+    return asyncio.ensure_future(app(scope, receive, send)), sent
+
+
+def test_load_is_shed_only_past_the_stated_number_of_requests_in_flight():
+    async def scenario() -> tuple[list[list[dict]], list[dict], list[dict], dict]:
+        release = asyncio.Event()
+
+        async def slow_app(scope, receive, send) -> None:
+            await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        limit = guards.ConcurrencyLimit(slow_app, 4)
+        calls = [_call(limit, "/predict") for _ in range(4)]
+        await asyncio.sleep(0)
+        over, over_sent = _call(limit, "/predict")
+        probe, probe_sent = _call(limit, "/health")  # never counted, never shed
+        await over
+        release.set()
+        await asyncio.gather(probe, *(task for task, _ in calls))
+        after, after_sent = _call(limit, "/predict")  # room again, at once
+        await after
+        return [sent for _, sent in calls], over_sent, probe_sent + after_sent, limit.report()
+
+    answered, shed, others, report = asyncio.run(scenario())
+    assert [sent[0]["status"] for sent in answered] == [200] * 4
+    assert shed[0]["status"] == 503 and (b"retry-after", b"1") in shed[0]["headers"]
+    assert b"limit of 4 requests in flight" in shed[1]["body"]
+    assert [m["status"] for m in others if "status" in m] == [200, 200]
+    assert report == {"in_flight": 0, "peak_in_flight": 4, "max_concurrency": 4, "shed": 1}
+
+
+def test_without_keys_the_admin_paths_answer_this_machine_only():
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def scenario() -> dict[tuple[str, str], int]:
+        statuses = {}
+        for path in ("/admin/reload", "/predict"):
+            for client in ("127.0.0.1", "::1", "203.0.113.7"):
+                task, sent = _call(guards.LoopbackAdmin(app), path, client)
+                await task
+                statuses[path, client] = sent[0]["status"]
+        return statuses
+
+    statuses = asyncio.run(scenario())
+    assert statuses.pop(("/admin/reload", "203.0.113.7")) == 403
+    assert set(statuses.values()) == {200}

@@ -6,6 +6,7 @@ import http.client
 import json
 import sqlite3
 import threading
+import time
 
 import numpy as np
 import psutil
@@ -334,3 +335,39 @@ def test_health_is_degraded_while_the_log_cannot_be_written(tmp_path, deployed):
     assert "prediction log cannot be written" in degraded.body["reasons"][0]
     assert "injected failure" in degraded.body["reasons"][0]
     assert recovered.status == 200 and recovered.body["status"] == "ok"
+
+
+def test_no_request_is_shed_at_the_stated_concurrency(deployed, tmp_path):
+    """8 clients and a health probe against --max-concurrency 8: nothing is shed.
+
+    uvicorn's own limit (which the service used to be given) counts request tasks, and a
+    task leaves its set one event-loop turn after its answer was sent: with a whole batch
+    answered in one turn and its clients' next requests read in the same turn, it counted
+    about twice the requests in flight and shed at half the stated limit.
+    """
+    stop = threading.Event()
+    probes: list[int] = []
+
+    def probe(running) -> None:
+        client = running.client(api_key="")
+        while not stop.is_set():
+            probes.append(client.get("/health").status)
+            client.close()  # a new connection each time, as a load balancer's probe
+            time.sleep(0.01)
+
+    requests = [[f"great film {i}"] for i in range(480)]
+    with service_client.Service("sentiment", deployed.root,
+                                ("--max-concurrency", "8", "--log",
+                                 str(tmp_path / "log.sqlite"))) as running:
+        prober = threading.Thread(target=probe, args=(running,))
+        prober.start()
+        try:
+            answers = _burst(running, requests, threads=8)
+        finally:
+            stop.set()
+            prober.join(30)
+        health = running.client().get("/health").body
+    assert [a.status for a in answers] == [200] * len(requests)
+    assert set(probes) == {200}
+    assert health["load"]["shed"] == 0 and health["load"]["max_concurrency"] == 8
+    assert health["load"]["peak_in_flight"] <= 8
