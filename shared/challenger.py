@@ -76,8 +76,8 @@ class Comparison:
 
     def describe(self) -> str:
         return (f"difference {self.difference:+.3f}, one-sided {self.confidence:.0%} lower "
-                f"bound {self.lower_bound:+.3f} >= {-self.tolerance:+.3f} (paired bootstrap, "
-                f"{N_RESAMPLES:,} resamples)")
+                f"bound {self.lower_bound:+.3f} (at least {-self.tolerance:+.3f} needed; paired "
+                f"bootstrap, {N_RESAMPLES:,} resamples)")
 
 
 def text_key(text: str) -> str:
