@@ -73,6 +73,7 @@ CONFLICT = "same text with conflicting labels"
 OVER_CAP = "over the feedback cap"
 
 RELEASED, REFUSED, FAILED, NOTHING = "released", "refused", "failed", "nothing to learn"
+DRY_RUN = "dry run"
 
 
 class RetrainError(RuntimeError):
@@ -114,9 +115,13 @@ def pending_labels(cat: Catalog) -> int:
 
 
 def last_feedback_id(cat: Catalog) -> int:
-    """The newest feedback id the last retrain read (0 before the first)."""
-    reports = sorted(retrain_dir(cat).glob("*/retrain.json"))
-    return int(storage.read_json(reports[-1]).get("last_feedback_id", 0)) if reports else 0
+    """The newest feedback id the last retrain read (0 before the first; a dry run does not
+    count)."""
+    for path in sorted(retrain_dir(cat).glob("*/retrain.json"), reverse=True):
+        report = storage.read_json(path)
+        if report.get("outcome") != DRY_RUN:
+            return int(report.get("last_feedback_id", 0))
+    return 0
 
 
 @dataclass
@@ -343,7 +348,7 @@ def retrain(
     _describe(selection, log)
     new_texts = sum(selection.counts["new_texts"].values())
     if dry_run or not new_texts:
-        outcome = "dry run" if dry_run else NOTHING
+        outcome = DRY_RUN if dry_run else NOTHING
         report["outcome"] = outcome
         storage.write_json(folder / "retrain.json", report)
         log(f"{outcome}: no run started" + ("" if new_texts else
@@ -432,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"retrain record: {result.folder}")
-    return 0 if result.outcome in (RELEASED, NOTHING, "dry run") else 1
+    return 0 if result.outcome in (RELEASED, NOTHING, DRY_RUN) else 1
 
 
 if __name__ == "__main__":

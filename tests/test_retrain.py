@@ -216,6 +216,7 @@ def test_a_dry_run_judges_the_feedback_and_runs_nothing(project, capsys):
     assert f"froze the test split of release {champion}" in out
     assert f"{len(cat.read('new_batch'))} used" in out and "dry run: no run started" in out
     assert release.live_release(cat) == champion
+    assert retrain.pending_labels(cat) == len(cat.read("new_batch")), "still to be learnt"
     assert retrain.main(["--task", "sentiment", "--root", str(cat.root), "--dataset",
                          "builtin-recent"]) == 2
     assert "not the data set the frozen test set was made for" in capsys.readouterr().err
