@@ -47,11 +47,11 @@ def gate(
 ) -> Gate:
     """PASS when the primary metric meets the target, beats the baseline's, and (where the
     spec sets one) the false-positive rate stays within its limit; with ``intervals`` (from
-    :func:`bootstrap_intervals`), the low end of the primary metric's interval reaches
-    ``target - interval_margin``; with ``slices`` (from :func:`slice_metrics`), every slice
-    of both labels reaches ``target - slice_margin``, a small one judged by its Wilson
-    interval (:func:`gated_slices`, ``shared.interval_gate``); with ``behaviour``, each kind
-    of behavioural test passes
+    :func:`bootstrap_intervals`), the low end of the primary metric's interval (or of its
+    Wilson interval, when lower) reaches ``target - interval_margin``; with ``slices``
+    (from :func:`slice_metrics`), every slice of both labels reaches ``target -
+    slice_margin``, a small one judged by its Wilson interval (:func:`gated_slices`,
+    ``shared.interval_gate``); with ``behaviour``, each kind of behavioural test passes
     at least ``min_behaviour_pass_rate`` of its cases and every case of a protected
     capability (``protected_capabilities``) passes; with ``sensitivity``, each check of a
     protected capability (names; gender once protected) has at most ``max_name_flips`` flips
@@ -65,7 +65,7 @@ def gate(
                   bool(metrics[primary] > baseline[primary])),
     ]
     if intervals is not None:
-        checks.append(interval_gate.interval_check(intervals, spec))
+        checks.append(interval_gate.interval_check(intervals, spec, metrics))
     if spec.max_false_positive_rate is not None:
         checks.append(GateCheck(
             f"false_positive_rate <= {spec.max_false_positive_rate:.3f}",

@@ -84,12 +84,13 @@ SENTIMENT = Task(
         name_blinding="list_and_capitalised",
         gender_augmentation=True,
         feature_groups=("char", "lexicon"),
-        interval_margin=0.08,
+        interval_margin=0.10,
         notes=(
-            "interval_margin 0.08: on the 192 reviews of the built-in test split the 95% "
-            "bootstrap interval of F1 reaches about 0.075 below its point estimate (0.688-0.815 "
-            "around 0.760), so a model exactly at the target has its low end near 0.62; a "
-            "wider interval, from fewer or more mixed test texts, fails.",
+            "interval_margin 0.10: on the 192 reviews of the built-in test split, a model "
+            "whose F1 just meets the target (0.70) has the low end of its 95% interval near "
+            "0.60 (bootstrap 0.62, Wilson 0.60; the default model: 0.760, bootstrap "
+            "0.688-0.815, Wilson low end 0.668), so the low end must reach 0.60. Fewer test "
+            "texts, or a model whose F1 swings more, fail.",
             "A review's verdict does not depend on who wrote it or whom it mentions. Before "
             "any featurizer, person first names become one token (name_blinding): those of "
             "Faker's name lists (minus names that are English words, such as 'will' or "
@@ -149,12 +150,14 @@ SPAM = Task(
         max_low_confidence_share=0.35,
         name_blinding="list_and_unseen",
         feature_groups=("char", "shape"),
-        interval_margin=0.15,
+        interval_margin=0.20,
         notes=(
-            "interval_margin 0.15: the built-in test split holds 28 spam messages, and the "
-            "95% interval of a recall of 0.80 on 28 messages reaches 1.96 x sqrt(0.8 x 0.2 / "
-            "28) = 0.15 below it; the low end must reach 0.65. (The sms-spam data set, about "
-            "180 held-out spam, brings its own 0.06.)",
+            "interval_margin 0.20: the built-in test split holds 28 spam messages; the "
+            "least recall that meets the target, 23 of 28 (0.82), has the low end of its 95% "
+            "interval at about 0.64 (Wilson 0.644, the bootstrap 0.63-0.67 as resamples "
+            "fall), so the low end must reach 0.60. Fewer held-out spam fail: 5 of 5 caught "
+            "has a Wilson low end of 0.57. (The sms-spam data set, about 180 held-out spam, "
+            "brings its own 0.07.)",
             "Spam disguises itself, so the text path normalises before any featurizer "
             "(text_normalisation): lookalike letters from other scripts become Latin, URLs, "
             "e-mail addresses, phone numbers, short codes, money and percentages become typed "

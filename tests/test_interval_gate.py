@@ -49,3 +49,18 @@ def test_the_gate_judges_the_low_end_of_the_interval(spec):
     lucky = intervals.assign(low=limit - 0.001)  # the point estimate meets the target
     result = evaluation.gate(metrics, baseline, spec, intervals=lucky)
     assert not result.passed and [c.value for c in result.failed] == [round(limit - 0.001, 4)]
+
+
+def test_a_perfect_small_split_cannot_pass_on_its_degenerate_bootstrap(spam_spec):
+    # 5 of 5 spam caught: every resample catches all of them, the bootstrap says 1.000-1.000;
+    # the Wilson interval of 5 of 5 starts at 0.57, under 0.80 - 0.20
+    metrics = {"recall": 1.0, "false_positive_rate": 0.0, "true_positives": 5,
+               "false_positives": 0, "false_negatives": 0, "true_negatives": 20}
+    intervals = pd.DataFrame({"value": [1.0], "low": [1.0], "high": [1.0]},
+                             index=pd.Index(["recall"], name="metric"))
+    result = evaluation.gate(metrics, {"recall": 0.0}, spam_spec, intervals=intervals)
+    assert [c.check for c in result.failed] == [
+        "recall 95% interval 1.000-1.000 (Wilson low end 0.566): low end >= 0.60 (target - "
+        "interval_margin 0.20)"]
+    twenty = {**metrics, "true_positives": 20, "true_negatives": 80}
+    assert evaluation.gate(twenty, {"recall": 0.0}, spam_spec, intervals=intervals).passed

@@ -112,7 +112,7 @@ def test_overrides_that_change_a_value_are_recorded(tmp_path):
         "target": {"value": 0.7, "default": 0.8, "source": "override -p"},
         "max_false_positive_rate": {"value": 0.005, "default": 0.03,
                                     "source": "data set sms-spam default"},
-        "interval_margin": {"value": 0.06, "default": 0.15,
+        "interval_margin": {"value": 0.07, "default": 0.2,
                             "source": "data set sms-spam default"},
     }
 
