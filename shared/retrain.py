@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -317,9 +317,9 @@ def retrain(
                                    champion, live.metrics.threshold, dataset, (FEEDBACK_NAME,))
         log(f"froze the test split of release {champion} as the frozen test set "
             f"({frozen.record['rows']} texts, SHA-256 {frozen.record['sha256'][:12]})")
+    spec_fields = {f.name for f in fields(ProblemSpec)}  # -p may also set stage 2-6 values
     spec, _ = tasks.run_spec(task, dataset, **{k: v for k, v in overrides.items()
-                                               if k not in ("text_column", "label_column",
-                                                            "positive_label", "hash_split")})
+                                               if k in spec_fields})
     data = sources.load_dataset(dataset, task, **_column_options(overrides))
     kept = validation.validate(data, spec).kept
     distinct = set(kept["text"].map(dedup_key))
