@@ -32,6 +32,8 @@ COMMANDS: dict[str, Command] = {
     "monitor": Command("shared.monitor", "check the logged predictions for drift; exit 1 on "
                        "alert ('monitor watch': on a schedule, alerts sent to a person)"),
     "release": Command("shared.release", "list the kept releases, or roll back to one"),
+    "retrain": Command("shared.retrain", "retrain on the data plus labelled feedback; release "
+                       "only a challenger not worse than the live model"),
     "explain": Command("shared.explain", "show the terms behind one prediction"),
     "replay": Command("shared.live_replay", "replay logged traffic through kept releases"),
     "log": Command("shared.prediction_log", "maintain the prediction log (purge old texts)"),

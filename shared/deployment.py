@@ -2,14 +2,17 @@
 
 :func:`deploy` makes the evaluated model the live release, in this order:
 
-1. approval: stage 5's gate must have passed, and, when the live release was
-   scored on the same test split (same fingerprint), the candidate's primary
-   metric must not be below the live one's by more than the spec's
-   ``max_metric_regression``. ``allow_failed_gate=True`` deploys anyway, and
+1. approval: stage 5's gate must have passed, and the candidate must not be
+   worse than the live model, re-scored on the candidate's test split, by more
+   than the spec's ``max_metric_regression`` with ``regression_confidence``
+   (a paired bootstrap; after a retrain also on the frozen test set:
+   ``shared.challenger``). ``allow_failed_gate=True`` deploys anyway, and
    the manifest and model card say so;
 2. the release folder is assembled in ``releases/`` beside the kept releases:
    model (skops), ``metrics.json``, the problem spec, the reference
-   predictions and a ``manifest.json`` with the SHA-256 of every file;
+   predictions, the hashes of the training texts (``training_keys.txt``, so
+   that the next candidate is compared on texts this model never saw) and a
+   ``manifest.json`` with the SHA-256 of every file;
 3. the canary (``shared.canary``) tries that folder: reload, bit-identical
    scores, the cost budget, a real HTTP round trip;
 4. the model card (from ``templates/model_card.md``) and the final manifest,
@@ -33,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import alerts, canary, release, storage
+from shared import alerts, canary, challenger, release, storage
 from shared.behaviour import KINDS
 from shared.catalog import Catalog
 from shared.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, library_versions, verify
@@ -73,21 +76,10 @@ def live_manifest(cat: Catalog) -> Manifest | None:
         return None
 
 
-def approval(
-    evaluation: EvaluationReport, spec: ProblemSpec, fingerprint: str, live: Manifest | None
-) -> Gate:
-    """The release checks: every check of stage 5's gate, then (when the live release was
-    scored on the same test split) no regression beyond ``spec.max_metric_regression``."""
-    checks = list(evaluation.gate.checks)
-    if live is not None and live.test_data_sha256 == fingerprint:
-        primary = spec.primary_metric
-        candidate, current = evaluation.test[primary], live.metrics.test[primary]
-        checks.append(GateCheck(
-            f"{primary} at most {spec.max_metric_regression:.3f} below the live release "
-            f"{live.release or live.model_version} ({current:.3f}) on the same test split",
-            round(candidate - current, 4),
-            bool(candidate >= current - spec.max_metric_regression)))
-    return Gate.of(checks)
+def approval(evaluation: EvaluationReport, comparison: list[GateCheck]) -> Gate:
+    """The release checks: every check of stage 5's gate, then the comparison with the live
+    model and the frozen test set (``shared.challenger.compare_with_live``)."""
+    return Gate.of([*evaluation.gate.checks, *comparison])
 
 
 def regression_checks(manifest: Manifest) -> list[GateCheck]:
@@ -242,7 +234,7 @@ def deploy(
     fingerprint = split_fingerprint(cat.read("reference_predictions"))
     live = live_manifest(cat)
     live_name = release.live_release(cat) or (live.model_version if live else None)
-    checks = approval(evaluation, spec, fingerprint, live)
+    checks = approval(evaluation, challenger.compare_with_live(cat, spec, evaluation))
     if not checks.passed and not allow_failed_gate:
         raise DeploymentRefused(refusal(
             "release checks failed", checks.failed, live_name,
@@ -254,7 +246,9 @@ def deploy(
     try:
         for name, path in sources.items():
             shutil.copyfile(path, staging / name)
-        files = {name: storage.sha256_file(staging / name) for name in sources}
+        keys = challenger.write_training_keys(staging, challenger.training_texts(cat))
+        files = {name: storage.sha256_file(staging / name)
+                 for name in [*sources, *([keys] if keys else [])]}
         manifest = Manifest(
             task=cat.task,
             model_version=files[MODEL_NAME][:12],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from shared import interval_gate
 from shared.behaviour import KINDS, BehaviourResult
 from shared.catalog import Catalog
 from shared.metrics import (
@@ -42,11 +43,15 @@ def gate(
     metrics: dict[str, float], baseline: dict[str, float], spec: ProblemSpec,
     slices: pd.DataFrame | None = None, behaviour: BehaviourResult | None = None,
     sensitivity: dict[str, SensitivityResult] | None = None,
+    intervals: pd.DataFrame | None = None,
 ) -> Gate:
     """PASS when the primary metric meets the target, beats the baseline's, and (where the
-    spec sets one) the false-positive rate stays within its limit; with ``slices`` (from
-    :func:`slice_metrics`), every slice that counts (:func:`gated_slices`) reaches
-    ``target - slice_margin``; with ``behaviour``, each kind of behavioural test passes
+    spec sets one) the false-positive rate stays within its limit; with ``intervals`` (from
+    :func:`bootstrap_intervals`), the low end of the primary metric's interval (or of its
+    Wilson interval, when lower) reaches ``target - interval_margin``; with ``slices``
+    (from :func:`slice_metrics`), every slice of both labels reaches ``target -
+    slice_margin``, a small one judged by its Wilson interval (:func:`gated_slices`,
+    ``shared.interval_gate``); with ``behaviour``, each kind of behavioural test passes
     at least ``min_behaviour_pass_rate`` of its cases and every case of a protected
     capability (``protected_capabilities``) passes; with ``sensitivity``, each check of a
     protected capability (names; gender once protected) has at most ``max_name_flips`` flips
@@ -59,6 +64,8 @@ def gate(
                   round(metrics[primary] - baseline[primary], 4),
                   bool(metrics[primary] > baseline[primary])),
     ]
+    if intervals is not None:
+        checks.append(interval_gate.interval_check(intervals, spec, metrics))
     if spec.max_false_positive_rate is not None:
         checks.append(GateCheck(
             f"false_positive_rate <= {spec.max_false_positive_rate:.3f}",
@@ -82,16 +89,9 @@ def gate(
             f"templates, max spread {result.max_spread:.3f})",
             round(result.mean_spread, 4), result.passed(spec)))
     if slices is not None:
-        counted = gated_slices(slices, spec)
-        if len(counted):
-            failing = counted[~counted["passed"]]
-            named = "; ".join(f"{kind} {value!r} {row[primary]:.3f}"
-                              for (kind, value), row in failing.iterrows())
-            checks.append(GateCheck(
-                f"every slice of >= {spec.min_slice_texts} texts: {primary} >= "
-                f"{spec.target - spec.slice_margin:.2f}"
-                + (f" (failing: {named})" if named else f" ({len(counted)} slices)"),
-                round(float(counted[primary].min()), 4), failing.empty))
+        check = interval_gate.slice_check(slices, spec)
+        if check is not None:
+            checks.append(check)
     return Gate.of(checks)
 
 
@@ -114,17 +114,15 @@ def _protected_checks(behaviour: BehaviourResult, spec: ProblemSpec) -> list[Gat
 
 
 def gated_slices(slices: pd.DataFrame, spec: ProblemSpec) -> pd.DataFrame:
-    """The slices the gate judges, with their limit and verdict (``passed``).
+    """The slices the gate judges, with their limit, rule and verdict (``passed``).
 
-    A slice counts when it holds at least ``min_slice_texts`` texts of both
-    labels (no single-label slice has a recall, F1 or ROC-AUC worth the name);
-    it must reach ``target - slice_margin`` on the primary metric.
+    Every slice holding both labels (no single-label slice has a recall, F1 or
+    ROC-AUC worth the name) must reach ``target - slice_margin`` on the primary
+    metric: one of at least ``min_slice_texts`` texts by its point estimate, a
+    smaller one by the upper end of its 95% Wilson interval
+    (``shared.interval_gate.judge_slices``).
     """
-    primary = spec.primary_metric
-    counted = slices[(slices["texts"] >= spec.min_slice_texts) & (slices["positives"] > 0)
-                     & (slices["positives"] < slices["texts"])]
-    limit = spec.target - spec.slice_margin
-    return counted.assign(limit=limit, passed=counted[primary] >= limit)
+    return interval_gate.judge_slices(slices, spec)
 
 
 def worst_errors(
@@ -253,10 +251,14 @@ def _slice_rows(parts: list, threshold: float, spec: ProblemSpec) -> pd.DataFram
             if not mask.any():
                 continue
             m = binary_metrics(truth[mask], part_scores[mask], threshold, spec.positive_label)
+            low, high = interval_gate.slice_bounds(
+                spec.primary_metric, *(m[f"{name}s"] for name in (
+                    "true_positive", "false_positive", "false_negative", "true_negative")))
             rows.append({"slice": kind, "value": str(key), "texts": int(mask.sum()),
                          "positives": int((truth[mask] == spec.positive_label).sum()),
                          "accuracy": m["accuracy"], "f1": m["f1"],
-                         spec.primary_metric: m[spec.primary_metric]})
+                         spec.primary_metric: m[spec.primary_metric],
+                         "wilson_low": float(low), "wilson_high": float(high)})
     return pd.DataFrame(rows).set_index(["slice", "value"])
 
 
@@ -283,7 +285,8 @@ def report(
         terms=[] if terms is None else terms.to_dict("records"),
         training=training,
         problem=spec.to_dict(),
-        gate=gate(test_metrics, baseline_metrics, spec, slices, behaviour, sensitivity),
+        gate=gate(test_metrics, baseline_metrics, spec, slices, behaviour, sensitivity,
+                  intervals),
         behaviour=behaviour.summary() if behaviour is not None else {},
         sensitivity={kind: r.summary() for kind, r in (sensitivity or {}).items()},
     )

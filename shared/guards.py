@@ -24,7 +24,10 @@ API keys come from a file (``--api-key-file``: one key a line, ``#`` comments)
 and/or the variable ``MODEL_SERVICE_API_KEYS`` (keys separated by commas or
 white space). Only their SHA-256 digests are kept; a presented key is hashed
 and compared with every digest in constant time (``hmac.compare_digest``), and
-keys are never logged or echoed.
+keys are never logged or echoed. A request that passed gets its key's public
+name, :func:`key_id` (16 hex digits of a hash of the digest: neither the key
+nor its digest), in ``scope["state"]["api_key_id"]``: the service records it
+with each feedback label, and a retrain uses only labels that carry one.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ MIN_KEY_CHARS = 16
 OPEN_PATHS = frozenset({"/health"})
 #: the start of the paths that change what the service does (``POST /admin/reload``)
 ADMIN_PREFIX = "/admin/"
+#: where a checked request carries its key's public name (``scope["state"]``)
+KEY_ID_STATE = "api_key_id"
 
 
 class ApiKeyError(ValueError):
@@ -88,11 +93,27 @@ def load_keys(path: str | os.PathLike[str] | None = None,
 
 def key_matches(presented: str, digests: tuple[bytes, ...]) -> bool:
     """Whether ``presented`` is one of the keys, compared in constant time with each of them."""
+    return matching_digest(presented, digests) is not None
+
+
+def matching_digest(presented: str, digests: tuple[bytes, ...]) -> bytes | None:
+    """The digest ``presented`` matches (None if none), compared in constant time with each."""
     candidate = _digest(presented)
-    found = False
+    found = None
     for digest in digests:  # no early exit: the time does not depend on which key matched
-        found |= hmac.compare_digest(candidate, digest)
+        if hmac.compare_digest(candidate, digest):
+            found = digest
     return found
+
+
+def key_id_of_digest(digest: bytes) -> str:
+    """The public name of the key with this digest: 16 hex digits of a SHA-256 of it."""
+    return hashlib.sha256(b"api-key-id:" + digest).hexdigest()[:16]
+
+
+def key_id(key: str) -> str:
+    """The public name under which records (feedback labels) name ``key``; never the key."""
+    return key_id_of_digest(_digest(key))
 
 
 async def reject(send: Any, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -122,7 +143,10 @@ class ApiKeyAuth:
                 header = value
                 break
         scheme, _, key = header.decode("latin-1").strip().partition(" ")
-        if scheme.lower() == "bearer" and key.strip() and key_matches(key.strip(), self.digests):
+        digest = matching_digest(key.strip(), self.digests) if scheme.lower() == "bearer" \
+            and key.strip() else None
+        if digest is not None:
+            scope.setdefault("state", {})[KEY_ID_STATE] = key_id_of_digest(digest)
             await self.app(scope, receive, send)
             return
         detail = ("the API key is not valid" if header else "this endpoint needs an API key") + \

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     prediction_id TEXT NOT NULL REFERENCES predictions(prediction_id),
     true_label TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    api_key_id TEXT
 );
 CREATE INDEX IF NOT EXISTS feedback_prediction ON feedback(prediction_id);
 CREATE TABLE IF NOT EXISTS alerts (
@@ -57,7 +58,8 @@ CREATE TABLE IF NOT EXISTS alerts (
 
 #: columns added after the first release; older log files get them on first open
 _ADDED_COLUMNS = {"predictions": {"unknown_word_share": "REAL",
-                                  "error": "TEXT NOT NULL DEFAULT ''"}}
+                                  "error": "TEXT NOT NULL DEFAULT ''"},
+                  "feedback": {"api_key_id": "TEXT"}}
 #: columns that were NOT NULL in the first release and may now be NULL: a prediction the
 #: model failed on is logged with its error, and a NaN score can only be stored as NULL
 _NULLABLE = ("confidence", "score")

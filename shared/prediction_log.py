@@ -15,7 +15,9 @@ Tables:
   model failed on (a score that is NaN, infinite or outside [0, 1]) the
   reason, with the label empty, the confidence NULL and the score as the model
   gave it (NULL for NaN), so that monitoring sees the failure.
-- ``feedback``: true labels that arrived later, each linked to a prediction.
+- ``feedback``: true labels that arrived later, each linked to a prediction, with
+  ``api_key_id``, the public name of the API key that sent it (``shared.guards.key_id``;
+  NULL when it came without one): a retrain learns only from labels that carry one.
 - ``alerts``: every monitoring rule that fired, with its value and threshold.
 """
 
@@ -196,18 +198,21 @@ def count(path: str | os.PathLike[str], source: str | None = None) -> int:
         connection.close()
 
 
-def add_feedback(path: str | os.PathLike[str], prediction_id: str, true_label: str) -> str:
+def add_feedback(path: str | os.PathLike[str], prediction_id: str, true_label: str,
+                 api_key_id: str | None = None) -> str:
     """Record the true label of one prediction; return the label the model had predicted.
 
-    Raises UnknownPredictionError when the log holds no such prediction. A
+    ``api_key_id`` names the API key that sent it (``shared.guards.key_id``, never the
+    key). Raises UnknownPredictionError when the log holds no such prediction. A
     later feedback for the same prediction supersedes an earlier one.
     """
     with write_transaction(path) as connection:
-        return _insert_feedback(connection, prediction_id, true_label, _now())
+        return _insert_feedback(connection, prediction_id, true_label, _now(), api_key_id)
 
 
 def add_feedback_many(
-    path: str | os.PathLike[str], feedback: Iterable[tuple[str, str]]
+    path: str | os.PathLike[str], feedback: Iterable[tuple[str, str]],
+    api_key_id: str | None = None,
 ) -> int:
     """Record many (prediction id, true label) pairs in one transaction; return the count.
 
@@ -217,12 +222,13 @@ def add_feedback_many(
     now = _now()
     with write_transaction(path) as connection:
         for prediction_id, true_label in pairs:
-            _insert_feedback(connection, prediction_id, true_label, now)
+            _insert_feedback(connection, prediction_id, true_label, now, api_key_id)
     return len(pairs)
 
 
 def _insert_feedback(
-    connection: sqlite3.Connection, prediction_id: str, true_label: str, now: str
+    connection: sqlite3.Connection, prediction_id: str, true_label: str, now: str,
+    api_key_id: str | None = None,
 ) -> str:
     """Insert one feedback row; return the predicted label, or raise for an unknown id."""
     row = connection.execute(
@@ -231,8 +237,8 @@ def _insert_feedback(
     if row is None:
         raise UnknownPredictionError(prediction_id)
     connection.execute(
-        "INSERT INTO feedback (prediction_id, true_label, created_at) VALUES (?, ?, ?)",
-        (prediction_id, true_label, now),
+        "INSERT INTO feedback (prediction_id, true_label, created_at, api_key_id) "
+        "VALUES (?, ?, ?, ?)", (prediction_id, true_label, now, api_key_id),
     )
     return str(row[0])
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -82,12 +85,51 @@ def report_table(report: PreparationReport, cat: Catalog | None = None) -> pd.Da
     return pd.Series(counts, name="rows").to_frame()
 
 
-def split(clean: pd.DataFrame, spec: ProblemSpec) -> dict[str, pd.DataFrame]:
-    """Stratified train/test split with the spec's seed and test size."""
+def split(clean: pd.DataFrame, spec: ProblemSpec,
+          hash_split: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Stratified train/test split with the spec's seed and test size.
+
+    ``hash_split`` names data sets (the ``dataset`` column; a retrain's feedback,
+    ``shared.retrain``) whose rows are set aside first: the other rows are split
+    exactly as they would be without them, and each set-aside row goes to the test
+    split when a hash of its text and the seed falls under ``test_size``
+    (:func:`hashed_to_test`). Adding such rows therefore moves no other row, and a
+    text keeps its side in every later retrain.
+    """
+    if hash_split:
+        if "dataset" not in clean.columns:
+            raise ValueError("hash_split needs the dataset column (stage 2 writes it)")
+        unknown = sorted(set(hash_split) - set(clean["dataset"]))
+        if unknown:
+            raise ValueError(f"hash_split names data set(s) {unknown} that the data does not "
+                             f"hold; it holds {sorted(set(clean['dataset']))}")
+        added = clean["dataset"].isin(list(hash_split)).to_numpy()
+        base = split(clean[~added].reset_index(drop=True), spec)
+        rows = clean[added]
+        to_test = hashed_to_test(rows["text"], spec).to_numpy()
+        return {name: pd.concat([base[name], part], ignore_index=True)
+                for name, part in (("train", rows[~to_test]), ("test", rows[to_test]))}
     train, test = train_test_split(
         clean, test_size=spec.test_size, stratify=clean["label"], random_state=spec.seed
     )
     return {"train": train.reset_index(drop=True), "test": test.reset_index(drop=True)}
+
+
+def hashed_to_test(texts: pd.Series, spec: ProblemSpec) -> pd.Series:
+    """Whether each text goes to the test split of a hash split: the SHA-256 of the seed and
+    the text's de-duplication key, read as a fraction of [0, 1), is under ``test_size``."""
+    def fraction(text: str) -> float:
+        digest = hashlib.sha256(f"{spec.seed}:{dedup_key(text)}".encode()).hexdigest()
+        return int(digest[:15], 16) / 16**15
+
+    return texts.map(fraction) < spec.test_size
+
+
+def refuse_hash_split(hash_split: Sequence[str] | None) -> None:
+    """The out-of-core engine splits its parts as it writes them: it has no hash split."""
+    if hash_split:
+        raise ValueError(f"hash_split {list(hash_split)} is for the in-memory engine only; "
+                         "run the retrain with -p engine memory")
 
 
 def split_table(splits: dict[str, pd.DataFrame], spec: ProblemSpec) -> pd.DataFrame:

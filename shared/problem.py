@@ -91,6 +91,17 @@ class ProblemSpec:
     slice_margin: float = 0.15
     min_slice_texts: int = 30
     max_metric_regression: float = 0.02
+    #: stage 6 releases a model only when it is not worse than the live one by more than
+    #: ``max_metric_regression`` with this one-sided confidence (a paired bootstrap on the
+    #: same test texts, ``shared.challenger``)
+    regression_confidence: float = 0.95
+    #: the low end of the primary metric's 95% bootstrap interval must reach
+    #: ``target - interval_margin``: a small test split cannot pass on luck (stated per data
+    #: set: the margin is about the interval's half-width at the target on its test split)
+    interval_margin: float = 0.10
+    #: a retrain's training split holds at most this share of feedback texts
+    #: (``shared.retrain``); 0 keeps feedback out of training altogether
+    max_feedback_share: float = 0.2
     test_size: float = 0.2
     cv_folds: int = 5
     seed: int = 42
@@ -197,8 +208,17 @@ class ProblemSpec:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 problems.append(f"{name}={value!r}: use a positive number (the canary's budget)")
-        for name in ("min_behaviour_pass_rate", "slice_margin", "max_metric_regression"):
+        for name in ("min_behaviour_pass_rate", "slice_margin", "max_metric_regression",
+                     "interval_margin"):
             _check_fraction(problems, name, getattr(self, name))
+        if not isinstance(self.regression_confidence, int | float) \
+                or not 0.5 <= self.regression_confidence < 1:
+            problems.append(f"regression_confidence={self.regression_confidence!r}: use a "
+                            "confidence in [0.5, 1), such as 0.95")
+        if not isinstance(self.max_feedback_share, int | float) \
+                or not 0 <= self.max_feedback_share < 1:
+            problems.append(f"max_feedback_share={self.max_feedback_share!r}: use a share in "
+                            "[0, 1) of the training split (0 keeps feedback out)")
         unknown_sources = sorted(set(self.value_sources) - {f.name for f in fields(self)})
         if unknown_sources:
             problems.append(f"value_sources names unknown field(s) {unknown_sources}")

@@ -12,7 +12,8 @@ Endpoints:
 - ``POST /predict`` with ``{"texts": [...]}``: for each text a label, a confidence and
   a prediction id; every answer is appended to the prediction log first;
 - ``POST /feedback`` with ``{"prediction_id": ..., "true_label": ...}`` once the true
-  label is known;
+  label is known; with API keys, the label is recorded with the key's public name
+  (``shared.guards.key_id``, never the key), and only such labels reach a retrain;
 - ``POST /admin/reload``: serve the release ``deployed`` links to now, if it is
   not the one served (``shared.hot_reload``; each process also watches the
   link on its own every ``reload_interval`` seconds).
@@ -52,7 +53,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared import prediction_log
 from shared.batching import Batcher, CountArrivals, LogUnavailableError, ModelFailedError
 from shared.catalog import PROJECT_DIR, Catalog
-from shared.guards import ApiKeyAuth, BodySizeLimit, ConcurrencyLimit, LoopbackAdmin
+from shared.guards import (
+    KEY_ID_STATE,
+    ApiKeyAuth,
+    BodySizeLimit,
+    ConcurrencyLimit,
+    LoopbackAdmin,
+)
 from shared.hot_reload import DEFAULT_INTERVAL, REFUSED, Reloader
 from shared.manifest import MODEL_NAME
 from shared.predictor import InvalidScoreError, Predictor
@@ -340,15 +347,18 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
         }).encode(), media_type="application/json", headers={REQUEST_ID_HEADER: request_id})
 
     @app.post("/feedback")
-    def feedback(request: FeedbackRequest) -> dict[str, Any]:
-        """Record the true label of an earlier prediction (the latest feedback counts)."""
+    def feedback(request: FeedbackRequest, http: Request) -> dict[str, Any]:
+        """Record the true label of an earlier prediction (the latest feedback counts), with
+        the public name of the API key that sent it when the service has keys."""
         labels = reloader.predictor.spec.labels
         if request.true_label not in labels:
             raise HTTPException(
                 422, f"true_label {request.true_label!r} is not one of: {', '.join(labels)}"
             )
         try:
-            predicted = prediction_log.add_feedback(log_path, request.prediction_id, request.true_label)
+            predicted = prediction_log.add_feedback(
+                log_path, request.prediction_id, request.true_label,
+                http.scope.get("state", {}).get(KEY_ID_STATE))
         except prediction_log.UnknownPredictionError:
             raise HTTPException(
                 404, f"unknown prediction id {request.prediction_id!r}"

@@ -40,6 +40,7 @@ from shared.evaluation import (
     reference_predictions,
     worst_errors,
 )
+from shared.interval_gate import slice_bounds
 from shared.known_words import hashed_columns
 from shared.metrics import brier_score, confusion, rates
 from shared.models import linear_weights, strongest_terms
@@ -194,7 +195,10 @@ def slice_metrics(counts: pd.DataFrame, threshold: float, spec: ProblemSpec,
         "positives": (table["tp"] + table["fn"]).astype(int),
         "accuracy": values["accuracy"], "f1": values["f1"],
         spec.primary_metric: values.get(spec.primary_metric, np.full(len(table), np.nan)),
-    }).set_index(["slice", "value"])
+    })
+    slices["wilson_low"], slices["wilson_high"] = slice_bounds(
+        spec.primary_metric, *(table[c].to_numpy() for c in ("tp", "fp", "fn", "tn")))
+    slices = slices.set_index(["slice", "value"])
     if behaviour is None:
         return slices
     return pd.concat([slices, behaviour_slices(behaviour, threshold, spec)])

@@ -160,15 +160,23 @@ def train_small_model(cat: Catalog, c: float = 10.0, rows: int | None = None) ->
     return model.fit(train["text"], train["label"])
 
 
-def deploy_small_model(root: Path, task: str = "sentiment") -> Catalog:
-    """Stages 1 to 6 in-process under ``root``, with :func:`small_model` for the search."""
+def deploy_small_model(root: Path, task: str = "sentiment", dataset: str = "builtin",
+                       overrides: dict | None = None, rows: int | None = None) -> Catalog:
+    """Stages 1 to 6 in-process under ``root``, with :func:`small_model` for the search.
+
+    ``overrides`` are the run's ``-p`` values (stage-1 fields, and stage 3's
+    ``hash_split``); with ``rows``, stage 5 evaluates a weaker model fitted on the first
+    ``rows`` training texts (:func:`train_small_model`) instead of stage 4's.
+    """
+    overrides = dict(overrides or {})
+    hash_split = overrides.pop("hash_split", None)
     cat = Catalog.for_task(task, root)
-    spec, _ = tasks.run_spec(task, "builtin")
+    spec, _ = tasks.run_spec(task, dataset, **overrides)
     problem.save(spec, cat)
-    loaded = sources.load_dataset("builtin", task)
+    loaded = sources.load_dataset(dataset, task)
     validation.save_collection(cat, loaded, validation.validate(loaded, spec), spec)
     clean, report = preparation.clean_and_deduplicate(cat.read("raw_snapshot"))
-    splits = preparation.split(clean, spec)
+    splits = preparation.split(clean, spec, hash_split)
     preparation.save(cat, clean, report, splits)
     train = splits["train"]
     candidate = models.Candidate("logistic regression", "word TF-IDF, logistic regression", 2,
@@ -183,7 +191,7 @@ def deploy_small_model(root: Path, task: str = "sentiment") -> Catalog:
     report = training.search_report(chosen, reason, result.table, {"method": "grid"}, candidate,
                                     loaded.origin, len(train), unconverged)
     training.save(cat, model, baseline, result.table, train, result.oof[index], report)
-    evaluate_small_model(cat)
+    evaluate_small_model(cat, None if rows is None else train_small_model(cat, rows=rows))
     deployment.deploy(cat, report)
     return cat
 

@@ -11,9 +11,9 @@ from conftest import evaluate_small_model, train_small_model
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from shared import deployment, problem, release, storage, tasks
+from shared import challenger, deployment, preparation, problem, release, storage, tasks
 from shared.manifest import Manifest, verify
-from shared.records import EvaluationReport, TrainingReport
+from shared.records import EvaluationReport, PreparationReport, TrainingReport
 from shared.text_rules import clean_text
 
 
@@ -115,15 +115,26 @@ def test_a_regression_on_the_same_test_split_is_refused(deployed, restore):
     assert live_state(deployed) == before
 
 
-def test_no_comparison_across_different_test_splits(deployed):
-    evaluation = EvaluationReport.load(deployed)
+def test_the_live_model_is_re_scored_when_the_test_split_differs(deployed, restore):
+    # another seed gives another split: before, no comparison was made at all
     live = verify(deployed.deployed_dir)
-    spec = problem.load(deployed)
-    same = deployment.approval(evaluation, spec, live.test_data_sha256, live)
-    other = deployment.approval(evaluation, spec, "another split", live)
-    assert len(same.checks) == len(evaluation.gate.checks) + 1
-    assert "on the same test split" in same.checks[-1].check
-    assert other.checks == evaluation.gate.checks
+    stage1(deployed, seed=7)
+    clean = deployed.read("clean_dataset")
+    preparation.save(deployed, clean, PreparationReport.load(deployed),
+                     preparation.split(clean, problem.load(deployed)))
+    evaluation = evaluate_small_model(deployed, train_small_model(deployed))
+    assert deployment.split_fingerprint(deployed.read("reference_predictions")) != \
+        live.test_data_sha256
+    checks = deployment.approval(evaluation, challenger.compare_with_live(
+        deployed, problem.load(deployed), evaluation)).checks
+    compared = checks[len(evaluation.gate.checks):]
+    assert len(compared) == 1 and f"below the live release {live.release}" in compared[0].check
+    left_out = int(compared[0].check.split(" left out)")[0].rsplit("(", 1)[1])
+    assert left_out > 0, "texts the live model was trained on are not compared"
+    assert "texts of this test split the live release was not trained on" in compared[0].check
+    stage1(deployed)
+    preparation.save(deployed, clean, PreparationReport.load(deployed),
+                     preparation.split(clean, problem.load(deployed)))
 
 
 @pytest.mark.parametrize(("budget", "refusal"), [

@@ -104,31 +104,38 @@ def test_a_mix_of_data_sets_gets_one_slice_per_data_set(spec):
 
 
 def _slices(rows, spec):
-    """A slice table as slice_metrics gives it: (slice, value, texts, positives, primary)."""
+    """A slice table as slice_metrics gives it: (slice, value, texts, positives, primary,
+    upper end of the primary metric's Wilson interval)."""
     frame = pd.DataFrame(rows, columns=["slice", "value", "texts", "positives",
-                                        spec.primary_metric])
+                                        spec.primary_metric, "wilson_high"])
     return frame.assign(accuracy=0.0).set_index(["slice", "value"])
 
 
-def test_every_slice_with_enough_texts_of_both_labels_must_reach_target_minus_margin(spec):
+def test_every_slice_of_both_labels_must_reach_target_minus_margin(spec):
     metrics, baseline = {"f1": 0.75}, {"f1": 0.5}
     limit = spec.target - spec.slice_margin
     slices = _slices([
-        ("source", "film", 60, 30, limit + 0.01),
-        ("length", "<= 10 words", spec.min_slice_texts - 1, 10, 0.1),  # too few texts
-        ("length", "> 50 words", 40, 0, 0.0),                          # one label only
+        ("source", "film", 60, 30, limit + 0.01, 0.7),
+        ("length", "<= 10 words", spec.min_slice_texts - 1, 10, 0.1, limit + 0.01),  # small
+        ("length", "> 50 words", 40, 0, 0.0, 1.0),                          # one label only
     ], spec)
     passing = evaluation.gate(metrics, baseline, spec, slices)
-    assert passing.passed and passing.checks[-1].check.endswith("(1 slices)")
-    failing = _slices([("source", "film", 60, 30, limit - 0.01),
-                       ("source", "product", 60, 30, 0.9)], spec)
+    assert passing.passed
+    assert passing.checks[-1].check == (
+        f"every slice of both labels: f1 >= {limit:.2f} (1 of >= 30 texts by the point "
+        "estimate; 1 smaller by the upper end of the 95% Wilson interval; 1 of one label only "
+        "not judged)")
+    failing = _slices([("source", "film", 60, 30, limit - 0.01, 0.7),
+                       ("source", "product", 60, 30, 0.9, 1.0),
+                       ("length", "<= 10 words", 12, 6, 0.1, limit - 0.01)], spec)
     result = evaluation.gate(metrics, baseline, spec, failing)
     assert not result.passed
-    assert [c.check for c in result.failed] == [
-        f"every slice of >= {spec.min_slice_texts} texts: f1 >= {limit:.2f} "
-        f"(failing: source 'film' {limit - 0.01:.3f})"]
+    assert [c.check.split(" (failing: ")[1] for c in result.failed] == [
+        f"source 'film' {limit - 0.01:.3f}; length '<= 10 words' 0.100 (Wilson upper end "
+        f"{limit - 0.01:.3f}, 12 texts))"]
     table = evaluation.gated_slices(failing, spec)
-    assert table["passed"].tolist() == [False, True] and (table["limit"] == limit).all()
+    assert table["passed"].tolist() == [False, True, False] and (table["limit"] == limit).all()
+    assert table["rule"].tolist() == ["point estimate", "point estimate", "Wilson upper end"]
 
 
 def test_slices_gate_the_primary_metric(spam_spec):
@@ -142,7 +149,7 @@ def test_slices_gate_the_primary_metric(spam_spec):
     lenient = spam_spec.with_overrides(min_slice_texts=40)
     result = evaluation.gate({"recall": 0.9, "false_positive_rate": 0.0}, {"recall": 0.0},
                              lenient, table)
-    assert [c.check.split(":")[0] for c in result.failed] == ["every slice of >= 40 texts"]
+    assert [c.check.split(":")[0] for c in result.failed] == ["every slice of both labels"]
 
 
 def test_behavioural_pass_rate_per_kind_is_in_the_gate(spec, toy_model, tmp_path):

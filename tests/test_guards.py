@@ -100,3 +100,13 @@ def test_without_keys_the_admin_paths_answer_this_machine_only():
     statuses = asyncio.run(scenario())
     assert statuses.pop(("/admin/reload", "203.0.113.7")) == 403
     assert set(statuses.values()) == {200}
+
+
+def test_each_key_has_a_public_name_that_is_neither_the_key_nor_its_digest():
+    digests = load_keys(None, {guards.KEYS_VARIABLE: f"{KEY} {OTHER}"})
+    assert guards.matching_digest(OTHER, digests) == digests[1]
+    assert guards.matching_digest("not-a-key-" + "x" * 20, digests) is None
+    names = {guards.key_id(KEY), guards.key_id(OTHER)}
+    assert len(names) == 2 and all(len(name) == 16 for name in names)
+    assert guards.key_id(KEY) == guards.key_id_of_digest(digests[0])
+    assert KEY not in guards.key_id(KEY) and guards.key_id(KEY) not in digests[0].hex()

@@ -1,6 +1,7 @@
 """Stage 3: cleaning, de-duplication before the split, and a stratified, seeded split."""
 
 import pandas as pd
+import pytest
 
 from shared import preparation
 from shared.catalog import Catalog, stage
@@ -39,6 +40,31 @@ def test_splits_are_disjoint_stratified_and_seeded(spec):
     assert again["test"]["text"].tolist() == splits["test"]["text"].tolist()
     other = preparation.split(clean, spec.with_overrides(seed=7))
     assert other["test"]["text"].tolist() != splits["test"]["text"].tolist()
+
+
+def test_a_hash_split_moves_no_other_row_and_keeps_each_text_on_its_side(spec):
+    original = raw_frame().assign(dataset="builtin")
+    clean, _ = preparation.clean_and_deduplicate(original)
+    before = preparation.split(clean, spec)
+    feedback = pd.DataFrame({"row": range(1, 101), "text": [f"feedback text {i}" for i in
+                                                              range(100)],
+                             "label": ["positive", "negative"] * 50, "source": "feedback",
+                             "dataset": "feedback.csv"})
+    mixed, _ = preparation.clean_and_deduplicate(pd.concat([original, feedback]))
+    after = preparation.split(mixed, spec, ["feedback.csv"])
+    for name in ("train", "test"):
+        part = after[name]
+        assert part[part["dataset"] == "builtin"]["text"].tolist() == before[name]["text"].tolist()
+    added_test = set(after["test"].query("dataset == 'feedback.csv'")["text"])
+    assert 10 <= len(added_test) <= 30  # about test_size of them, by hash
+    fewer, _ = preparation.clean_and_deduplicate(pd.concat([original, feedback.head(60)]))
+    again = preparation.split(fewer, spec, ["feedback.csv"])
+    assert set(again["test"].query("dataset == 'feedback.csv'")["text"]) == {
+        t for t in added_test if t in set(feedback.head(60)["text"])}
+    with pytest.raises(ValueError, match="does not hold"):
+        preparation.split(mixed, spec, ["other.csv"])
+    with pytest.raises(ValueError, match="in-memory engine only"):
+        preparation.refuse_hash_split(["feedback.csv"])
 
 
 def test_telling_terms_come_from_the_training_split(spec):

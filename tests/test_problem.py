@@ -64,7 +64,9 @@ def test_load_missing_spec_says_which_stage(tmp_path):
     [("max_model_age_days", 0), ("max_latency_ratio", 1.0), ("max_invalid_scores", -1),
      ("min_behaviour_pass_rate", 1.5), ("slice_margin", -0.1), ("min_slice_texts", 0),
      ("max_metric_regression", 2), ("max_text_ms", 0), ("max_model_mb", -1.0),
-     ("label_delay_hours", -1), ("retention_days", 0)],
+     ("label_delay_hours", -1), ("retention_days", 0),
+     ("interval_margin", 1.5), ("regression_confidence", 0.3), ("regression_confidence", 1.0),
+     ("max_feedback_share", 1.0), ("max_feedback_share", -0.1)],
 )
 def test_release_and_monitoring_fields_are_checked(spec, field, value):
     with pytest.raises(ProblemSpecError, match=f"{field}={value!r}"):
@@ -97,7 +99,8 @@ def test_overrides_that_change_a_value_are_recorded(tmp_path):
     assert spec.target == 0.7 and sources["target"] == "override -p"
     assert sources["seed"] == "task default", "an override equal to the default changes nothing"
     assert spec.value_sources == {"target": "override -p",
-                                  "max_false_positive_rate": "data set sms-spam default"}
+                                  "max_false_positive_rate": "data set sms-spam default",
+                                  "interval_margin": "data set sms-spam default"}
     cat = Catalog.for_task("spam", tmp_path)
     problem.save(spec, cat)
     assert problem.load(cat) == spec
@@ -109,6 +112,8 @@ def test_overrides_that_change_a_value_are_recorded(tmp_path):
         "target": {"value": 0.7, "default": 0.8, "source": "override -p"},
         "max_false_positive_rate": {"value": 0.005, "default": 0.03,
                                     "source": "data set sms-spam default"},
+        "interval_margin": {"value": 0.07, "default": 0.2,
+                            "source": "data set sms-spam default"},
     }
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import psutil
 import pytest
 
-from shared import monitor, prediction_log, service_client
+from shared import guards, monitor, prediction_log, service_client
 from shared.manifest import Manifest
 from shared.models import word_vectorizer
 from shared.service import Settings
@@ -79,6 +79,37 @@ def test_feedback_links_to_the_prediction(client, deployed):
     assert reply.body["correct"] == (prediction["label"] == "negative")
     logged = prediction_log.read(deployed.path("prediction_log"), answer.body["batch_id"], with_feedback=True)
     assert logged["true_label"].tolist() == ["negative"]
+
+
+def _feedback_rows(path, prediction_id: str) -> list[tuple]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT true_label, api_key_id FROM feedback WHERE "
+                                  "prediction_id = ?", (prediction_id,)).fetchall()
+
+
+def test_feedback_is_recorded_with_the_keys_public_name_never_the_key(client, service, deployed):
+    answer = client.post("/predict", {"texts": ["Lovely staff, would return"]})
+    prediction_id = answer.body["predictions"][0]["prediction_id"]
+    assert client.post("/feedback", {"prediction_id": prediction_id,
+                                     "true_label": "positive"}).status == 200
+    log = deployed.path("prediction_log")
+    assert _feedback_rows(log, prediction_id) == [("positive", guards.key_id(service.api_key))]
+    assert service.api_key.encode() not in log.read_bytes()
+    for digest in guards.key_digests([service.api_key]):  # nor the digest the service checks
+        assert digest.hex() not in log.read_bytes().decode("latin-1")
+
+
+def test_a_service_without_keys_records_feedback_without_a_key(tmp_path, deployed):
+    log = tmp_path / "keyless.sqlite"
+    with service_client.Service("sentiment", deployed.root, ("--log", str(log)),
+                                api_key="") as running:
+        client = running.client()
+        answer = client.post("/predict", {"texts": ["Cold food"]})
+        prediction_id = answer.body["predictions"][0]["prediction_id"]
+        assert client.post("/feedback", {"prediction_id": prediction_id,
+                                         "true_label": "negative"}).status == 200
+        client.close()
+    assert _feedback_rows(log, prediction_id) == [("negative", None)]
 
 
 EXPECTED = {
