@@ -250,6 +250,6 @@ class Reloader:
 
     def report(self) -> dict[str, Any]:
         """What ``/health`` says about reloading."""
-        return {"watching": self._task is not None and not self._task.done(),
+        return {"pid": os.getpid(), "watching": self._task is not None and not self._task.done(),
                 "interval_s": self.interval, "loaded_at": self.loaded_at,
                 "reloads": self.reloads, "last_swap": self.last_swap, "refused": self.refused}

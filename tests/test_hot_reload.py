@@ -36,10 +36,10 @@ def two_releases(deployed):
     return deployed, first, second
 
 
-def _wait_for(condition, seconds: float = 30.0) -> None:
+def _wait_for(condition, seconds: float = 60.0, state=lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out after {seconds:g} s: {state()}"
         time.sleep(0.05)
 
 
@@ -108,12 +108,31 @@ def test_the_service_switches_on_deploy_and_rollback_under_concurrent_requests(
                 recent = [a.body["model_version"] for _, a in answers[-20:]]
             return len(recent) == 20 and set(recent) == {version}
 
+        def state() -> str:
+            with lock:
+                recent = [a.body["model_version"] for _, a in answers[-20:]]
+            return (f"{len(answers)} answers, the last 20 from {sorted(set(recent))}, "
+                    f"{len(failures)} failures; server log: {running.errors()[-1500:]}")
+
+        pids: set[int] = set()
+
+        def both_workers_answer() -> bool:
+            # a worker still starting would load the new release directly, without a swap
+            client = running.client()
+            pids.add(client.get("/health").body["reload"]["pid"])
+            client.close()
+            return len(pids) == 2
+
         try:
-            _wait_for(lambda: served_everywhere(second.model_version, second.release, 0))
+            _wait_for(both_workers_answer, state=lambda: f"pids {pids}")
+            _wait_for(lambda: served_everywhere(second.model_version, second.release, 0),
+                      state=state)
             release.rollback(cat, first.release)  # what `python -m shared release rollback` does
-            _wait_for(lambda: served_everywhere(first.model_version, first.release, 2))
+            _wait_for(lambda: served_everywhere(first.model_version, first.release, 2),
+                      state=state)
             release.activate(cat, second.release)  # the newer release goes live again
-            _wait_for(lambda: served_everywhere(second.model_version, second.release, 2))
+            _wait_for(lambda: served_everywhere(second.model_version, second.release, 2),
+                      state=state)
         finally:
             stop.set()
             for thread in threads:
