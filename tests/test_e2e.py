@@ -31,7 +31,9 @@ def test_every_artifact_is_written(run):
     task, root, _ = run
     cat = Catalog.for_task(task, root)
     out_of_core = {n for names in ENGINE_ONLY[OUT_OF_CORE].values() for n in names}
-    for name in set(ARTIFACTS) - out_of_core:  # every declared artifact of the in-memory engine
+    # every declared artifact of the in-memory engine; the watch loop's state is written by
+    # the loop, not by a run
+    for name in set(ARTIFACTS) - out_of_core - {"alert_notifications"}:
         path = cat.path(name)
         assert path.is_file() and path.stat().st_size > 0, path
     assert sorted(p.name for p in cat.reports_dir.glob("*.ipynb")) == sorted(NOTEBOOKS)
