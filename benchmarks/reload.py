@@ -59,8 +59,11 @@ from loadgen import http_request
 
 from shared import prediction_log, release
 from shared.catalog import PROJECT_DIR, Catalog
-from shared.service_client import Service
 from shared.tasks import TASKS
+
+# the tests' harness starts the real command on a free port: python -m shared.serve
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from service_harness import Service  # noqa: E402
 
 #: the window after a switch whose requests are "during the swap"
 SWAP_WINDOW_S = 2.0

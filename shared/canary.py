@@ -8,10 +8,11 @@ passed:
 2. the reloaded model reproduces stage 5's reference scores bit for bit;
 3. it is within the spec's cost budget: ``predict_proba`` on one text takes at
    most ``max_text_ms`` and the model file is at most ``max_model_mb``;
-4. the real service (``python -m shared.serve``), started on the staging
-   folder on a free loopback port, answers ``/health`` with the staging
-   model's version and ``/predict`` with the same labels and confidences as
-   the model in-process.
+4. the real service (the start-up checks and application of ``python -m
+   shared.serve``, in a thread: ``shared.local_service.round_trip``, all the
+   canary asks of the service), started on the staging folder on a free
+   loopback port, answers ``/health`` with the staging model's version and
+   ``/predict`` with the same labels and confidences as the model in-process.
 
 The canary also measures the p95 latency per text (single-text calls, as the
 predictor times them for the prediction log), which monitoring compares
@@ -21,7 +22,6 @@ task's.
 
 from __future__ import annotations
 
-import http.client
 import tempfile
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import pandas as pd
 from shared import storage
 from shared.catalog import Catalog, MissingArtifactError
 from shared.drift import latency_p95
+from shared.local_service import NoAnswerError, round_trip
 from shared.manifest import MODEL_NAME, ManifestMismatchError
 from shared.model_cost import PredictCost, predict_cost
 from shared.modelfile import UntrustedModelError
@@ -38,8 +39,6 @@ from shared.predictor import Predictor
 from shared.problem import ProblemSpec
 from shared.records import Gate, GateCheck
 from shared.scoring import positive_scores
-from shared.serve import StartupError
-from shared.service_client import LocalService
 
 #: reference texts sent over HTTP
 HTTP_TEXTS = 8
@@ -120,14 +119,11 @@ def _http_round_trip(staging: Path, task: str, predictor: Predictor,
         deployed.parent.mkdir(parents=True)
         deployed.symlink_to(staging.resolve(), target_is_directory=True)
         try:
-            with LocalService(task, root, log_path=root / "canary.sqlite") as service:
-                client = service.client()
-                health = client.get("/health")
-                answer = client.post("/predict", {"texts": sent})
-                client.close()
-        except (StartupError, OSError, http.client.HTTPException) as error:
+            answers = round_trip(task, root, sent, log_path=root / "canary.sqlite")
+        except NoAnswerError as error:
             return GateCheck(f"serves over HTTP: no answer from the service ({error})", 0.0,
                              False)
+    health, answer = answers.health, answers.predict
     if health.status != 200 or health.body.get("model_version") != predictor.model_version:
         return GateCheck(f"serves over HTTP: /health answered {health.status} {health.body}",
                          0.0, False)

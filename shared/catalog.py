@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import shared
 from shared import storage
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+#: the ``shared`` package's folder (wherever in it this module sits)
+PACKAGE_DIR = Path(shared.__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 BUILTIN_DATA_DIR = PROJECT_DIR / "data" / "builtin"
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"

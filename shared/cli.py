@@ -1,15 +1,16 @@
-"""The one entry point's table of commands, and the parser every command starts from.
+"""The one entry point: its table of commands, and the dispatch to each command's ``main``.
 
 ``python -m shared <command> [options]`` looks the command up in :data:`COMMANDS` and calls
 its module's ``main`` with the remaining arguments. Modules are imported only when their
 command runs, so ``python -m shared serve`` never loads the notebook runner and
 ``python -m shared --help`` loads nothing but this table. The older ``python -m shared.runner``
 (and ``shared.predict``, ``shared.serve`` ...) forms keep working: they call the same ``main``.
+The parser every command starts from is ``shared.command_line.parser``: a command does not
+import the entry point that dispatches to it.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
@@ -38,16 +39,6 @@ COMMANDS: dict[str, Command] = {
     "replay": Command("shared.live_replay", "replay logged traffic through kept releases"),
     "log": Command("shared.prediction_log", "maintain the prediction log (purge old texts)"),
 }
-
-
-def parser(command: str, description: str, examples: Sequence[str]) -> argparse.ArgumentParser:
-    """The argument parser of ``command``: its ``--help`` names the one-entry-point form and
-    ends with worked examples."""
-    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
-    return argparse.ArgumentParser(
-        prog=f"python -m shared {command}", description=description, epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
 
 
 def usage() -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared import cli
+from shared import command_line
 from shared.catalog import PROJECT_DIR, Catalog
 from shared.models import Vocabulary, fitted_pipelines, linear_intercept, linear_weights
 from shared.scoring import confidence, positive_scores, predict_labels
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     """Explain texts with the deployed model (checked against its manifest)."""
     from shared.predictor import Predictor
 
-    parser = cli.parser("explain", __doc__.split("\n\n")[0], [
+    parser = command_line.parser("explain", __doc__.split("\n\n")[0], [
         'python -m shared explain "A warm, funny film."',
         'python -m shared explain --task spam "FR3E iPh0ne! Claim now"',
     ])

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.base import clone
 
-from shared import cli, drift, prediction_log, release
+from shared import command_line, drift, prediction_log, release
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.metrics import binary_metrics
@@ -158,7 +158,7 @@ def replay_releases(cat: Catalog, batch: str | None = None,
 def main(argv: list[str] | None = None) -> int:
     """The command: ``study`` exits 1 when the offline and online metrics disagree, and
     either exits 2 when it cannot run (nothing deployed, no labelled traffic)."""
-    parser = cli.parser("replay", __doc__, [
+    parser = command_line.parser("replay", __doc__, [
         "python -m shared replay study --task sentiment",
         "python -m shared replay releases --last 500",
     ])

@@ -3,13 +3,17 @@
 A model file is loaded only when every type it contains is either one skops
 trusts by default or one of the components listed in ``TRUSTED_TYPES``. (A
 deployed model is also checked against its manifest first: ``shared.manifest``.)
+Files written before the modules were grouped into wings keep loading: see
+:func:`flat_names`.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -97,17 +101,55 @@ def canonical_skops(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def flat_names() -> dict[str, str]:
+    """The name each module holding a trusted type had in the flat layout -> its name now.
+
+    skops records a type by the name of its module, and imports that module to build it.
+    Model files written before the modules were grouped into wings (issue 21) record this
+    project's types as ``shared.<module>.<Class>``, with no wing in between. The loader
+    registers each such flat name as another name of the module that holds the type now
+    (:func:`_register_flat_names`) and trusts the types under both names, so an old file
+    loads as today's classes: nothing is converted, and the file and its hash stay as they
+    were. Empty while no trusted type sits in a wing.
+    """
+    modules = {name.rpartition(".")[0] for name in TRUSTED_TYPES}
+    return {f"shared.{module.rpartition('.')[2]}": module for module in modules
+            if module.startswith("shared.") and module.count(".") > 1}
+
+
+def _trusted() -> list[str]:
+    """TRUSTED_TYPES, and each of this project's under its flat name too (:func:`flat_names`)."""
+    flat = {module: old for old, module in flat_names().items()}
+    return [*TRUSTED_TYPES, *(f"{flat[module]}.{cls}" for module, _, cls
+                              in (name.rpartition(".") for name in TRUSTED_TYPES)
+                              if module in flat)]
+
+
+def _register_flat_names() -> None:
+    """Make each flat module name of :func:`flat_names` import the module it names today.
+
+    Only the modules of trusted types get a second name (``sys.modules``), and only where
+    that name is free: a file naming anything else still fails to load.
+    """
+    for old, module in flat_names().items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(module)
+
+
 def load_model(path: str | os.PathLike[str]) -> Any:
     """Load a skops file, refusing any type outside skops' defaults and TRUSTED_TYPES.
 
     The file is read once: skops audits every type before it builds anything,
-    and its refusal is turned into an error that names the untrusted types.
+    and its refusal is turned into an error that names the untrusted types. A file
+    written before the wings loads too (:func:`flat_names`).
     """
     path = Path(path)
+    trusted = _trusted()
+    _register_flat_names()
     try:
-        return sio.load(path, trusted=list(TRUSTED_TYPES))
+        return sio.load(path, trusted=trusted)
     except UntrustedTypesFoundException:
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
         raise UntrustedModelError(
             f"{path.name} contains types that are not trusted: {', '.join(untrusted)}. "
             "Only scikit-learn types and shared.modelfile.TRUSTED_TYPES are loaded; "

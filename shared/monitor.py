@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import alerts, cli, drift, health, prediction_log
+from shared import alerts, command_line, drift, health, prediction_log
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import LibraryVersionWarning, ManifestMismatchError, check_libraries
 from shared.modelfile import UntrustedModelError
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return watch.main(args[1:])
 
-    parser = cli.parser("monitor", "Compare recent predictions with the reference; exit 1 on "
+    parser = command_line.parser("monitor", "Compare recent predictions with the reference; exit 1 on "
                         "any alert.", [
         "python -m shared monitor                              # the newest windows of the log",
         "python -m shared monitor --task spam --health-url http://127.0.0.1:8000/health",

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared import cli, csv_reader, storage
+from shared import command_line, csv_reader, storage
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import ManifestMismatchError
 from shared.modelfile import UntrustedModelError
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     """The batch command; exit 0 when the file was scored, 2 when it could not be."""
     from shared.tasks import TASKS
 
-    parser = cli.parser("predict", "Score a CSV file with the deployed model: one row out for "
+    parser = command_line.parser("predict", "Score a CSV file with the deployed model: one row out for "
                         "every row in.", [
         "python -m shared predict reviews.csv                  # writes reviews.predictions.csv",
         "python -m shared predict --task spam inbox.csv -o scored.csv --text-column body",

@@ -302,11 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m shared.prediction_log purge --task T [--older-than DAYS]``: exit 0, or 2 on
     error. Without ``--older-than`` it applies the spec's retention to every store that holds
     texts (``shared.retention``)."""
-    from shared import cli, problem, retention
+    from shared import command_line, problem, retention
     from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
     from shared.tasks import TASKS
 
-    parser = cli.parser("log", "Maintain the prediction log of a task.", [
+    parser = command_line.parser("log", "Maintain the prediction log of a task.", [
         "python -m shared log purge --task sentiment          # the spec's retention (30 days)",
         "python -m shared log purge --task sentiment --older-than 7",
     ])

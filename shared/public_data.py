@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared import storage
+from shared.archives import read_members
 from shared.catalog import PROJECT_DIR
-from shared.records import DataSourceError, LoadedData, preview
+from shared.records import DataSourceError, LoadedData
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the runner imports this
     import pandas as pd  # module only to name a data set's files
@@ -41,8 +42,6 @@ DOWNLOAD_URLS: dict[str, str] = {
 }
 #: seconds to wait for the publisher's server before giving up
 DOWNLOAD_TIMEOUT = 60.0
-#: a member of a downloaded archive larger than this is refused (the real ones are < 1 MB)
-MAX_MEMBER_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -357,7 +356,7 @@ def _unpack(
 ) -> None:
     """Verify and move the ``wanted`` members of ``archive`` into ``folder``."""
     try:
-        contents = _read_members(archive, wanted, url)
+        contents = read_members(archive, {f.name: f.member for f in wanted}, url)
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as error:
         raise DataSourceError(f"{url}: the downloaded archive cannot be unpacked ({error})") \
             from None
@@ -369,50 +368,3 @@ def _unpack(
         check_counts(dataset, public_file, frame, where=where, advice=advice)
     for public_file in wanted:
         storage.write_bytes(folder / public_file.name, contents[public_file.name])
-
-
-def _read_members(archive: Path, wanted: list[PublicFile], url: str) -> dict[str, bytes]:
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zipped:
-            names = [i.filename for i in zipped.infolist() if not i.is_dir()]
-            found = {f.name: _member(names, f, url) for f in wanted}
-            for member in found.values():
-                _check_size(zipped.getinfo(member).file_size, member, url)
-            return {name: zipped.read(member) for name, member in found.items()}
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive, "r:*") as tarred:
-            files = {m.name: m for m in tarred.getmembers() if m.isfile()}
-            result = {}
-            for public_file in wanted:
-                member = files[_member(list(files), public_file, url)]
-                _check_size(member.size, member.name, url)
-                extracted = tarred.extractfile(member)
-                assert extracted is not None  # a regular file always has content
-                result[public_file.name] = extracted.read()
-            return result
-    start = archive.read_bytes()[:40]
-    raise DataSourceError(
-        f"{url}: the download is not a zip or tar archive (it starts with {start!r}); the "
-        "address may have moved: open it in a browser, or get the files by hand"
-    )
-
-
-def _member(names: list[str], public_file: PublicFile, url: str) -> str:
-    """The archive member holding ``public_file``: its published path, else its file name."""
-    if public_file.member in names:
-        return public_file.member
-    same_name = [n for n in names if n.rsplit("/", 1)[-1] == public_file.name]
-    if len(same_name) == 1:
-        return same_name[0]
-    raise DataSourceError(
-        f"{url}: the archive has no member {public_file.member} (it holds "
-        f"{preview(sorted(names))}); it is not the published archive"
-    )
-
-
-def _check_size(size: int, member: str, url: str) -> None:
-    if size > MAX_MEMBER_BYTES:
-        raise DataSourceError(
-            f"{url}: member {member} is {size:,} bytes, far more than the published file; "
-            "refusing to unpack it"
-        )

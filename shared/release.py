@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import cli, storage
+from shared import command_line, storage
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.manifest import MANIFEST_NAME, Manifest, ManifestMismatchError, load_deployed
 from shared.modelfile import UntrustedModelError
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m shared.release list|rollback [RELEASE]``: exit 2 when it cannot."""
     from shared.tasks import TASKS
 
-    parser = cli.parser("release", "List the kept releases or roll back to one.", [
+    parser = command_line.parser("release", "List the kept releases or roll back to one.", [
         "python -m shared release list                         # version, time, metric, gate",
         "python -m shared release rollback                     # back to the previous release",
         "python -m shared release rollback 0003 --task spam",

@@ -55,7 +55,7 @@ from typing import Any
 
 import pandas as pd
 
-from shared import challenger, cli, release, storage
+from shared import challenger, command_line, release, storage
 from shared.catalog import PROJECT_DIR, Catalog
 from shared.problem import ProblemSpec
 from shared.text_rules import dedup_key, unscoreable_reason
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.runner import parse_value
     from shared.tasks import TASKS
 
-    parser = cli.parser("retrain", "Retrain the live model on its data plus labelled feedback; "
+    parser = command_line.parser("retrain", "Retrain the live model on its data plus labelled feedback; "
                         "stage 6 releases the challenger only if it is not worse than the "
                         "champion.", [
         "python -m shared retrain --task spam",

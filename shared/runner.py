@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import catalog, cli, cluster, html_reports
+from shared import catalog, cluster, command_line, html_reports
 from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, STAGES, Catalog, Stage
 from shared.kernels import Kernels, RunError, execute
 from shared.records import DataSourceError, EvaluationReport, RecordError
@@ -275,7 +275,7 @@ def summary(task: str, root: Path, results: list[StageResult]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m shared.runner``: exit 0 when the run finished, 1 when a notebook failed,
     2 when the run was refused before it started."""
-    parser = cli.parser("run", "Run the seven workflow notebooks in order.", [
+    parser = command_line.parser("run", "Run the seven workflow notebooks in order.", [
         "python -m shared run                                  # sentiment, built-in data",
         "python -m shared run --task spam --dataset sms-spam",
         "python -m shared run --dataset reviews.csv --text-column review --label-column stars"

@@ -12,8 +12,8 @@ each process (each worker) switches by itself to the release ``deployed``
 links to after a release or a rollback, with the same checks, without a
 restart (``shared.hot_reload``); ``POST /admin/reload`` makes it look at once.
 The application itself is
-``shared.service``; running it from Python (notebooks, tests, the benchmark) is
-``shared.service_client``.
+``shared.service``; running it in a thread of this process (stage 6, the canary) is
+``shared.local_service``, and talking to it from Python ``shared.service_client``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from shared import cli
+from shared import command_line
 from shared.catalog import PROJECT_DIR
 from shared.guards import KEYS_VARIABLE, ApiKeyError, is_loopback, load_keys
 from shared.hot_reload import ReleaseRefused, load_release
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.tasks import TASKS
 
     defaults = Settings()
-    parser = cli.parser("serve", "Serve the deployed model of a task over HTTP.", [
+    parser = command_line.parser("serve", "Serve the deployed model of a task over HTTP.", [
         "python -m shared serve                                # http://127.0.0.1:8000/docs",
         "python -m shared serve --task spam --port 8001 --workers 2",
     ])

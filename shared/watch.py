@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import alerts, cli, monitor, notify, problem, retention
+from shared import alerts, command_line, monitor, notify, problem, retention
 from shared.catalog import PROJECT_DIR, Catalog, MissingArtifactError
 from shared.windows import DEFAULT_SPANS, parse_duration
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m shared monitor watch``: runs until stopped; exit 2 on bad settings."""
     from shared.tasks import TASKS
 
-    parser = cli.parser("monitor watch", "Monitor the prediction log on a schedule, send "
+    parser = command_line.parser("monitor watch", "Monitor the prediction log on a schedule, send "
                         "alerts to a person, apply retention.", [
         "python -m shared monitor watch --task spam --every 10m --notify alerts.toml",
         "python -m shared monitor watch --every 1h --webhook-env ALERT_WEBHOOK_URL",

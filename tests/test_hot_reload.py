@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from conftest import evaluate_small_model, train_small_model
+from service_harness import Service
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -22,7 +23,6 @@ from shared.hot_reload import ReleaseRefused, load_release
 from shared.manifest import verify
 from shared.predictor import Predictor
 from shared.records import TrainingReport
-from shared.service_client import Service
 from shared.text_rules import clean_text
 
 

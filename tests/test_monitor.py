@@ -107,10 +107,10 @@ def test_a_degraded_or_unreachable_service_fires_service_health(logged, capsys):
 
 
 def test_a_healthy_service_raises_no_alert(logged, capsys):
-    from shared import service_client
+    from service_harness import Service
 
     cat, batches = logged
-    with service_client.Service("sentiment", cat.root, api_key="") as running:
+    with Service("sentiment", cat.root, api_key="") as running:
         code = _main(cat, "--batch", batches["new"], "--no-record",
                      "--health-url", running.url + "/health")
     out = capsys.readouterr().out

@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 from conftest import deploy_small_model, evaluate_small_model, train_small_model
+from service_harness import Service
 
 from shared import deployment, release
 from shared.catalog import Catalog
 from shared.manifest import verify
 from shared.records import TrainingReport
-from shared.service_client import Service
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import psutil
 import pytest
+from service_harness import Service
 
 from shared import guards, monitor, prediction_log, service_client
 from shared.manifest import Manifest
@@ -22,7 +23,7 @@ LIMITS = ["--max-texts", "5", "--max-text-chars", "300", "--max-body-bytes", "40
 
 @pytest.fixture(scope="module")
 def service(deployed):
-    with service_client.Service("sentiment", deployed.root, tuple(LIMITS)) as running:
+    with Service("sentiment", deployed.root, tuple(LIMITS)) as running:
         yield running
 
 
@@ -101,7 +102,7 @@ def test_feedback_is_recorded_with_the_keys_public_name_never_the_key(client, se
 
 def test_a_service_without_keys_records_feedback_without_a_key(tmp_path, deployed):
     log = tmp_path / "keyless.sqlite"
-    with service_client.Service("sentiment", deployed.root, ("--log", str(log)),
+    with Service("sentiment", deployed.root, ("--log", str(log)),
                                 api_key="") as running:
         client = running.client()
         answer = client.post("/predict", {"texts": ["Cold food"]})
@@ -194,7 +195,7 @@ def test_concurrent_requests_lose_no_row(service, deployed):
 
 def test_privacy_setting_logs_only_the_hash(tmp_path, deployed):
     log = tmp_path / "private.sqlite"
-    with service_client.Service("sentiment", deployed.root, ("--hash-texts", "--log", str(log))) as running:
+    with Service("sentiment", deployed.root, ("--hash-texts", "--log", str(log))) as running:
         client = running.client()
         answer = client.post("/predict", {"texts": ["a secret review, great"]})
         client.close()
@@ -284,8 +285,8 @@ def test_when_the_log_fails_requests_get_503_and_nothing_is_logged(service, depl
 
 
 def test_requests_over_the_limits_get_the_same_4xx_with_batching_off(deployed, service):
-    with service_client.Service("sentiment", deployed.root,
-                                (*LIMITS, "--max-batch", "1")) as unbatched:
+    with Service("sentiment", deployed.root,
+                 (*LIMITS, "--max-batch", "1")) as unbatched:
         answers = {}
         for running in (service, unbatched):
             client = running.client()
@@ -301,8 +302,8 @@ def test_requests_over_the_limits_get_the_same_4xx_with_batching_off(deployed, s
 def test_two_workers_share_the_log_and_lose_no_row(tmp_path, deployed):
     log = tmp_path / "shared.sqlite"
     requests = [[f"great film {i}", f"awful food {i}"] for i in range(160)]
-    with service_client.Service("sentiment", deployed.root,
-                                ("--workers", "2", "--log", str(log))) as running:
+    with Service("sentiment", deployed.root,
+                 ("--workers", "2", "--log", str(log))) as running:
         workers = psutil.Process(running.process.pid).children()
         answers = _burst(running, requests, threads=16)
     assert len(workers) >= 2
@@ -320,7 +321,7 @@ def test_invalid_scores_get_500_with_a_request_id_are_logged_and_fire_the_alert(
     model[-1].coef_[0, column] = np.nan  # a real fitted pipeline answering NaN for "great"
     cat = forged_deployment(model)  # stage 6's canary would refuse to deploy it
     log = cat.root / "nan.sqlite"
-    with service_client.Service("sentiment", cat.root, ("--log", str(log))) as running:
+    with Service("sentiment", cat.root, ("--log", str(log))) as running:
         client = running.client()
         good = client.post("/predict", {"texts": ["awful food"]})
         assert client.get("/health").body["status"] == "ok"
@@ -353,7 +354,7 @@ def test_health_is_degraded_while_the_log_cannot_be_written(tmp_path, deployed):
     with sqlite3.connect(log) as db:
         db.execute("CREATE TRIGGER refuse BEFORE INSERT ON predictions "
                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
-    with service_client.Service("sentiment", deployed.root, ("--log", str(log))) as running:
+    with Service("sentiment", deployed.root, ("--log", str(log))) as running:
         client = running.client()
         assert client.post("/predict", {"texts": ["great"]}).status == 503
         degraded = client.get("/health")
@@ -387,7 +388,7 @@ def test_no_request_is_shed_at_the_stated_concurrency(deployed, tmp_path):
             time.sleep(0.01)
 
     requests = [[f"great film {i}"] for i in range(480)]
-    with service_client.Service("sentiment", deployed.root,
+    with Service("sentiment", deployed.root,
                                 ("--max-concurrency", "8", "--log",
                                  str(tmp_path / "log.sqlite"))) as running:
         prober = threading.Thread(target=probe, args=(running,))

@@ -2,12 +2,12 @@
 
 import pytest
 
-from shared import service_client
+from shared import local_service
 from shared.notebook import tampered_copy
 
 
 def test_the_local_service_answers_over_http_with_its_key(deployed_project, tmp_path):
-    with service_client.LocalService("sentiment", deployed_project.root,
+    with local_service.LocalService("sentiment", deployed_project.root,
                                      log_path=tmp_path / "log.sqlite") as service:
         client = service.client()
         assert client.get("/health").status == 200
@@ -22,15 +22,15 @@ def test_the_local_service_refuses_a_tampered_model_as_the_command_does(deployed
                                                                        tmp_path):
     tampered = tmp_path / "models" / "sentiment" / "deployed"
     tampered_copy(deployed_project.deployed_dir, tampered)
-    with pytest.raises(service_client.StartupError, match="model.skops does not match"):
-        service_client.LocalService("sentiment", tmp_path).start()
+    with pytest.raises(local_service.StartupError, match="model.skops does not match"):
+        local_service.LocalService("sentiment", tmp_path).start()
 
 
 def test_an_oversized_body_is_answered_413_every_time(deployed_project, tmp_path):
     # The service answers 413 and closes before it has read the body; the client
     # must still read that answer rather than fail on the half-sent upload (about one
     # request in twenty broke the pipe before the client read the waiting answer).
-    with service_client.LocalService("sentiment", deployed_project.root,
+    with local_service.LocalService("sentiment", deployed_project.root,
                                      log_path=tmp_path / "log.sqlite") as service:
         client = service.client()
         limit = client.get("/model").body["limits"]["max_body_bytes"]
