@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import deploy_small_model
 
-from shared import challenger, guards, prediction_log, release, retrain, storage, tasks
+from shared import challenger, feedback, guards, prediction_log, release, retrain, storage, tasks
 from shared.catalog import Catalog
 from shared.manifest import verify
 from shared.prediction_log import LoggedPrediction
@@ -42,7 +42,7 @@ def in_process(rows: int | None = None):
 # --- judging feedback, without a model ----------------------------------------------------
 
 def feedback_frame(rows: list[tuple]) -> pd.DataFrame:
-    """(text, label, key) rows as retrain.read_feedback gives them, newest last."""
+    """(text, label, key) rows as feedback.read_feedback gives them, newest last."""
     return pd.DataFrame({
         "feedback_id": range(1, len(rows) + 1),
         "prediction_id": [f"p{i}" for i in range(len(rows))],
@@ -51,12 +51,12 @@ def feedback_frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def test_every_label_is_used_or_quarantined_with_its_reason(spec):
-    original = retrain.original_labels(pd.DataFrame({
+    original = feedback.original_labels(pd.DataFrame({
         "text": ["Great film", "Awful food", "Both ways"], "label": ["positive", "negative",
                                                                     "positive"],
         "dataset": "builtin"}), spec)
     frozen = {challenger.text_key("Frozen text, lovely")}
-    feedback = feedback_frame([
+    sent = feedback_frame([
         ("A new and lovely text", "positive", HONEST),       # used
         ("great FILM", "positive", HONEST),                  # agrees with the original: kept
         ("Awful food", "positive", HONEST),                  # contradicts the original
@@ -68,7 +68,7 @@ def test_every_label_is_used_or_quarantined_with_its_reason(spec):
         ("12345", "negative", HONEST),                       # no words
         ("A label the task lacks", "neutral", HONEST),
     ])
-    chosen = retrain.select_feedback(feedback, original, frozen, spec, 1000, 250)
+    chosen = feedback.select_feedback(sent, original, frozen, spec, 1000, 250)
     assert chosen.used["text"].tolist() == ["A new and lovely text", "great FILM"]
     assert chosen.used["original"].tolist() == [False, True]
     reasons = dict(zip(chosen.quarantined["text"].fillna("<none>"),
@@ -76,13 +76,13 @@ def test_every_label_is_used_or_quarantined_with_its_reason(spec):
     assert reasons == {
         "Awful food": "same text with conflicting labels: the original data set builtin "
                       "labels it otherwise",
-        "Sent without a key": retrain.NO_KEY, "<none>": retrain.NO_TEXT,
-        "Frozen text, lovely": retrain.FROZEN,
+        "Sent without a key": feedback.NO_KEY, "<none>": feedback.NO_TEXT,
+        "Frozen text, lovely": feedback.FROZEN,
         "Two senders disagree": "same text with conflicting labels: other feedback labels it "
                                 "otherwise",
         "two senders disagree": "same text with conflicting labels: other feedback labels it "
                                 "otherwise",
-        "12345": reasons["12345"], "A label the task lacks": retrain.UNKNOWN_LABEL,
+        "12345": reasons["12345"], "A label the task lacks": feedback.UNKNOWN_LABEL,
     }
     assert "number" in reasons["12345"]
     assert chosen.counts["labels_read"] == 10 and chosen.counts["labels_used"] == 2
@@ -93,7 +93,7 @@ def test_feedback_is_capped_per_side_round_robin_over_the_keys(spec):
     rows = [(f"attacker text {i}", "negative", ATTACKER) for i in range(60)]
     rows += [(f"honest text {i}", "positive", HONEST) for i in range(6)]
     capped = spec.with_overrides(max_feedback_share=0.2)  # 0.25 new texts per original one
-    chosen = retrain.select_feedback(feedback_frame(rows), retrain.original_labels(
+    chosen = feedback.select_feedback(feedback_frame(rows), feedback.original_labels(
         pd.DataFrame({"text": ["x y"], "label": ["positive"]}), spec), set(), capped, 40, 12)
     used, counts = chosen.used, chosen.counts
     assert counts["new_texts"] == {"train": 10, "test": 3}  # 0.25 x 40 and 0.25 x 12
@@ -109,7 +109,7 @@ def test_feedback_is_capped_per_side_round_robin_over_the_keys(spec):
         kept_ids = used[(used["api_key_id"] == ATTACKER) & (used["side"] == side)]
         over_ids = held[(held["api_key_id"] == ATTACKER) & (held["side"] == side)]
         assert kept_ids["feedback_id"].min() > over_ids["feedback_id"].max()
-    assert retrain.select_feedback(feedback_frame(rows), retrain.original_labels(
+    assert feedback.select_feedback(feedback_frame(rows), feedback.original_labels(
         pd.DataFrame({"text": ["x y"], "label": ["positive"]}), spec), set(),
         spec.with_overrides(max_feedback_share=0.0), 40, 12).used.empty
 
