@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     other = args.other.resolve()
     if not (other / "shared" / "runner.py").exists():
-        parser.error(f"{other} is not a checkout of this project (no shared/runner.py)")
+        parser.error(f"{other} is not a checkout of this project (no shared/run/runner.py)")
     print(f"A: {other}\nB: {ROOT} (this checkout)\n")
     print("| pair | A wall | B wall | B - A | A CPU | B CPU | B - A |")
     print("|---|---|---|---|---|---|---|")

@@ -55,7 +55,7 @@ def run_notebook(notebook: Path, parameters: dict[str, object]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the seven notebooks' code in this process and print the time of each."""
-    from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR
+    from shared.core.catalog import NOTEBOOKS, NOTEBOOKS_DIR
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, required=True, help="where data/ and models/ go")

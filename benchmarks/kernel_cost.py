@@ -2,7 +2,7 @@
 
     python benchmarks/kernel_cost.py [--repeats 3]
 
-For a bare kernel and for each stage's kernel (``shared.kernels.Kernel`` with
+For a bare kernel and for each stage's kernel (``shared.run.kernels.Kernel`` with
 ``warm_up_for(stage)``: the notebook's own imports), the CPU time of the kernel
 process once it is up and warm, the median of the repeats. The runner pays
 this seven times where ``benchmarks/floor.py`` imports the libraries once; on
@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.catalog import NOTEBOOKS_DIR, STAGES  # noqa: E402
-from shared.kernels import Kernel, warm_up_for  # noqa: E402
+from shared.core.catalog import NOTEBOOKS_DIR, STAGES  # noqa: E402
+from shared.run.kernels import Kernel, warm_up_for  # noqa: E402
 
 
 def kernel_cpu_seconds(warm_up: str) -> float:

@@ -17,9 +17,9 @@ import pstats
 import sys
 import time
 
-from shared import features
-from shared.sources import load_dataset
-from shared.text import TextCleaner
+from shared.data.sources import load_dataset
+from shared.model import features
+from shared.model.text import TextCleaner
 
 
 def main(argv: list[str] | None = None) -> int:

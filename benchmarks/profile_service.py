@@ -7,7 +7,7 @@ the profile by phase, per request:
 
 - parsing: the request body to a list of texts (JSON and the request model);
 - validation: ``Predictor.check_text`` (the shared rule for scoreable texts);
-- model: ``predict_proba`` (``shared.scoring.positive_scores``);
+- model: ``predict_proba`` (``shared.model.scoring.positive_scores``);
 - unknown words: ``Predictor.unknown_word_shares``;
 - log: ``prediction_log.append`` / ``append_batches`` (connection, rows, commit);
 - pandas: DataFrames built for the answer (the service before this change);
@@ -37,19 +37,19 @@ import threading
 import time
 from pathlib import Path
 
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.serve import bind, load
-from shared.service import Settings, create_app
+from shared.core.catalog import PROJECT_DIR, Catalog
+from shared.serving.serve import bind, load
+from shared.serving.service import Settings, create_app
 
 #: phase -> (file suffix, function name) pairs whose cumulative time is the phase
 PHASES = {
-    "parsing": [("shared/service.py", "_predict_texts"),
+    "parsing": [("shared/serving/service.py", "_predict_texts"),
                 ("fastapi/dependencies/utils.py", "request_body_to_args"),
                 ("starlette/requests.py", "json")],
-    "validation": [("shared/predictor.py", "check_text")],
-    "model": [("shared/scoring.py", "positive_scores")],
-    "unknown words": [("shared/predictor.py", "unknown_word_shares")],
-    "log": [("shared/prediction_log.py", "append_batches"), ("shared/prediction_log.py", "append")],
+    "validation": [("shared/serving/predictor.py", "check_text")],
+    "model": [("shared/model/scoring.py", "positive_scores")],
+    "unknown words": [("shared/serving/predictor.py", "unknown_word_shares")],
+    "log": [("shared/serving/prediction_log.py", "append_batches"), ("shared/serving/prediction_log.py", "append")],
     "pandas": [("pandas/core/frame.py", "__init__"), ("pandas/core/frame.py", "itertuples"),
                ("pandas/core/frame.py", "__setitem__"), ("pandas/core/frame.py", "__getitem__")],
     "response": [("fastapi/routing.py", "serialize_response"), ("json/__init__.py", "dumps")],

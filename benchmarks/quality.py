@@ -1,9 +1,9 @@
 """Quality benchmark: the project's own model on two public data sets, beside published results.
 
-Runs the project's pipeline code as it is (``shared.sources`` loaders, the
-stage-4 model search ``shared.training.run_search`` over ``shared.models.candidates``
-with the full budget, ``shared.training.cross_validate`` and the
-``shared.metrics`` and the ``shared.decision`` threshold rule) with the protocol each
+Runs the project's pipeline code as it is (``shared.data.sources`` loaders, the
+stage-4 model search ``shared.model.training.run_search`` over ``shared.model.models.candidates``
+with the full budget, ``shared.model.training.cross_validate`` and the
+``shared.model.metrics`` and the ``shared.model.decision`` threshold rule) with the protocol each
 publication used. The model is the one the stage-4 search chooses ("best"
 rule) on the data the protocol trains on; its search time is printed.
 For rt-polarity the search's 5 folds and the 10 evaluation folds come from the
@@ -45,15 +45,15 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from shared import models, training
-from shared.decision import choose_threshold
-from shared.metrics import binary_metrics
-from shared.problem import ProblemSpec
-from shared.records import DataSourceError
-from shared.scoring import positive_scores
-from shared.sources import load_dataset
-from shared.tasks import get_task
-from shared.validation import validate
+from shared.core.problem import ProblemSpec
+from shared.core.records import DataSourceError
+from shared.data.sources import load_dataset
+from shared.data.tasks import get_task
+from shared.data.validation import validate
+from shared.model import models, training
+from shared.model.decision import choose_threshold
+from shared.model.metrics import binary_metrics
+from shared.model.scoring import positive_scores
 
 MODEL = "this project"
 RT_PUBLISHED = {

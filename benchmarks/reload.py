@@ -6,12 +6,12 @@ drives it with 32 keep-alive connections (closed loop, single-text requests)
 for the whole run, without a pause:
 
 1. steady state for ``--steady-seconds`` (the first 2 s are warm-up, not counted);
-2. a **rollback**: ``shared.release.rollback`` to the release before the live
+2. a **rollback**: ``shared.deploy.release.rollback`` to the release before the live
    one, exactly what ``python -m shared release rollback`` does (the release's
    files are checked, then the ``deployed`` link is switched in one rename),
    run in this process; then ``--swap-seconds`` of load;
 3. a **deploy**: the newer release is made live again with the rename stage 6
-   ends with (``shared.release.activate``); then ``--swap-seconds`` of load.
+   ends with (``shared.deploy.release.activate``); then ``--swap-seconds`` of load.
 
 Every request is recorded: when it was sent, its latency, its status, and the
 model version and prediction id of its answer. The client is wrk (one thread a
@@ -57,9 +57,10 @@ import numpy as np
 import psutil
 from loadgen import http_request
 
-from shared import prediction_log, release
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.tasks import TASKS
+from shared.core.catalog import PROJECT_DIR, Catalog
+from shared.data.tasks import TASKS
+from shared.deploy import release
+from shared.serving import prediction_log
 
 # the tests' harness starts the real command on a free port: python -m shared.serve
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swap-seconds", type=float, default=8.0,
                         help="load after each switch (at least the 2 s window)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--serve-args", default="", help="more options for shared.serve")
+    parser.add_argument("--serve-args", default="", help="more options for shared.serving.serve")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.swap_seconds < SWAP_WINDOW_S or not 1 <= args.connections <= 256:

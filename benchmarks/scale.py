@@ -11,7 +11,7 @@ sentences repeat, so their scores say nothing about a model's quality.
 
 Each stage runs in its own process, as the runner runs each notebook in its own
 kernel: stage 1 writes the spec (``engine=out_of_core``), stages 2 to 5 run
-``shared.out_of_core``, stages 6 and 7 are the committed notebooks, executed
+``shared.scale.out_of_core``, stages 6 and 7 are the committed notebooks, executed
 unchanged by papermill. This process samples the resident memory of every
 stage process and its children (psutil, every 0.2 s) and prints per stage the
 seconds, rows per second and peak memory. ``--batch`` then scores the largest
@@ -77,13 +77,13 @@ def build_set(task: str, size: int, path: Path, seed: int = 0) -> Path:
 
 
 STAGE_CODE = {
-    1: "from shared import problem; from shared.tasks import get_task; "
+    1: "from shared.core import problem; from shared.data.tasks import get_task; "
        "problem.save(get_task(TASK).spec.with_overrides(engine='out_of_core'), cat)",
-    2: "from shared import chunk_validation, problem; "
+    2: "from shared.core import problem; from shared.scale import chunk_validation; "
        "chunk_validation.collect(cat, problem.load(cat), DATASET)",
-    3: "from shared import prepare_parts, problem; prepare_parts.prepare(cat, problem.load(cat))",
-    4: "from shared import out_of_core, problem; out_of_core.stage4(cat, problem.load(cat))",
-    5: "from shared import out_of_core, problem; out_of_core.stage5(cat, problem.load(cat))",
+    3: "from shared.core import problem; from shared.scale import prepare_parts; prepare_parts.prepare(cat, problem.load(cat))",
+    4: "from shared.core import problem; from shared.scale import out_of_core; out_of_core.stage4(cat, problem.load(cat))",
+    5: "from shared.core import problem; from shared.scale import out_of_core; out_of_core.stage5(cat, problem.load(cat))",
 }
 
 
@@ -91,7 +91,7 @@ def stage_command(stage: int, task: str, root: Path, dataset: Path) -> list[str]
     """The command that runs one stage in a fresh process."""
     if stage in STAGE_CODE:
         code = (f"import os; os.chdir({str(ROOT / 'notebooks')!r}); "
-                f"from shared.catalog import Catalog; TASK={task!r}; DATASET={str(dataset)!r}; "
+                f"from shared.core.catalog import Catalog; TASK={task!r}; DATASET={str(dataset)!r}; "
                 f"cat = Catalog.for_task(TASK, {str(root)!r}); " + STAGE_CODE[stage])
         return [PY, "-c", code]
     notebook = ROOT / "notebooks" / ("06_deployment.ipynb" if stage == 6 else "07_monitoring.ipynb")

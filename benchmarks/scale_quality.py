@@ -12,7 +12,7 @@ spec decides).
   quotes it), refitted on each fold; ``--search`` runs that search again
   (about 450 s on this machine).
 - Out of core: the incremental search on its stratified sample
-  (``shared.incremental``), then in every fold the stage-4 training itself:
+  (``shared.scale.incremental``), then in every fold the stage-4 training itself:
   the fold's training texts written as Parquet parts, ``train_stream`` with its
   held-out share and its passes of ``partial_fit``, scored on the fold's rest.
 """
@@ -34,14 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATA_CACHE_DIR", str(ROOT.parent / "shared" / "datasets"))
 
-from shared import incremental, models, partitions, training  # noqa: E402
-from shared.catalog import Catalog  # noqa: E402
-from shared.features import char_tfidf  # noqa: E402
-from shared.metrics import binary_metrics  # noqa: E402
-from shared.scoring import positive_scores  # noqa: E402
-from shared.search import folds  # noqa: E402
-from shared.sources import load_dataset  # noqa: E402
-from shared.tasks import get_task  # noqa: E402
+from shared.core.catalog import Catalog  # noqa: E402
+from shared.data import partitions  # noqa: E402
+from shared.data.sources import load_dataset  # noqa: E402
+from shared.data.tasks import get_task  # noqa: E402
+from shared.model import models, training  # noqa: E402
+from shared.model.features import char_tfidf  # noqa: E402
+from shared.model.metrics import binary_metrics  # noqa: E402
+from shared.model.scoring import positive_scores  # noqa: E402
+from shared.model.search import folds  # noqa: E402
+from shared.scale import incremental  # noqa: E402
 
 
 def in_memory(data: pd.DataFrame, spec, search: bool) -> dict[str, object]:

@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared import models, preparation, sources, training, validation  # noqa: E402
-from shared.tasks import get_task  # noqa: E402
+from shared.data import preparation, sources, validation  # noqa: E402
+from shared.data.tasks import get_task  # noqa: E402
+from shared.model import models, training  # noqa: E402
 
 
 def training_split(task: str, dataset: str):  # noqa: ANN201 (a DataFrame)

@@ -5,7 +5,7 @@ port of 127.0.0.1 (its prediction log in a temporary file, so counts are exact)
 and reports, in one run:
 
 - the model's raw ``predict_proba`` in this process, one text and a batch of
-  100 (``shared.model_cost``, median of repeats): the limit;
+  100 (``shared.deploy.model_cost``, median of repeats): the limit;
 - the in-process ``Predictor`` on one text (checks and unknown-word share
   included), fast path (``score``) and DataFrame (``predict``);
 - the load generator driving a trivial endpoint (``GET /health``) at the
@@ -43,11 +43,11 @@ from loadgen import http_request, python_burst
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from service_harness import Service  # noqa: E402
 
-from shared import prediction_log
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.manifest import load_deployed
-from shared.model_cost import median_ms, predict_cost
-from shared.tasks import TASKS
+from shared.core.catalog import PROJECT_DIR, Catalog
+from shared.core.manifest import load_deployed
+from shared.data.tasks import TASKS
+from shared.deploy.model_cost import median_ms, predict_cost
+from shared.serving import prediction_log
 
 MAX_REQUESTS = 20_000
 LEVELS = (1, 8, 32, 64)
@@ -63,7 +63,7 @@ def in_process(cat: Catalog, texts: list[str], repeats: int = 15) -> dict:
     model, _ = load_deployed(cat.deployed_dir)
     figures = {"raw": predict_cost(model, texts, BATCH).as_dict()}
     try:
-        from shared.predictor import Predictor
+        from shared.serving.predictor import Predictor
     except ImportError:  # an older tree without the predictor
         return figures
     predictor = Predictor.from_deployed(cat.deployed_dir)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=60.0,
                         help="stop a burst after this long, whatever is left")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
-    parser.add_argument("--serve-args", default="", help="more options for shared.serve")
+    parser.add_argument("--serve-args", default="", help="more options for shared.serving.serve")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if not 1 <= args.requests <= MAX_REQUESTS:

@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.catalog import STAGES, Catalog  # noqa: E402
-from shared.run_record import RunRecord  # noqa: E402
+from shared.core.catalog import STAGES, Catalog  # noqa: E402
+from shared.run.run_record import RunRecord  # noqa: E402
 
 #: name: (task, data set, -p parameters)
 CONFIGURATIONS: dict[str, tuple[str, str, dict[str, str]]] = {

@@ -4,8 +4,8 @@
 its module's ``main`` with the remaining arguments. Modules are imported only when their
 command runs, so ``python -m shared serve`` never loads the notebook runner and
 ``python -m shared --help`` loads nothing but this table. The older ``python -m shared.runner``
-(and ``shared.predict``, ``shared.serve`` ...) forms keep working: they call the same ``main``.
-The parser every command starts from is ``shared.command_line.parser``: a command does not
+(and ``shared.serving.predict``, ``shared.serving.serve`` ...) forms keep working: they call the same ``main``.
+The parser every command starts from is ``shared.core.command_line.parser``: a command does not
 import the entry point that dispatches to it.
 """
 
@@ -27,17 +27,17 @@ class Command:
 
 #: every command, in the order the README's table and ``--help`` list them
 COMMANDS: dict[str, Command] = {
-    "run": Command("shared.runner", "run the seven notebooks in order (the whole workflow)"),
-    "predict": Command("shared.predict", "score a CSV or Parquet file with the deployed model"),
-    "serve": Command("shared.serve", "serve the deployed model over HTTP (127.0.0.1 by default)"),
-    "monitor": Command("shared.monitor", "check the logged predictions for drift; exit 1 on "
+    "run": Command("shared.run.runner", "run the seven notebooks in order (the whole workflow)"),
+    "predict": Command("shared.serving.predict", "score a CSV or Parquet file with the deployed model"),
+    "serve": Command("shared.serving.serve", "serve the deployed model over HTTP (127.0.0.1 by default)"),
+    "monitor": Command("shared.monitoring.monitor", "check the logged predictions for drift; exit 1 on "
                        "alert ('monitor watch': on a schedule, alerts sent to a person)"),
-    "release": Command("shared.release", "list the kept releases, or roll back to one"),
-    "retrain": Command("shared.retrain", "retrain on the data plus labelled feedback; release "
+    "release": Command("shared.deploy.release", "list the kept releases, or roll back to one"),
+    "retrain": Command("shared.run.retrain", "retrain on the data plus labelled feedback; release "
                        "only a challenger not worse than the live model"),
-    "explain": Command("shared.explain", "show the terms behind one prediction"),
-    "replay": Command("shared.live_replay", "replay logged traffic through kept releases"),
-    "log": Command("shared.prediction_log", "maintain the prediction log (purge old texts)"),
+    "explain": Command("shared.serving.explain", "show the terms behind one prediction"),
+    "replay": Command("shared.deploy.live_replay", "replay logged traffic through kept releases"),
+    "log": Command("shared.serving.prediction_log", "maintain the prediction log (purge old texts)"),
 }
 
 

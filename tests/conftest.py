@@ -22,28 +22,17 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from shared import (
-    behaviour,
-    calibration,
-    deployment,
-    evaluation,
-    modelfile,
-    models,
-    preparation,
-    problem,
-    sources,
-    storage,
-    tasks,
-    training,
-    validation,
-)
-from shared.catalog import Catalog
-from shared.decision import choose_threshold
-from shared.metrics import binary_metrics
-from shared.problem import ProblemSpec
-from shared.records import EvaluationReport, TrainingReport, ValidatedData
-from shared.scoring import positive_scores
-from shared.tasks import get_task
+from shared.core import modelfile, problem, storage
+from shared.core.catalog import Catalog
+from shared.core.problem import ProblemSpec
+from shared.core.records import EvaluationReport, TrainingReport, ValidatedData
+from shared.data import preparation, sources, tasks, validation
+from shared.data.tasks import get_task
+from shared.deploy import deployment
+from shared.model import behaviour, calibration, evaluation, models, training
+from shared.model.decision import choose_threshold
+from shared.model.metrics import binary_metrics
+from shared.model.scoring import positive_scores
 
 TOY_TEXTS = [
     "I loved this, wonderful and great",
@@ -257,8 +246,8 @@ def labelled_texts(rows: int, seed: int = 0) -> pd.DataFrame:
 def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
     """Stages 1 to 6 on the out-of-core path under ``root``: a CSV of ``rows`` texts, small
     chunks and parts (so that every stage crosses part boundaries), a small search sample."""
-    from shared import chunk_validation, incremental, out_of_core, prepare_parts
-    from shared.records import TrainingReport
+    from shared.core.records import TrainingReport
+    from shared.scale import chunk_validation, incremental, out_of_core, prepare_parts
 
     cat = Catalog.for_task("sentiment", root)
     spec = get_task("sentiment").spec.with_overrides(engine="out_of_core")

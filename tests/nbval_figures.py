@@ -3,7 +3,7 @@
 nbval leaves ``image/png`` out of its comparison unless it runs with ``--nbdime``,
 and that option's reporter fails under the pinned pytest ("hook call must
 provide argument 'config'"). The figures are drawn reproducibly (Agg, fixed
-size and dpi, no "Software" text chunk, seeded jitter; ``shared.notebook.setup``),
+size and dpi, no "Software" text chunk, seeded jitter; ``shared.run.notebook.setup``),
 so they can be compared byte for byte: this plugin takes ``image/png`` off
 nbval's list of outputs it does not compare. ``pyproject.toml`` loads it for every
 pytest run (``-p tests.nbval_figures``), so plain ``pytest --nbval notebooks/`` compares

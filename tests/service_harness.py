@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.catalog import PROJECT_DIR
-from shared.guards import KEYS_VARIABLE
-from shared.serve import StartupError
-from shared.service import DEFAULT_HOST
-from shared.service_client import Client
+from shared.core.catalog import PROJECT_DIR
+from shared.serving.guards import KEYS_VARIABLE
+from shared.serving.serve import StartupError
+from shared.serving.service import DEFAULT_HOST
+from shared.serving.service_client import Client
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """docs/adding_a_feature.md, followed end to end with the group it walks through: ``shape``.
 
-Every step is the guide's, on the real :class:`shared.features.TextShape`: the transformer,
+Every step is the guide's, on the real :class:`shared.model.features.TextShape`: the transformer,
 its entry in ``OPTIONAL_GROUPS`` and in the spam task's ``feature_groups``, the project's
 search switching it off and on, the ablation read from that search, and a model file that
 loads only while the type is in ``TRUSTED_TYPES``.
@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 import test_features  # tests/ is on the path, as for conftest
 
-from shared import features, modelfile, models, problem, sources, training
-from shared.features import TextShape
+from shared.core import modelfile, problem
+from shared.data import sources
+from shared.model import features, models, training
+from shared.model.features import TextShape
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "adding_a_feature.md"
 
@@ -36,13 +38,13 @@ def test_the_guide_shows_the_code_this_test_runs():
     assert inspect.getsource(TextShape) in code
     assert inspect.getsource(features.raw_texts) in code
     assert inspect.getsource(test_features.test_textshape_by_hand) in code
-    for step in ('"shape": TextShape', '"shared.features.TextShape"',
+    for step in ('"shape": TextShape', '"shared.model.features.TextShape"',
                  'FEATURE_GROUPS = ("char", "shape", "lexicon")', 'feature_groups=("char", "shape")'):
         assert step in code
     # the guide's registry lines are the code's
     assert tuple(features.OPTIONAL_GROUPS) == problem.FEATURE_GROUPS
     assert features.OPTIONAL_GROUPS["shape"] is TextShape
-    assert "shared.features.TextShape" in modelfile.TRUSTED_TYPES
+    assert "shared.model.features.TextShape" in modelfile.TRUSTED_TYPES
 
 
 def test_a_feature_group_is_searched_ablated_saved_and_trusted(

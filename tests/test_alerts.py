@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared import alerts, drift
-from shared.predictor import Predictor
+from shared.monitoring import alerts, drift
+from shared.serving.predictor import Predictor
 
 
 def _window(texts, labels, confidences, true_labels=None):

@@ -9,10 +9,10 @@ import sqlite3
 import numpy as np
 import pytest
 
-from shared import prediction_log
-from shared.batching import Batcher, LogUnavailableError
-from shared.models import word_vectorizer
-from shared.predictor import InvalidScoreError, Predictor
+from shared.model.models import word_vectorizer
+from shared.serving import prediction_log
+from shared.serving.batching import Batcher, LogUnavailableError
+from shared.serving.predictor import InvalidScoreError, Predictor
 
 
 @pytest.fixture

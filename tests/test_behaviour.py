@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from shared import behaviour
-from shared.catalog import Catalog
-from shared.storage import read_csv
-from shared.tasks import TASKS
-from shared.text_rules import dedup_key
+from shared.core.catalog import Catalog
+from shared.core.storage import read_csv
+from shared.core.text_rules import dedup_key
+from shared.data.tasks import TASKS
+from shared.model import behaviour
 
 HEADER = "kind,capability,text,variant,expected,direction\n"
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from shared.catalog import BUILTIN_DATA_DIR, Catalog, artifact
-from shared.storage import read_csv
-from shared.tasks import TASKS
+from shared.core.catalog import BUILTIN_DATA_DIR, Catalog, artifact
+from shared.core.storage import read_csv
+from shared.data.tasks import TASKS
 
 #: the behavioural test cases and the sensitivity templates have their own schemas
 #: (tests/test_behaviour.py, tests/test_sensitivity.py)

@@ -7,7 +7,8 @@ from conftest import small_model
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
-from shared import calibration, modelfile, training
+from shared.core import modelfile
+from shared.model import calibration, training
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared import catalog
-from shared.catalog import ARTIFACTS, STAGES, Catalog, MissingArtifactError
+from shared.core import catalog
+from shared.core.catalog import ARTIFACTS, STAGES, Catalog, MissingArtifactError
 
 
 def test_tasks_never_share_an_artifact_path(tmp_path):

@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 from conftest import deploy_small_model, evaluate_small_model, train_small_model
 
-from shared import challenger, deployment, problem, release, storage, tasks
-from shared.manifest import verify
-from shared.records import TrainingReport
+from shared.core import problem, storage
+from shared.core.manifest import verify
+from shared.core.records import TrainingReport
+from shared.data import tasks
+from shared.deploy import challenger, deployment, release
 
 
 def test_identical_predictions_differ_by_nothing(spec):

@@ -1,12 +1,13 @@
-"""Stage 2 out of core (shared.chunk_validation) equals the in-memory path."""
+"""Stage 2 out of core (shared.scale.chunk_validation) equals the in-memory path."""
 
 import pandas as pd
 import pytest
 from conftest import labelled_texts
 
-from shared import chunk_validation, partitions, sources, validation
-from shared.catalog import Catalog
-from shared.records import CollectionReport
+from shared.core.catalog import Catalog
+from shared.core.records import CollectionReport
+from shared.data import partitions, sources, validation
+from shared.scale import chunk_validation
 
 BROKEN = {  # 1-based data row -> (text, label), each a reason stage 2 knows
     3: ("", "positive"),

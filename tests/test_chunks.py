@@ -1,10 +1,10 @@
-"""Reading a data set in chunks (shared.chunks): global row numbers, unreadable files."""
+"""Reading a data set in chunks (shared.data.chunks): global row numbers, unreadable files."""
 
 import numpy as np
 import pytest
 
-from shared import chunks
-from shared.records import DataSourceError
+from shared.core.records import DataSourceError
+from shared.data import chunks
 
 
 @pytest.mark.parametrize(("content", "message"), [

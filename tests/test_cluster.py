@@ -1,4 +1,4 @@
-"""The Dask connection (shared.cluster), and the stage-4 search on a real cluster."""
+"""The Dask connection (shared.scale.cluster), and the stage-4 search on a real cluster."""
 
 import os
 
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from conftest import labelled_texts
 
-from shared import cluster, incremental, search
+from shared.model import search
+from shared.scale import cluster, incremental
 
 
 def test_the_option_wins_over_the_environment_and_empty_means_none():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shared import csv_reader
-from shared.records import DataSourceError
+from shared.core import csv_reader
+from shared.core.records import DataSourceError
 
 
 def _read(path, **kwargs) -> list[pd.DataFrame]:

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from conftest import labelled_texts
 
-from shared import dask_scoring, partitions, predict, prediction_log
-from shared.predictor import Predictor
+from shared.data import partitions
+from shared.serving import dask_scoring, predict, prediction_log
+from shared.serving.predictor import Predictor
 
 pytestmark = pytest.mark.cluster
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from shared.decision import choose_threshold, operating_score
-from shared.metrics import binary_metrics
+from shared.model.decision import choose_threshold, operating_score
+from shared.model.metrics import binary_metrics
 
 
 def test_fixed_rule_keeps_the_spec_threshold(spec):

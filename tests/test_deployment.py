@@ -11,10 +11,12 @@ from conftest import evaluate_small_model, train_small_model
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from shared import challenger, deployment, preparation, problem, release, storage, tasks
-from shared.manifest import Manifest, verify
-from shared.records import EvaluationReport, PreparationReport, TrainingReport
-from shared.text_rules import clean_text
+from shared.core import problem, storage
+from shared.core.manifest import Manifest, verify
+from shared.core.records import EvaluationReport, PreparationReport, TrainingReport
+from shared.core.text_rules import clean_text
+from shared.data import preparation, tasks
+from shared.deploy import challenger, deployment, release
 
 
 def live_state(cat) -> tuple[str, dict[str, str]]:
@@ -155,7 +157,7 @@ def test_a_model_over_the_cost_budget_is_refused_and_deployed_is_unchanged(
 @pytest.mark.parametrize(("breakage", "refusal"), [
     ("garbage", "reloads from the staging folder: refused"),
     ("other model", "reproduces stage 5's scores bit for bit (0 of"),
-    ("untrusted", "shared.text_rules.clean_text"),
+    ("untrusted", "shared.core.text_rules.clean_text"),
 ])
 def test_a_broken_staging_model_is_refused_and_deployed_is_unchanged(
         deployed, restore, breakage, refusal):

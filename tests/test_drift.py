@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared import drift
-from shared.catalog import Catalog
-from shared.storage import read_csv
-from shared.tasks import get_task
+from shared.core.catalog import Catalog
+from shared.core.storage import read_csv
+from shared.data.tasks import get_task
+from shared.monitoring import drift
 
 
 def test_psi_is_zero_for_the_same_distribution():

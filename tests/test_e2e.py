@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from shared import partitions
-from shared.catalog import ARTIFACTS, NOTEBOOKS, PROJECT_DIR, Catalog
-from shared.engines import ENGINE_ONLY, OUT_OF_CORE
-from shared.manifest import verify
-from shared.records import CollectionReport, EvaluationReport, PreparationReport
+from shared.core.catalog import ARTIFACTS, NOTEBOOKS, PROJECT_DIR, Catalog
+from shared.core.manifest import verify
+from shared.core.records import CollectionReport, EvaluationReport, PreparationReport
+from shared.data import partitions
+from shared.data.engines import ENGINE_ONLY, OUT_OF_CORE
 
 pytestmark = pytest.mark.e2e
 

@@ -1,11 +1,12 @@
-"""Which engine a run uses (shared.engines)."""
+"""Which engine a run uses (shared.data.engines)."""
 
 import pandas as pd
 import pytest
 
-from shared import engines, partitions, problem, validation
-from shared.catalog import Catalog
-from shared.problem import ProblemSpecError
+from shared.core import problem
+from shared.core.catalog import Catalog
+from shared.core.problem import ProblemSpecError
+from shared.data import engines, partitions, validation
 
 
 def test_auto_takes_out_of_core_above_the_stated_limit(spec, write_file):
@@ -48,7 +49,7 @@ def test_each_engine_removes_what_the_other_left(tmp_path, spec):
     cat = Catalog.for_task("sentiment", tmp_path)
     with partitions.PartWriter(cat.path("raw_parts")) as writer:
         writer.write(pd.DataFrame({"text": ["x"]}))
-    from shared import sources
+    from shared.data import sources
 
     loaded = sources.load_dataset("builtin", "sentiment")
     validation.save_collection(cat, loaded, validation.validate(loaded, spec), spec)

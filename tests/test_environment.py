@@ -3,7 +3,7 @@
 import re
 import tomllib
 
-from shared.catalog import PROJECT_DIR
+from shared.core.catalog import PROJECT_DIR
 
 
 def _pins(lines):

@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from shared import evaluation, models
-from shared.metrics import brier_score
+from shared.model import evaluation, models
+from shared.model.metrics import brier_score
 
 
 def test_gate(spec):
@@ -153,7 +153,7 @@ def test_slices_gate_the_primary_metric(spam_spec):
 
 
 def test_behavioural_pass_rate_per_kind_is_in_the_gate(spec, toy_model, tmp_path):
-    from shared import behaviour
+    from shared.model import behaviour
 
     path = tmp_path / "behaviour.csv"
     path.write_text("kind,capability,text,variant,expected,direction\n"
@@ -175,7 +175,7 @@ def test_behavioural_pass_rate_per_kind_is_in_the_gate(spec, toy_model, tmp_path
 
 def test_one_failing_protected_case_fails_the_gate_whatever_its_kind_scores(
         spec, toy_model, tmp_path):
-    from shared import behaviour
+    from shared.model import behaviour
 
     path = tmp_path / "behaviour.csv"
     rows = [

@@ -7,9 +7,10 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.naive_bayes import ComplementNB
 
-from shared import explain, models
-from shared.scoring import positive_scores
-from shared.text_rules import clean_text
+from shared.core.text_rules import clean_text
+from shared.model import models
+from shared.model.scoring import positive_scores
+from shared.serving import explain
 
 TEXT = "  What a wonderful, LOVELY film, zorblax!  "
 

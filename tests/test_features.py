@@ -5,8 +5,9 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from shared import features, modelfile, models, problem
-from shared.features import (
+from shared.core import modelfile, problem
+from shared.model import features, models
+from shared.model.features import (
     CompactTfidfVectorizer,
     LogCountRatio,
     SentimentLexicon,
@@ -167,6 +168,6 @@ def test_a_pipeline_with_each_group_round_trips_through_skops(tmp_path, toy_corp
     assert type(loaded.named_steps["features"].get_params()[group]).__name__ == \
         type(features.OPTIONAL_GROUPS[group]()).__name__
     assert np.array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
-    # a group learns nothing, yet counts as fitted: shared/explain.py transforms with the
+    # a group learns nothing, yet counts as fitted: shared/serving/explain.py transforms with the
     # steps before the classifier, which scikit-learn checks are fitted
     assert (loaded[:-1].transform(texts) != model[:-1].transform(texts)).nnz == 0

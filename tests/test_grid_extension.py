@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from shared import grid_extension, models, search, training
-from shared.catalog import Catalog
-from shared.features import SentimentLexicon, char_tfidf
+from shared.core.catalog import Catalog
+from shared.model import grid_extension, models, search, training
+from shared.model.features import SentimentLexicon, char_tfidf
 
 LABELS = np.array(["negative", "positive"] * 5)
 COLUMNS = ["model", "params", "round", "texts", "mean", "std", "train_mean", "train_std",

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from shared import guards
-from shared.guards import ApiKeyError, key_matches, load_keys
+from shared.serving import guards
+from shared.serving.guards import ApiKeyError, key_matches, load_keys
 
 KEY = "k" * 8 + "0123456789abcdef"
 OTHER = "another-long-key-0123456789"

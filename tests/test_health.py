@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import health
+from shared.serving import health
 
 
 def test_ok_until_half_of_the_recent_requests_fail_in_the_model():

@@ -17,13 +17,14 @@ from service_harness import Service
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from shared import deployment, prediction_log, release
-from shared.batching import Batcher
-from shared.hot_reload import ReleaseRefused, load_release
-from shared.manifest import verify
-from shared.predictor import Predictor
-from shared.records import TrainingReport
-from shared.text_rules import clean_text
+from shared.core.manifest import verify
+from shared.core.records import TrainingReport
+from shared.core.text_rules import clean_text
+from shared.deploy import deployment, release
+from shared.serving import prediction_log
+from shared.serving.batching import Batcher
+from shared.serving.hot_reload import ReleaseRefused, load_release
+from shared.serving.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared import evaluation, interval_gate
+from shared.model import evaluation, interval_gate
 
 
 def test_a_small_slice_is_judged_by_its_wilson_interval_from_the_counts(spec):

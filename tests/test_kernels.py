@@ -1,10 +1,10 @@
-"""What a kernel imports ahead of its notebook (``shared.kernels``)."""
+"""What a kernel imports ahead of its notebook (``shared.run.kernels``)."""
 
 from __future__ import annotations
 
 import json
 
-from shared import kernels
+from shared.run import kernels
 
 
 def _notebook(path, *sources):
@@ -19,19 +19,19 @@ def _notebook(path, *sources):
 def test_notebook_imports_are_every_import_statement_of_the_code_cells(tmp_path):
     notebook = _notebook(tmp_path / "n.ipynb",
                          "task = 'spam'",
-                         "import json\nfrom shared import problem\n\nproblem.load(task)",
+                         "import json\nfrom shared.core import problem\n\nproblem.load(task)",
                          "%time x = 1",  # IPython syntax: left to the kernel to report
                          "def f():\n    import os\nfrom pathlib import Path as P")
     assert kernels.notebook_imports(notebook).splitlines() == [
-        "import json", "from shared import problem", "from pathlib import Path as P"]
+        "import json", "from shared.core import problem", "from pathlib import Path as P"]
 
 
 def test_each_kernel_warms_up_with_its_notebooks_imports_and_the_model_code_it_needs():
     first, training, deployment = (kernels.warm_up_for(n) for n in (1, 4, 6))
-    assert "from shared.notebook import setup" in first
+    assert "from shared.run.notebook import setup" in first
     assert "matplotlib" not in first and "modelfile" not in first  # stage 1 draws, fits nothing
     assert "import matplotlib.pyplot as plt" in training
-    assert training.endswith("import shared.modelfile")  # it writes the trained model
-    assert "from shared import deployment" in deployment
+    assert training.endswith("import shared.core.modelfile")  # it writes the trained model
+    assert "from shared.deploy import deployment" in deployment
     for stage in range(1, 8):  # each warm-up is code a kernel can run
         compile(kernels.warm_up_for(stage), f"warm-up {stage}", "exec")

@@ -1,10 +1,10 @@
-"""The bounded vocabulary of a hashing model (shared.known_words)."""
+"""The bounded vocabulary of a hashing model (shared.model.known_words)."""
 
 import numpy as np
 
-from shared import incremental
-from shared.known_words import KnownWords, WordCounter, hashed_columns
-from shared.models import Vocabulary
+from shared.model.known_words import KnownWords, WordCounter, hashed_columns
+from shared.model.models import Vocabulary
+from shared.scale import incremental
 
 
 def test_the_counter_keeps_the_most_frequent_words_within_its_bound():

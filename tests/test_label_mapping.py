@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shared.label_mapping import StreamingLabelMap
-from shared.records import DataSourceError
-from shared.sources import load_dataset
-from shared.tasks import get_task
-from shared.validation import validate
+from shared.core.records import DataSourceError
+from shared.data.label_mapping import StreamingLabelMap
+from shared.data.sources import load_dataset
+from shared.data.tasks import get_task
+from shared.data.validation import validate
 
 SENTIMENT = get_task("sentiment").spec
 SPAM = get_task("spam").spec

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from conftest import evaluate_small_model, train_small_model
 
-from shared import deployment, drift, live_replay, prediction_log
-from shared.metrics import binary_metrics
-from shared.predictor import Predictor
-from shared.records import TrainingReport
-from shared.scoring import positive_scores
+from shared.core.records import TrainingReport
+from shared.deploy import deployment, live_replay
+from shared.model.metrics import binary_metrics
+from shared.model.scoring import positive_scores
+from shared.monitoring import drift
+from shared.serving import prediction_log
+from shared.serving.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

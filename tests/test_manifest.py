@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from shared import manifest
-from shared.catalog import MissingArtifactError
+from shared.core import manifest
+from shared.core.catalog import MissingArtifactError
 
 
 @pytest.fixture

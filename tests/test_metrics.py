@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from shared.metrics import binary_metrics, confusion, rates, roc_auc_rows
+from shared.model.metrics import binary_metrics, confusion, rates, roc_auc_rows
 
 
 def test_binary_metrics_by_hand(spec):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from shared.catalog import PROJECT_DIR
+from shared.core.catalog import PROJECT_DIR
 
 TABLE = PROJECT_DIR / "docs" / "ml_test_score.md"
 SECTIONS = {"D": "Data", "M": "Model", "I": "Infrastructure", "N": "Monitoring"}

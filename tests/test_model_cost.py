@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.model_cost import predict_cost
+from shared.deploy.model_cost import predict_cost
 
 
 def test_predict_cost_reports_single_and_batch_figures(toy_model):

@@ -6,8 +6,8 @@ from conftest import TOY_LABELS, TOY_TEXTS, small_model
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from shared import modelfile, storage
-from shared.text_rules import clean_text
+from shared.core import modelfile, storage
+from shared.core.text_rules import clean_text
 
 
 def test_round_trip_predicts_identically(toy_model, tmp_path):
@@ -24,5 +24,5 @@ def test_same_model_gives_the_same_bytes(tmp_path):
 
 def test_untrusted_types_are_refused_by_name(tmp_path):
     modelfile.save_model(Pipeline([("f", FunctionTransformer(clean_text))]), tmp_path / "m.skops")
-    with pytest.raises(modelfile.UntrustedModelError, match="shared.text_rules.clean_text"):
+    with pytest.raises(modelfile.UntrustedModelError, match="shared.core.text_rules.clean_text"):
         modelfile.load_model(tmp_path / "m.skops")

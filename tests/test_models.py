@@ -7,10 +7,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from shared import models
-from shared.features import SentimentLexicon, char_tfidf
-from shared.models import Vocabulary
-from shared.text import TextCleaner
+from shared.model import models
+from shared.model.features import SentimentLexicon, char_tfidf
+from shared.model.models import Vocabulary
+from shared.model.text import TextCleaner
 
 
 def _pipeline(features=None, classifier=None) -> Pipeline:

@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from shared import monitor, prediction_log
-from shared.catalog import PROJECT_DIR
-from shared.predictor import Predictor
+from shared.core.catalog import PROJECT_DIR
+from shared.monitoring import monitor
+from shared.serving import prediction_log
+from shared.serving.predictor import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_a_healthy_service_raises_no_alert(logged, capsys):
 
 
 def test_a_library_changed_since_deployment_fires(logged, capsys, monkeypatch):
-    from shared import manifest
+    from shared.core import manifest
 
     cat, batches = logged
     running = manifest.library_versions()

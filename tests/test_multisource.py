@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shared import multisource, preparation, validation
-from shared.catalog import Catalog
-from shared.records import CollectionReport, DataSourceError, LoadedData, PreparationReport, RecordError
-from shared.sources import load_dataset
-from shared.storage import read_csv
-from shared.tasks import get_task
+from shared.core.catalog import Catalog
+from shared.core.records import CollectionReport, DataSourceError, LoadedData, PreparationReport, RecordError
+from shared.core.storage import read_csv
+from shared.data import multisource, preparation, validation
+from shared.data.sources import load_dataset
+from shared.data.tasks import get_task
 
 
 @pytest.fixture

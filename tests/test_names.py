@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from shared import names
+from shared.core import names
 
 
 def test_blinding_names_exclude_english_words_and_the_held_out_names():

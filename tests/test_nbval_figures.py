@@ -6,11 +6,11 @@ import sys
 import nbformat
 import pytest
 
-from shared.catalog import PROJECT_DIR
+from shared.core.catalog import PROJECT_DIR
 
 CELL = """
 import matplotlib.pyplot as plt
-from shared.notebook import setup
+from shared.run.notebook import setup
 setup()
 plt.plot([0, 1], [0, 1])
 plt.show()

@@ -1,4 +1,4 @@
-"""The notebooks' shared settings (``shared.notebook``)."""
+"""The notebooks' shared settings (``shared.run.notebook``)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from shared import kernels
-from shared.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR
+from shared.core.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR
+from shared.run import kernels
 
 
 def test_setup_leaves_one_blas_thread_and_plain_text_estimators():
     # in a child process: the settings are global to the process that calls setup()
     code = ("import json, sklearn\n"
             "from threadpoolctl import threadpool_info\n"
-            "from shared.notebook import setup\n"
+            "from shared.run.notebook import setup\n"
             "before = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
             "setup()\n"
             "after = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from shared import alerts, notify
+from shared.monitoring import alerts, notify
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

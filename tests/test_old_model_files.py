@@ -14,11 +14,11 @@ from pathlib import Path
 
 import skops.io as sio
 
-from shared import modelfile, storage
-from shared.features import CompactTfidfVectorizer, LogCountRatio, SentimentLexicon, TextShape
-from shared.known_words import KnownWords
-from shared.scoring import positive_scores
-from shared.text import TextCleaner, TextNormalizer
+from shared.core import modelfile, storage
+from shared.model.features import CompactTfidfVectorizer, LogCountRatio, SentimentLexicon, TextShape
+from shared.model.known_words import KnownWords
+from shared.model.scoring import positive_scores
+from shared.model.text import TextCleaner, TextNormalizer
 
 FILE = Path(__file__).resolve().parent / "model_files" / "main_d7910e1.skops"
 RECORD = json.loads(FILE.with_suffix(".json").read_text(encoding="utf-8"))

@@ -3,11 +3,12 @@
 import numpy as np
 import pandas as pd
 
-from shared import modelfile, partitions
-from shared.manifest import load_deployed
-from shared.predictor import Predictor
-from shared.records import EvaluationReport, PreparationReport, TrainingReport
-from shared.scoring import positive_scores
+from shared.core import modelfile
+from shared.core.manifest import load_deployed
+from shared.core.records import EvaluationReport, PreparationReport, TrainingReport
+from shared.data import partitions
+from shared.model.scoring import positive_scores
+from shared.serving.predictor import Predictor
 
 
 def test_every_stage_writes_its_artifacts(out_of_core_project):

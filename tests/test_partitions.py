@@ -1,10 +1,11 @@
-"""Partitioned Parquet tables and seeded hashes (shared.partitions)."""
+"""Partitioned Parquet tables and seeded hashes (shared.data.partitions)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from shared import partitions, storage
+from shared.core import storage
+from shared.data import partitions
 
 
 def frame(rows: int, start: int = 0) -> pd.DataFrame:

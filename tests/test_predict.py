@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared import predict, prediction_log, userfile
-from shared.catalog import PROJECT_DIR
-from shared.models import word_vectorizer
-from shared.predictor import Predictor
-from shared.records import DataSourceError
+from shared.core.catalog import PROJECT_DIR
+from shared.core.records import DataSourceError
+from shared.data import userfile
+from shared.model.models import word_vectorizer
+from shared.serving import predict, prediction_log
+from shared.serving.predictor import Predictor
 
 
 @pytest.fixture

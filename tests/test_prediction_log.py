@@ -8,8 +8,8 @@ import time
 import pandas as pd
 import pytest
 
-from shared import log_store, prediction_log
-from shared.catalog import Catalog
+from shared.core.catalog import Catalog
+from shared.serving import log_store, prediction_log
 
 
 def _batch(n, start=0):
@@ -45,8 +45,8 @@ def test_killed_writer_leaves_every_committed_batch(tmp_path):
     log = tmp_path / "log.sqlite"
     script = textwrap.dedent(f"""
         import os, sys
-        from shared import log_store, prediction_log
-from shared.catalog import Catalog
+        from shared.serving import log_store, prediction_log
+from shared.core.catalog import Catalog
         for b in range(1000):
             prediction_log.append({str(log)!r}, [prediction_log.LoggedPrediction(f"t{{b}}-{{i}}", "positive",
                            0.9, 0.9, 1.0) for i in range(50)], "v1", "writer")

@@ -5,11 +5,11 @@ import copy
 import numpy as np
 import pytest
 
-from shared import prediction_log
-from shared.manifest import ManifestMismatchError
-from shared.models import word_vectorizer
-from shared.notebook import tampered_copy
-from shared.predictor import Predictor
+from shared.core.manifest import ManifestMismatchError
+from shared.model.models import word_vectorizer
+from shared.run.notebook import tampered_copy
+from shared.serving import prediction_log
+from shared.serving.predictor import Predictor
 
 
 @pytest.fixture

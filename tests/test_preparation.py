@@ -3,11 +3,11 @@
 import pandas as pd
 import pytest
 
-from shared import preparation
-from shared.catalog import Catalog, stage
-from shared.engines import ENGINE_ONLY, OUT_OF_CORE
-from shared.records import PreparationReport
-from shared.text_rules import dedup_key
+from shared.core.catalog import Catalog, stage
+from shared.core.records import PreparationReport
+from shared.core.text_rules import dedup_key
+from shared.data import preparation
+from shared.data.engines import ENGINE_ONLY, OUT_OF_CORE
 
 
 def raw_frame() -> pd.DataFrame:

@@ -1,10 +1,11 @@
-"""Stage 3 out of core equals the in-memory cleaning and de-duplication (shared.prepare_parts)."""
+"""Stage 3 out of core equals the in-memory cleaning and de-duplication (shared.scale.prepare_parts)."""
 
 import pandas as pd
 from conftest import labelled_texts
 
-from shared import partitions, preparation, prepare_parts
-from shared.catalog import Catalog
+from shared.core.catalog import Catalog
+from shared.data import partitions, preparation
+from shared.scale import prepare_parts
 
 
 def raw_parts(cat, frame, part_rows=300):

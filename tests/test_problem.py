@@ -1,9 +1,10 @@
 import pytest
 
-from shared import problem, tasks
-from shared.catalog import Catalog
-from shared.problem import ProblemSpec, ProblemSpecError
-from shared.tasks import TASKS, UnknownTaskError, get_task
+from shared.core import problem
+from shared.core.catalog import Catalog
+from shared.core.problem import ProblemSpec, ProblemSpecError
+from shared.data import tasks
+from shared.data.tasks import TASKS, UnknownTaskError, get_task
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

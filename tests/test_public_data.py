@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from shared import public_data
-from shared.catalog import PROJECT_DIR
-from shared.records import DataSourceError
-from shared.sources import load_dataset
-from shared.tasks import get_task
-from shared.validation import check_reconciled, validate
+from shared.core.catalog import PROJECT_DIR
+from shared.core.records import DataSourceError
+from shared.data import public_data
+from shared.data.sources import load_dataset
+from shared.data.tasks import get_task
+from shared.data.validation import check_reconciled, validate
 
 
 def _shared_datasets() -> Path | None:

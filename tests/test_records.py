@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared.catalog import Catalog
-from shared.records import (
+from shared.core.catalog import Catalog
+from shared.core.records import (
     Calibration,
     EvaluationReport,
     Gate,
@@ -64,7 +64,7 @@ def test_preparation_report_must_add_up():
 def test_numpy_values_and_nan_become_plain_json():
     import numpy as np
 
-    from shared.records import WindowSummary
+    from shared.core.records import WindowSummary
 
     summary = WindowSummary("w", "b", {"a": np.float64(0.5), "b": float("nan"), "c": np.int64(3)},
                             [])

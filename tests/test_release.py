@@ -9,10 +9,10 @@ import pytest
 from conftest import deploy_small_model, evaluate_small_model, train_small_model
 from service_harness import Service
 
-from shared import deployment, release
-from shared.catalog import Catalog
-from shared.manifest import verify
-from shared.records import TrainingReport
+from shared.core.catalog import Catalog
+from shared.core.manifest import verify
+from shared.core.records import TrainingReport
+from shared.deploy import deployment, release
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import os
 import sqlite3
 import time
 
-from shared import prediction_log, retention
-from shared.catalog import Catalog
-from shared.prediction_log import LoggedPrediction
+from shared.core.catalog import Catalog
+from shared.serving import prediction_log, retention
+from shared.serving.prediction_log import LoggedPrediction
 
 
 def _age_rows(path, days):

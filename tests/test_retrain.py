@@ -2,7 +2,7 @@
 cap, the frozen test set, and challenger against champion through stage 6.
 
 The workflow's stages run in-process with the small model (``conftest.deploy_small_model``
-in place of ``shared.runner.run``, with the same arguments), so that a retrain takes seconds;
+in place of ``shared.run.runner.run``, with the same arguments), so that a retrain takes seconds;
 the feedback, the data set mix, the hash split and stage 6 are the real ones.
 """
 
@@ -12,11 +12,15 @@ import pandas as pd
 import pytest
 from conftest import deploy_small_model
 
-from shared import challenger, feedback, guards, prediction_log, release, retrain, storage, tasks
-from shared.catalog import Catalog
-from shared.manifest import verify
-from shared.prediction_log import LoggedPrediction
-from shared.text_rules import dedup_key
+from shared.core import storage
+from shared.core.catalog import Catalog
+from shared.core.manifest import verify
+from shared.core.text_rules import dedup_key
+from shared.data import tasks
+from shared.deploy import challenger, feedback, release
+from shared.run import retrain
+from shared.serving import guards, prediction_log
+from shared.serving.prediction_log import LoggedPrediction
 
 HONEST = guards.key_id("honest-key-" + "h" * 20)
 OTHER = guards.key_id("other-key-" + "o" * 20)
@@ -33,7 +37,7 @@ def log_feedback(cat: Catalog, texts: list[str], labels: list[str], key: str | N
 
 
 def in_process(rows: int | None = None):
-    """``shared.runner.run`` for tests: stages 1 to 6 in-process, a weaker model with rows."""
+    """``shared.run.runner.run`` for tests: stages 1 to 6 in-process, a weaker model with rows."""
     def run(task, dataset, overrides, root, log=print):
         deploy_small_model(root, task, dataset, overrides, rows)
     return run

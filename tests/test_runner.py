@@ -10,10 +10,11 @@ import sys
 import nbformat
 import pytest
 
-from shared import catalog, html_reports, runner
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.run_record import RUNNING, SUCCEEDED, RunRecord
-from shared.sources import source_files
+from shared.core import catalog
+from shared.core.catalog import PROJECT_DIR, Catalog
+from shared.data.sources import source_files
+from shared.run import html_reports, runner
+from shared.run.run_record import RUNNING, SUCCEEDED, RunRecord
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +230,7 @@ def test_an_unreachable_dask_scheduler_refuses_the_run(tmp_path, capsys):
 
 
 def test_the_runner_process_leaves_out_the_iri_grammar_and_still_validates_notebooks():
-    code = ("import sys, shared.runner, papermill, nbformat, jsonschema\n"
+    code = ("import sys, shared.run.runner, papermill, nbformat, jsonschema\n"
             "nbformat.validate(nbformat.read('notebooks/01_problem_definition.ipynb', 4))\n"
             "print(sys.modules['rfc3987_syntax'], 'iri' in jsonschema.FormatChecker.checkers)")
     shown = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, check=True,

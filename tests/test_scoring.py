@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from shared.scoring import confidence, positive_scores, predict_labels
+from shared.model.scoring import confidence, positive_scores, predict_labels
 
 
 def test_positive_scores_follow_the_positive_label(toy_model, toy_corpus):

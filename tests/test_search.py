@@ -6,10 +6,11 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_predict
 
-from shared import fold_features, models, names, search
-from shared.catalog import Catalog
-from shared.decision import operating_score
-from shared.scoring import positive_scores
+from shared.core import names
+from shared.core.catalog import Catalog
+from shared.model import fold_features, models, search
+from shared.model.decision import operating_score
+from shared.model.scoring import positive_scores
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from shared import evaluation, models, sensitivity
-from shared.catalog import Catalog
+from shared.core.catalog import Catalog
+from shared.model import evaluation, models, sensitivity
 
 
 def _model(normaliser, spec):

@@ -11,10 +11,10 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from shared.catalog import PROJECT_DIR, Catalog
-from shared.guards import KEYS_VARIABLE
-from shared.service import Settings
-from shared.text_rules import clean_text
+from shared.core.catalog import PROJECT_DIR, Catalog
+from shared.core.text_rules import clean_text
+from shared.serving.guards import KEYS_VARIABLE
+from shared.serving.service import Settings
 
 
 def test_listens_on_loopback_by_default():
@@ -72,7 +72,7 @@ def test_refuses_to_start_when_a_file_does_not_match_the_manifest(refusals):
 def test_refuses_to_start_on_an_untrusted_type(refusals):
     result = refusals["untrusted"]
     assert result.returncode == 2
-    assert "untrusted" in result.stderr and "shared.text_rules.clean_text" in result.stderr
+    assert "untrusted" in result.stderr and "shared.core.text_rules.clean_text" in result.stderr
 
 
 def test_refuses_to_start_without_a_deployed_model(refusals):

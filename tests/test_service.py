@@ -13,10 +13,11 @@ import psutil
 import pytest
 from service_harness import Service
 
-from shared import guards, monitor, prediction_log, service_client
-from shared.manifest import Manifest
-from shared.models import word_vectorizer
-from shared.service import Settings
+from shared.core.manifest import Manifest
+from shared.model.models import word_vectorizer
+from shared.monitoring import monitor
+from shared.serving import guards, prediction_log, service_client
+from shared.serving.service import Settings
 
 LIMITS = ["--max-texts", "5", "--max-text-chars", "300", "--max-body-bytes", "4000"]
 

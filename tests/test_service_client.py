@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared import local_service
-from shared.notebook import tampered_copy
+from shared.run.notebook import tampered_copy
+from shared.serving import local_service
 
 
 def test_the_local_service_answers_over_http_with_its_key(deployed_project, tmp_path):

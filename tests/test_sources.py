@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from shared import sources
-from shared.records import DataSourceError
-from shared.sources import load_dataset
-from shared.storage import read_csv
-from shared.tasks import TASKS, get_task
-from shared.validation import check_reconciled, validate
+from shared.core.records import DataSourceError
+from shared.core.storage import read_csv
+from shared.data import sources
+from shared.data.sources import load_dataset
+from shared.data.tasks import TASKS, get_task
+from shared.data.validation import check_reconciled, validate
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

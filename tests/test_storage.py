@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from shared import storage
+from shared.core import storage
 
 
 def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):

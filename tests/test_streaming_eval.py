@@ -1,10 +1,12 @@
-"""Stage 5 out of core (shared.streaming_eval): the in-memory figures, part by part."""
+"""Stage 5 out of core (shared.scale.streaming_eval): the in-memory figures, part by part."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from shared import evaluation, partitions, streaming_eval
+from shared.data import partitions
+from shared.model import evaluation
+from shared.scale import streaming_eval
 
 
 def test_streamed_scores_slices_and_mistakes_equal_scoring_the_whole_split(out_of_core_project,

@@ -4,7 +4,7 @@ sees them or anything dated after them."""
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from shared import models, temporal
+from shared.model import models, temporal
 
 
 def _frame(texts, labels, dates):

@@ -1,7 +1,7 @@
-"""The text rules as a pipeline step (``shared.text.TextCleaner``)."""
+"""The text rules as a pipeline step (``shared.model.text.TextCleaner``)."""
 
-from shared.text import TextCleaner
-from shared.text_rules import clean_text
+from shared.core.text_rules import clean_text
+from shared.model.text import TextCleaner
 
 
 def test_text_cleaner_is_the_same_function():

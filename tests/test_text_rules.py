@@ -1,11 +1,11 @@
-"""The text rules (``shared.text_rules``): cleaning, duplicates, what can be scored."""
+"""The text rules (``shared.core.text_rules``): cleaning, duplicates, what can be scored."""
 
 import subprocess
 import sys
 
 import pytest
 
-from shared.text_rules import clean_text, dedup_key, unscoreable_reason
+from shared.core.text_rules import clean_text, dedup_key, unscoreable_reason
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_the_length_limit_is_a_parameter():
 
 def test_the_rules_load_without_scikit_learn():
     # the data stages apply them in kernels that never load scikit-learn
-    code = "import sys, shared.text_rules, shared.validation; print('sklearn' in sys.modules)"
+    code = "import sys, shared.core.text_rules, shared.data.validation; print('sklearn' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                             text=True).stdout.strip()
     assert loaded == "False"

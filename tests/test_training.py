@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
 
-from shared import models, training
-from shared.features import OPTIONAL_GROUPS
-from shared.modelfile import load_model, save_model
+from shared.core.modelfile import load_model, save_model
+from shared.model import models, training
+from shared.model.features import OPTIONAL_GROUPS
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_budget_and_search_method():
 def test_every_candidate_has_both_budgets_and_is_saveable(tmp_path, toy_corpus):
     texts, labels = toy_corpus
     for candidate in models.candidates(seed=0):
-        # the forest is searched on small data sets only (shared.models.candidates)
+        # the forest is searched on small data sets only (shared.model.models.candidates)
         expected = {"quick"} if candidate.name == "random forest" else set(models.BUDGETS)
         assert set(candidate.grids) == expected
         fitted = candidate.pipeline.fit(texts * 3, labels * 3)
@@ -45,7 +45,7 @@ def test_every_candidate_has_both_budgets_and_is_saveable(tmp_path, toy_corpus):
 def test_every_component_a_grid_can_choose_is_trusted(tmp_path, toy_corpus):
     # the default pipelines leave the optional feature groups off: each estimator a grid can
     # set (a feature group switched on) is fitted, saved and loaded here, so a component
-    # missing from shared.modelfile.TRUSTED_TYPES fails now, not after a whole search
+    # missing from shared.core.modelfile.TRUSTED_TYPES fails now, not after a whole search
     texts, labels = toy_corpus
     tried = set()
     for candidate in models.candidates(seed=0, groups=tuple(OPTIONAL_GROUPS)):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared import userfile
-from shared.records import DataSourceError
-from shared.sources import load_dataset
+from shared.core.records import DataSourceError
+from shared.data import userfile
+from shared.data.sources import load_dataset
 
 
 def test_missing_column_names_file_columns_and_a_guess(write_file):

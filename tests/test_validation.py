@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared import preparation, search, validation
-from shared.catalog import Catalog
-from shared.records import LoadedData
-from shared.sources import load_dataset
-from shared.tasks import get_task
-from shared.validation import validate
+from shared.core.catalog import Catalog
+from shared.core.records import LoadedData
+from shared.data import preparation, validation
+from shared.data.sources import load_dataset
+from shared.data.tasks import get_task
+from shared.data.validation import validate
+from shared.model import search
 
 SENTIMENT = get_task("sentiment").spec
 

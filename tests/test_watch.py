@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import notify, prediction_log, watch
-from shared.catalog import Catalog
-from shared.predictor import Predictor
+from shared.core.catalog import Catalog
+from shared.monitoring import notify, watch
+from shared.serving import prediction_log
+from shared.serving.predictor import Predictor
 
 HOUR = timedelta(hours=1)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from shared import windows
+from shared.monitoring import windows
 
 
 def test_split_windows_counts_back_from_the_newest():

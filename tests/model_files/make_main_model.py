@@ -25,12 +25,12 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from shared import modelfile, storage
-from shared.catalog import PROJECT_DIR
-from shared.features import LogCountRatio, SentimentLexicon, TextShape, char_tfidf, text_features
-from shared.known_words import KnownWords, WordCounter
-from shared.scoring import positive_scores
-from shared.text import TextCleaner, TextNormalizer
+from shared.core import modelfile, storage
+from shared.core.catalog import PROJECT_DIR
+from shared.model.features import LogCountRatio, SentimentLexicon, TextShape, char_tfidf, text_features
+from shared.model.known_words import KnownWords, WordCounter
+from shared.model.scoring import positive_scores
+from shared.model.text import TextCleaner, TextNormalizer
 
 HERE = Path(__file__).resolve().parent
 NAME = "main_d7910e1"

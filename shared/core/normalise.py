@@ -1,0 +1,316 @@
+"""The text path between cleaning and the featurizers, in one fixed order:
+
+1. **confusables**: invisible characters go, and inside a word that mixes scripts each
+   lookalike letter becomes the Latin letter it imitates ("pаypal" with a Cyrillic "а"), from
+   Unicode's confusables table (``confusable-homoglyphs``); NFKC, in cleaning, already folds
+   full-width and mathematical letters ("𝐅𝐑𝐄𝐄");
+2. **typed placeholders**: e-mail addresses, URLs and bare domains, money amounts,
+   percentages, phone numbers and short codes become ``xxemail``, ``xxurl``, ``xxmoney``,
+   ``xxpercent``, ``xxphone``, ``xxshortcode``, so a model learns "a link" rather than a
+   domain it saw once;
+3. **de-leet**: letters split by separators join ("V-e-r-i-f-y"), and digits or symbols
+   standing for letters inside a word are read as those letters when that makes a known word
+   ("FR3E", "acc0unt", "Exclus1ve");
+4. **name blinding**: person first names become ``xxname`` (``shared.core.names``), from the list
+   and, as the spec's ``name_blinding`` says, also capitalised words the training texts never
+   held in lower case ("Oluwaseun"; sentiment), or words written like a name that they never
+   held at all (spam, which keeps brands and cues such as "PayPal" and "HMRC").
+
+Plain Python and the two word lists; ``shared.model.text.TextNormalizer`` is the pipeline step that
+applies it, the same in training, evaluation, the batch command and the service.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Callable, Collection
+
+from shared.core.names import NAME_TOKEN, blinding_names, english_words
+from shared.core.names import in_words as _in
+
+# -- 1. confusables -----------------------------------------------------------------------
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+                        "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufe00-\ufe0f\ufeff]")
+_NON_ASCII_WORD = re.compile(r"\w*[^\x00-\x7f]\w*")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _latin_lookalike(word: str) -> str:
+    """``word`` with each lookalike letter of another script made the Latin letter, when it
+    mixes Latin letters with others; else unchanged."""
+    if not any("a" <= c.lower() <= "z" for c in word):
+        return word
+    from confusable_homoglyphs import confusables
+
+    found = confusables.is_confusable(word, greedy=True, preferred_aliases=["latin"]) or []
+    table = {}
+    for item in found:
+        latin = [g["c"] for g in item["homoglyphs"] if len(g["c"]) == 1 and g["c"].isascii()
+                 and g["c"].isalpha()]
+        if latin:
+            table[item["character"]] = latin[0]
+    return "".join(table.get(c, c) for c in word)
+
+
+def fold_confusables(text: str) -> str:
+    """No invisible characters; lookalike letters inside mixed-script words made Latin."""
+    if text.isascii():
+        return text
+    text = _INVISIBLE.sub("", text)
+    return _NON_ASCII_WORD.sub(lambda m: _latin_lookalike(m.group(0)), text)
+
+
+# -- 2. typed placeholders ----------------------------------------------------------------
+_TLDS = ("com|net|org|info|biz|io|co|uk|us|me|ly|ru|cn|de|fr|nl|es|it|eu|in|au|ca|nz|ie|"
+         "xyz|top|site|online|app|shop|club|live|link|click|store|icu|vip|win|bid|loan|work|"
+         "page|tk|ml|ga|cf|gq|cc|tv|ws|gov|edu|mobi|pro|example|test")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(
+    r"(?:https?://|www\.)\S+"
+    r"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:" + _TLDS + r")\b(?:/[^\s]*)?",
+    re.IGNORECASE)
+_CURRENCY = "£$€¥₹"
+_MONEY = re.compile(
+    rf"[{_CURRENCY}]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion)\b)?"
+    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|gbp|eur|dollars?|pounds?|euros?|quid|bucks)\b"
+    rf"|[{_CURRENCY}]{{2,}}", re.IGNORECASE)
+_PERCENT = re.compile(r"\b\d+(?:[.,]\d+)?\s?%|\b\d+(?:[.,]\d+)?\s?per ?cent\b", re.IGNORECASE)
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[\d ().-]{5,}\d)(?!\w)")
+# "Text WIN to 80086", "reply STOP to 61616": a number sent to, not a year ("since 2019")
+_SHORT_CODE = re.compile(r"\b((?:text|txt|send|reply|sms|msg)\b(?:\s+\S+){0,2}?\s+to\s+)(\d{4,6})\b",
+                         re.IGNORECASE)
+
+_DIGIT_OR_CURRENCY = re.compile(rf"[0-9{_CURRENCY}]")
+PLACEHOLDERS = ("xxemail", "xxurl", "xxmoney", "xxpercent", "xxphone", "xxshortcode")
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = sum(c.isdigit() for c in text)
+    return " xxphone " if digits >= 7 else text
+
+
+def mask_placeholders(text: str) -> str:
+    """E-mail addresses, URLs and domains, money, percentages, phone numbers and short codes
+    replaced by their typed placeholder (dates are left alone, not read as phone numbers)."""
+    if "@" in text:
+        text = _EMAIL.sub(" xxemail ", text)
+    if "." in text:
+        text = _URL.sub(" xxurl ", text)
+    if not _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
+        return re.sub(r" {2,}", " ", text).strip()
+    text = _MONEY.sub(" xxmoney ", text)
+    text = _PERCENT.sub(" xxpercent ", text)
+    dates: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        dates.append(match.group(0))
+        return f"\x00{len(dates) - 1}\x00"
+
+    text = _DATE.sub(hide, text)
+    text = _PHONE.sub(_phone, text)
+    text = _SHORT_CODE.sub(lambda m: f"{m.group(1)}xxshortcode ", text)
+    text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+    return re.sub(r" {2,}", " ", text).strip()
+
+
+# -- 3. de-leet -----------------------------------------------------------------------------
+_SPLIT_LETTERS = re.compile(r"\b(?:[A-Za-z][-._*·~/]){2,}[A-Za-z]\b"
+                            r"|(?<!\S)(?:[A-Za-z] ){3,}[A-Za-z](?!\S)")
+_LEET = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+         "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
+# a run of letters and leet characters holding at least one leet character
+_TOKEN = re.compile(r"[A-Za-z0-9@$!|€]*[0-9@$!|€][A-Za-z0-9@$!|€]*")
+
+
+def join_split_letters(text: str) -> str:
+    """Letters split by one separator each, "V-e-r-i-f-y" or "F R E E", joined up."""
+    return _SPLIT_LETTERS.sub(lambda m: re.sub(r"[-._*·~/ ]", "", m.group(0)), text)
+
+
+def is_word(word: str, known: Collection[str]) -> bool:
+    """``word`` (lower case) is an English word or a known one, or one of them with a suffix."""
+    return _in(word, english_words()) or _in(word, known)
+
+
+def _deleet_token(token: str, known: Collection[str]) -> str:
+    letters = sum(c.isalpha() for c in token)
+    leet = [c for c in token if c in _LEET]
+    if letters < 2 or not leet or len(leet) > letters or not all(
+            c.isalpha() or c in _LEET for c in token):
+        return token
+    if is_word(token.lower(), known):
+        return token
+    options = [_LEET[c] if c in _LEET else c.lower() for c in token]
+    for letters_chosen in itertools.islice(itertools.product(*options), 16):
+        word = "".join(letters_chosen)
+        if is_word(word, known):
+            upper = all(c.isupper() for c in token if c.isalpha())
+            return word.upper() if upper else word
+    return token
+
+
+def deleet(text: str, known: Collection[str] = ()) -> str:
+    """Split letters joined, then digits and symbols inside words read as the letters they
+    stand for, where the result is an English word or one of ``known``."""
+    text = join_split_letters(text)
+    return _TOKEN.sub(lambda m: _deleet_token(m.group(0), known), text)
+
+
+# -- 4. name blinding ---------------------------------------------------------------------
+_NAME_LIKE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+_WORD_PART = re.compile(r"[^\W\d_]+")
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """English words that are not first names: a capitalised one ("Avoid", "Loved", "My") is
+    a word at the start of a sentence. A lower-case ``web2`` entry is a name too when ``web2``
+    also lists it capitalised and Faker lists it as a first name ("Grace", "Will", "Amy");
+    either source alone would not do ("The" is a capitalised ``web2`` entry, "My" a Faker
+    name). The check's names are never among them (they are no English words)."""
+    from shared.core.names import faker_first_names, web2_words
+
+    first_names = faker_first_names()
+    names = {w.lower() for w in web2_words() if w[:1].isupper() and w.lower() in first_names}
+    return english_words() - names
+
+
+def _capitalised(token: str) -> bool:
+    """"Jessica", "DeShawn", "O'Brien": an upper-case first letter and some lower case."""
+    return len(token) > 1 and token[0].isupper() and any(c.islower() for c in token)
+
+
+def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str]) -> bool:
+    lower = token.lower()
+    if lower in names:
+        return True
+    joined = "'" in token or "’" in token or "-" in token
+    if not joined and not (mode != "list" and token[0].isupper()):
+        return False  # the common case: a word in lower case, not on the list
+    core = _POSSESSIVE.sub("", token) if joined else token
+    if joined and all(p in names for p in re.split(r"['’-]", core.lower())):
+        return True
+    first = re.split(r"['’]", core)[0] if joined else core
+    if mode == "list_and_capitalised":
+        return (_capitalised(first) and not _in(first.lower(), known)
+                and not _in(first.lower(), _common_words()))
+    if mode == "list_and_unseen":  # "Jessica", never "PayPal", "HMRC" or a word of training
+        return (len(first) > 1 and first[0].isupper() and first[1:].islower()
+                and first.lower() not in known and not _in(first.lower(), _common_words()))
+    return False
+
+
+def blind_names(text: str, mode: str = "list", known: Collection[str] = ()) -> str:
+    """Person first names replaced by ``xxname``: those of the list (any case), and with
+    ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
+    ("Loved": "love"), is neither in ``known``, the words the training texts held in lower
+    case, nor an English word that is no first name ("Avoid", "Inedible" at the start of a
+    sentence in a small corpus). A corpus written in lower case teaches no case (``known``
+    empty), so there the English words alone decide. A name that is also a rare English word
+    ("Tyrone") is not blinded by this rule.
+
+    ``mode`` "list_and_unseen" (spam) also blinds a word written "Jessica" (one capital, then
+    lower case) that the training texts never held in any case (``known``) and that is no
+    English word: a brand or cue the training saw ("Amazon"), one with capitals inside
+    ("PayPal") or one in capitals ("HMRC", "FREE") stays, as the model may lean on it.
+
+    A contraction is judged by its first part ("I'd"); a possessive keeps its "'s".
+    """
+    if mode == "off":
+        return text
+    names = blinding_names()
+    # most texts name nobody: say so with set operations before looking at any token
+    if names.isdisjoint(_WORD_PART.findall(text.lower())) and not (mode != "list" and any(
+            _is_name(t, names, mode, known) for t in _NAME_LIKE.findall(text)
+            if t[0].isupper())):
+        return text
+    pieces, end = [], 0
+    for match in _NAME_LIKE.finditer(text):
+        token = match.group(0)
+        if _is_name(token, names, mode, known):
+            possessive = _POSSESSIVE.search(token)
+            pieces += [text[end:match.start()], NAME_TOKEN,
+                       possessive.group(0) if possessive else ""]
+            end = match.end()
+    return "".join(pieces) + text[end:] if pieces else text
+
+
+@functools.lru_cache(maxsize=100_000)
+def _fixed_steps(text: str, confusables: bool, placeholders: bool) -> str:
+    """Steps 1 and 2, which learn nothing: cached, since the search normalises every
+    training text once per fold."""
+    if confusables:
+        text = fold_confusables(text)
+    return mask_placeholders(text) if placeholders else text
+
+
+def text_path(confusables: bool, placeholders: bool, leet: bool, names: str,
+              known: Collection[str]) -> Callable[[str], str]:
+    """The steps switched on, in the one order, as one function of a text."""
+    def run(text: str) -> str:
+        text = _fixed_steps(text, confusables, placeholders)
+        if leet:
+            text = deleet(text, known)
+        return blind_names(text, names, known)
+    return run
+
+
+#: a corpus where fewer than one text in this many uses capitals holds no case to learn from
+CASED_SHARE = 20
+_LOWER_WORD = re.compile(r"\b[^\W\d_A-Z]+\b")
+
+
+def known_words(texts: Collection[str], mode: str) -> set[str]:
+    """What the text path learns from the training texts: for "list_and_unseen", every word
+    they hold (lower-cased); otherwise the words they hold in lower case
+    (:func:`lower_case_words`)."""
+    if mode == "list_and_unseen":
+        return {w.lower() for text in texts for w in _WORD_PART.findall(text)}
+    return lower_case_words(texts)
+
+
+def lower_case_words(texts: Collection[str]) -> set[str]:
+    """Every word written all in lower case in a text of ``texts`` that uses capitals.
+
+    Only there does lower case say "a word, not a name": in a corpus written all in lower
+    case (rt-polarity) "jessica" is lower case too. When fewer than one text in
+    ``CASED_SHARE`` uses capitals, the set is empty, and the capitalised-name rule relies on
+    the English word list instead (``blind_names``).
+    """
+    texts = list(texts)
+    cased = [t for t in texts if not t.islower()]
+    if len(cased) < len(texts) / CASED_SHARE:
+        return set()
+    words: set[str] = set()
+    for text in cased:
+        words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
+    return words
+
+
+def for_spec(spec: object, training_texts: Collection[str]) -> Callable[[str], str]:
+    """The text path stage 1's spec asks for, fitted on ``training_texts`` as the pipeline
+    step (``shared.model.text.TextNormalizer``) is: the same function, without scikit-learn."""
+    on = bool(spec.text_normalisation)
+    return text_path(on, on, on, spec.name_blinding,
+                     known_words(training_texts, spec.name_blinding))
+
+
+def examples(texts: Collection[str], path: Callable[[str], str], n: int = 8) -> list[
+        tuple[str, str]]:
+    """Up to ``n`` (before, after) pairs of texts the path changes, the shortest first, at
+    most one per kind of change (a name, each placeholder, a de-leeted word), then any."""
+    changed = sorted(((t, after) for t in texts if (after := path(t)) != t),
+                     key=lambda pair: (len(pair[0]), pair[0]))
+    kinds = [NAME_TOKEN, *PLACEHOLDERS]
+    chosen: list[tuple[str, str]] = []
+    for kind in kinds:
+        first = next((p for p in changed if kind in p[1] and p not in chosen), None)
+        if first is not None:
+            chosen.append(first)
+    chosen += [p for p in changed if p not in chosen][:max(0, n - len(chosen))]
+    return chosen[:n]

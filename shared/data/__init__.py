@@ -1,0 +1,1 @@
+"""The data wing of ``shared``."""

@@ -1,0 +1,1 @@
+"""The model wing of ``shared``."""

@@ -1,0 +1,1 @@
+"""The monitoring wing of ``shared``."""

@@ -1,0 +1,1 @@
+"""The run wing of ``shared``."""

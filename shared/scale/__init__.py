@@ -1,0 +1,1 @@
+"""The scale wing of ``shared``."""

@@ -1,0 +1,301 @@
+"""Stage 4 out of core: search on a sample in memory, then ``partial_fit`` over every part.
+
+The candidates can all learn a batch at a time: hashed word (+ character)
+n-grams (``HashingVectorizer``: no vocabulary to fit, so any batch is
+transformed alike) with ``SGDClassifier`` (log loss or modified Huber) or
+complement naive Bayes. They are scikit-learn pipelines as in memory:
+``clean`` -> ``vocabulary`` (``shared.model.known_words.KnownWords``) ->
+``features`` -> ``clf``.
+
+1. The hyperparameters are searched with the in-memory machinery
+   (``shared.model.search``) on a stratified sample of the training split
+   (``SAMPLE_ROWS`` texts by default, chosen by seeded hash).
+2. The chosen configuration is trained on all training parts with
+   ``partial_fit``, for ``epochs`` passes, the parts in a seeded order and
+   the rows of each part shuffled. A seeded-hash share of the training rows
+   (at most ``HOLDOUT_ROWS``) is held out of that training: their scores are
+   stage 5's validation data (calibration and threshold), as out-of-fold
+   scores are in memory. Word counts are taken during the first pass
+   (``shared.model.known_words.WordCounter``).
+3. The learning curve: the sample's cross-validated score, then the held-out
+   score after 2x, 4x, ... the sample's texts of the first pass, up to the full
+   training split, and after the last pass.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import SGDClassifier
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from shared.core.catalog import Catalog
+from shared.core.names import gender_augmented
+from shared.core.problem import ProblemSpec
+from shared.core.text_rules import clean_text
+from shared.data import partitions
+from shared.model import search
+from shared.model.decision import operating_score
+from shared.model.known_words import MAX_WORDS, KnownWords, WordCounter
+from shared.model.models import Candidate
+from shared.model.scoring import positive_scores
+from shared.model.text import TextCleaner, TextNormalizer
+
+#: texts the hyperparameter search runs on (a stratified sample of the training split)
+SAMPLE_ROWS = 10_000
+#: at most this many passes of partial_fit over the training parts (the search's SGD
+#: ``max_iter``), and as many as it takes to see ``EPOCH_ROWS`` rows; naive Bayes needs one
+#: (its counts are exact after one pass; more would only weaken its smoothing)
+EPOCHS = 15
+EPOCH_ROWS = 150_000
+#: most training rows held out of the final fit, for stage 5's calibration and threshold
+HOLDOUT_ROWS = 20_000
+HOLDOUT_SHARE = 0.1
+#: rows per partial_fit call (and per feature batch sent to a worker)
+BATCH_ROWS = 5_000
+#: hashed features per block (word, character): 2^20 keeps collisions rare
+N_FEATURES = 2 ** 20
+GRID = "sample"
+
+
+def hashing_words(ngram_range: tuple[int, int] = (1, 2)) -> HashingVectorizer:
+    """Word n-grams hashed, lower-cased, accents stripped, binary, l2-normalised.
+
+    ``alternate_sign=False`` keeps features non-negative, which naive Bayes needs.
+    """
+    return HashingVectorizer(n_features=N_FEATURES, ngram_range=ngram_range, lowercase=True,
+                             strip_accents="unicode", alternate_sign=False, binary=True)
+
+
+def hashing_chars(ngram_range: tuple[int, int] = (2, 5)) -> HashingVectorizer:
+    """Character n-grams inside word boundaries, hashed (as ``shared.model.features.char_tfidf``)."""
+    return HashingVectorizer(n_features=N_FEATURES, analyzer="char_wb", ngram_range=ngram_range,
+                             lowercase=True, alternate_sign=False)
+
+
+def hashing_pipeline(classifier: Any, char: bool = False,
+                     normaliser: TextNormalizer | None = None) -> Pipeline:
+    """Cleaner, the text path (``normaliser``), known words, hashed word (+ character)
+    n-grams, then ``classifier``."""
+    return Pipeline([
+        ("clean", TextCleaner()),
+        ("normalise", normaliser if normaliser is not None else "passthrough"),
+        ("vocabulary", KnownWords()),
+        ("features", FeatureUnion([("word", hashing_words()),
+                                   ("char", hashing_chars() if char else "drop")])),
+        ("clf", classifier),
+    ])
+
+
+def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Candidate]:
+    """The incremental candidates, simplest first, each with its ``sample`` grid, each
+    starting with ``normaliser`` after the cleaner (``shared.model.models.text_normaliser``)."""
+    chars = {"features__char": ["drop", hashing_chars()]}
+
+    def sgd(loss: str) -> SGDClassifier:
+        return SGDClassifier(loss=loss, penalty="l2", alpha=1e-5, max_iter=15, tol=1e-4,
+                             random_state=seed)
+
+    return [
+        Candidate("hashing naive Bayes", "hashed word (+char) n-grams, complement naive Bayes",
+                  1, hashing_pipeline(ComplementNB(), normaliser=normaliser),
+                  {GRID: {"clf__alpha": [0.1, 0.3, 1.0], **chars}}),
+        Candidate("hashing SGD (log loss)",
+                  "hashed word (+char) n-grams, SGD logistic regression", 2,
+                  hashing_pipeline(sgd("log_loss"), normaliser=normaliser),
+                  {GRID: {"clf__alpha": [1e-5, 3e-5, 1e-4], **chars}}),
+        Candidate("hashing SGD (modified Huber)",
+                  "hashed word (+char) n-grams, SGD with modified Huber loss", 3,
+                  hashing_pipeline(sgd("modified_huber"), normaliser=normaliser),
+                  {GRID: {"clf__alpha": [3e-5, 1e-4, 3e-4], **chars}}),
+    ]
+
+
+def sample(cat: Catalog, spec: ProblemSpec, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
+    """The stratified search sample of the training parts (all of them when fewer)."""
+    return partitions.stratified_sample(cat.require("train_parts"), rows, spec.seed,
+                                        columns=["text", "label"])
+
+
+def run_search(
+    cands: list[Candidate], sample_frame: pd.DataFrame, spec: ProblemSpec,
+    method: str = "grid", n_jobs: int = -1,
+) -> search.SearchResult:
+    """The in-memory search (``shared.model.search``) over the candidates' grids, on the sample."""
+    configs = search.configurations(cands, GRID, "grid", 0, spec.seed)
+    return search.run(configs, sample_frame["text"], sample_frame["label"], spec,
+                      halving=method == "halving", n_jobs=n_jobs)
+
+
+@dataclass
+class StreamResult:
+    """The model trained on every part, its held-out scores and its learning curve."""
+
+    model: Pipeline
+    holdout: pd.DataFrame
+    curve: pd.DataFrame
+    rows_trained: int
+    epochs: int
+    seconds: float
+    convergence_warnings: list[str] = field(default_factory=list)
+    words_pruned: bool = False
+
+
+def _transform(features: Any, texts: list[str]) -> Any:
+    return features.transform(texts)
+
+
+def _holdout_mask(texts: np.ndarray, seed: int, share: float) -> np.ndarray:
+    return partitions.unit_interval(partitions.text_hashes(texts, "holdout", seed)) < share
+
+
+def holdout_share(train_rows: int, max_rows: int = HOLDOUT_ROWS) -> float:
+    """The share of training rows held out: 10%, fewer on a large split (at most ``max_rows``)."""
+    return min(HOLDOUT_SHARE, max_rows / max(train_rows, 1))
+
+
+def train_stream(
+    pipeline: Pipeline, cat: Catalog, spec: ProblemSpec, epochs: int = EPOCHS,
+    sample_point: dict[str, float] | None = None, holdout_rows: int = HOLDOUT_ROWS,
+    batch_rows: int | None = None, max_words: int = MAX_WORDS, n_jobs: int = -1,
+    sample_texts: Any = None,
+) -> StreamResult:
+    """Train ``pipeline`` (an unfitted hashing candidate) on every training part.
+
+    ``sample_point`` (the search's score of this configuration on the sample,
+    with its size) is the learning curve's first point. ``batch_rows`` rows go to each
+    ``partial_fit`` (default ``BATCH_ROWS``). The transforms run on
+    ``n_jobs`` worker processes while this process runs ``partial_fit``. The text path
+    (``normalise``) is fitted on ``sample_texts`` (the search sample).
+    """
+    start = time.perf_counter()
+    batch_rows = batch_rows or BATCH_ROWS
+    folder = cat.require("train_parts")
+    files = partitions.part_files(folder)
+    total = partitions.count_rows(folder)
+    share = holdout_share(total, holdout_rows)
+    clean, features, classifier = pipeline.named_steps["clean"], \
+        pipeline.named_steps["features"], pipeline.named_steps["clf"]
+    normalise = pipeline.named_steps["normalise"]
+    if normalise == "passthrough":
+        normalise = FunctionTransformer()  # hands the texts on unchanged
+    elif sample_texts is not None:  # what it learns (words seen in lower case), from the sample
+        normalise.fit(clean.transform(list(sample_texts)))
+    else:
+        normalise.fit([])
+    features.fit(["fit"])  # stateless: marks the hashing blocks fitted
+    held = []
+    for part in partitions.iter_parts(folder, ["text", "label"]):
+        texts = part["text"].to_numpy(dtype=object)
+        held.append(part[_holdout_mask(texts, spec.seed, share)])
+    holdout = pd.concat(held, ignore_index=True)
+    hold_x = features.transform(normalise.transform(clean.transform(list(holdout["text"]))))
+    hold_y = holdout["label"].to_numpy(dtype=object)
+    classes = np.array(sorted(spec.labels), dtype=object)
+    counter = WordCounter(max_words)
+    train_rows = total - len(holdout)
+    sample_size = int(sample_point["train_size"]) if sample_point else BATCH_ROWS
+    checkpoints = [sample_size * 2 ** k for k in range(1, 64) if sample_size * 2 ** k < train_rows]
+    curve = [sample_point] if sample_point else []
+    probe: tuple[Any, np.ndarray] | None = None  # training texts the curve's training score uses
+    rng = np.random.default_rng(spec.seed)
+    seen, caught = 0, []
+
+    def point(size: int) -> dict[str, float]:
+        assert probe is not None
+        scores = {name: operating_score(y, _positive(classifier, x, spec), spec)
+                  for name, (x, y) in {"train": probe, "valid": (hold_x, hold_y)}.items()}
+        return {"train_size": size, "train_mean": scores["train"], "train_std": 0.0,
+                "valid_mean": scores["valid"], "valid_std": 0.0}
+
+    with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
+        for epoch in range(epochs):
+            for index in rng.permutation(len(files)):
+                part = partitions.read_part(files[index], ["text", "label"])
+                texts = part["text"].to_numpy(dtype=object)
+                part = part[~_holdout_mask(texts, spec.seed, share)]
+                part = part.iloc[rng.permutation(len(part))]
+                texts, labels = list(part["text"]), part["label"].to_numpy(dtype=object)
+                if spec.gender_augmentation:  # as in memory: swapped copies join training
+                    texts, labels, _ = gender_augmented(texts, labels)
+                texts = list(normalise.transform([clean_text(t) for t in texts]))
+                if epoch == 0:
+                    counter.update(texts)
+                batches = range(0, len(texts), batch_rows)
+                matrices = parallel(delayed(_transform)(features, texts[i:i + batch_rows])
+                                    for i in batches)
+                for i, matrix in zip(batches, matrices, strict=True):
+                    y = labels[i:i + batch_rows]
+                    with warnings.catch_warnings(record=True) as warned:
+                        warnings.simplefilter("always", ConvergenceWarning)
+                        classifier.partial_fit(matrix, y, classes=classes)
+                    caught += [str(w.message) for w in warned
+                               if issubclass(w.category, ConvergenceWarning)]
+                    if probe is None:
+                        probe = (matrix, y)
+                    before, seen = seen, seen + len(y)
+                    if epoch == 0:
+                        curve += [point(size) for size in checkpoints if before < size <= seen]
+    curve.append(point(train_rows) | {"train_size": train_rows})
+    vocabulary = pipeline.named_steps["vocabulary"].set_words(counter.words())
+    vocabulary.fit(None)
+    holdout = holdout.assign(score=positive_scores(pipeline, list(holdout["text"]),
+                                                   spec.positive_label))
+    return StreamResult(pipeline, holdout, pd.DataFrame(curve), train_rows, epochs,
+                        time.perf_counter() - start, sorted(set(caught)), counter.pruned)
+
+
+def _positive(classifier: Any, matrix: Any, spec: ProblemSpec) -> np.ndarray:
+    column = list(classifier.classes_).index(spec.positive_label)
+    return classifier.predict_proba(matrix)[:, column]
+
+
+def sample_point(chosen: pd.Series, sample_rows: int, folds: int) -> dict[str, float]:
+    """The learning curve's first point: the chosen configuration cross-validated on the sample."""
+    size = int(sample_rows * (folds - 1) / folds)  # the training part of each fold
+    return search.curve_point(size, chosen) | {"train_size": size}
+
+
+def epochs_for(pipeline: Pipeline, train_rows: int, epochs: int = EPOCHS) -> int:
+    """Passes over the training parts: one for naive Bayes; for SGD enough to see
+    ``EPOCH_ROWS`` rows, at least one and at most ``epochs``."""
+    if isinstance(pipeline.named_steps["clf"], ComplementNB):
+        return 1
+    return max(1, min(epochs, math.ceil(EPOCH_ROWS / max(train_rows, 1))))
+
+
+def majority_counts(cat: Catalog) -> pd.Series:
+    """Training rows per label, counted over every part (the baseline's one statistic)."""
+    return pd.Series(partitions.read_column(cat.require("train_parts"), "label")).value_counts()
+
+
+def majority_baseline(cat: Catalog) -> Pipeline:
+    """The majority-class baseline, fitted on every training label (its texts do not matter)."""
+    from shared.model.models import majority_baseline as baseline
+
+    labels = partitions.read_column(cat.require("train_parts"), "label")
+    return baseline().fit(np.full(len(labels), "", dtype=object), labels)
+
+
+def save(cat: Catalog, stream: StreamResult, baseline: Pipeline, result: search.SearchResult,
+         report: Any) -> None:
+    """Write stage 4's artifacts; ``oof_predictions`` holds the held-out rows' texts, labels
+    and scores (stage 5's validation data)."""
+    from shared.model.training import results_table
+
+    cat.write("trained_model", stream.model)
+    cat.write("baseline_model", baseline)
+    cat.write("cv_results", results_table(result.table))
+    cat.write("oof_predictions", stream.holdout[["text", "label", "score"]])
+    report.save(cat)

@@ -1,0 +1,1 @@
+"""The serving wing of ``shared``."""
