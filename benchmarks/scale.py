@@ -81,9 +81,12 @@ STAGE_CODE = {
        "problem.save(get_task(TASK).spec.with_overrides(engine='out_of_core'), cat)",
     2: "from shared.core import problem; from shared.scale import chunk_validation; "
        "chunk_validation.collect(cat, problem.load(cat), DATASET)",
-    3: "from shared.core import problem; from shared.scale import prepare_parts; prepare_parts.prepare(cat, problem.load(cat))",
-    4: "from shared.core import problem; from shared.scale import out_of_core; out_of_core.stage4(cat, problem.load(cat))",
-    5: "from shared.core import problem; from shared.scale import out_of_core; out_of_core.stage5(cat, problem.load(cat))",
+    3: "from shared.core import problem; from shared.scale import prepare_parts; "
+       "prepare_parts.prepare(cat, problem.load(cat))",
+    4: "from shared.core import problem; from shared.scale import out_of_core; "
+       "out_of_core.stage4(cat, problem.load(cat))",
+    5: "from shared.core import problem; from shared.scale import out_of_core; "
+       "out_of_core.stage5(cat, problem.load(cat))",
 }
 
 

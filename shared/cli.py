@@ -3,8 +3,9 @@
 ``python -m shared <command> [options]`` looks the command up in :data:`COMMANDS` and calls
 its module's ``main`` with the remaining arguments. Modules are imported only when their
 command runs, so ``python -m shared serve`` never loads the notebook runner and
-``python -m shared --help`` loads nothing but this table. The older ``python -m shared.runner``
-(and ``shared.serving.predict``, ``shared.serving.serve`` ...) forms keep working: they call the same ``main``.
+``python -m shared --help`` loads nothing but this table. The older forms
+``python -m shared.runner``, ``python -m shared.predict``, ``python -m shared.serve`` ... keep
+working: they call the same ``main``.
 The parser every command starts from is ``shared.core.command_line.parser``: a command does not
 import the entry point that dispatches to it.
 """

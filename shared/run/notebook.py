@@ -84,7 +84,8 @@ def tampered_copy(deployed_dir: Path, copy_dir: Path) -> Path:
 
 
 def alert_banner(window: str, alert_table: pd.DataFrame) -> Markdown:
-    """A heading saying whether any alert fired in ``window`` (rows of ``shared.monitoring.alerts.monitor``)."""
+    """A heading saying whether any alert fired in ``window`` (rows of
+    ``shared.monitoring.alerts.monitor``)."""
     fired = alert_table[(alert_table["window"] == window) & alert_table["fired"]]
     if len(fired):
         return Markdown(f"### ALERT in {window} ({', '.join(fired['metric'])})")
