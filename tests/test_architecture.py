@@ -22,7 +22,7 @@ PACKAGE = Path(shared.__file__).resolve().parent
 WINGS = ("core", "data", "model", "scale", "serving", "monitoring", "deploy", "run")
 #: documented ``python -m shared.<command>`` forms, each a shim calling the command's main
 SHIMS = ("runner", "predict", "serve", "monitor", "release", "explain", "live_replay",
-         "prediction_log")
+         "prediction_log", "retrain")
 #: what may stay in shared/ itself: the package, entry points, older command names
 TOP_LEVEL = {"__init__", "__main__", "cli", "pipeline", *SHIMS}
 #: the longest a module may be: a reader takes one in at a sitting

@@ -3,6 +3,8 @@
 - ``deployment``: the release checks, the release folder, its manifest and model card
   (``templates/model_card.md``), then the canary; ``canary``: the staging folder reloaded,
   its scores reproduced, its cost within budget (``model_cost``) and served over HTTP;
+- ``challenger``: the candidate against the live model on one test split and on the frozen
+  set (paired bootstrap); ``feedback``: feedback labels read and judged as training data;
 - ``release``: release history and rollback; ``live_replay``: the kept releases replayed
   on labelled live traffic.
 

@@ -3,7 +3,8 @@
 - ``predictor``: one object answers for stage 7, the batch command and the service;
   ``explain``: one text through the model, step by step;
 - ``service`` (the FastAPI application), ``serve`` (the command), ``guards``,
-  ``batching`` and ``health``; ``local_service``: the service in a thread of this process
+  ``batching`` and ``health``; ``hot_reload``: a new release or a rollback served without
+  a restart; ``local_service``: the service in a thread of this process
   (stage 6, and the canary's round trip); ``service_client``: a client, and every kind of
   bad request;
 - ``predict``: the batch command, and ``dask_scoring`` for it on a cluster (which is why
