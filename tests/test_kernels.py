@@ -35,3 +35,21 @@ def test_each_kernel_warms_up_with_its_notebooks_imports_and_the_model_code_it_n
     assert "from shared.deploy import deployment" in deployment
     for stage in range(1, 8):  # each warm-up is code a kernel can run
         compile(kernels.warm_up_for(stage), f"warm-up {stage}", "exec")
+
+
+def test_a_line_printed_in_pieces_is_saved_whole(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('wrote models/spam/problem.json')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="wrote"),
+                    nbformat.v4.new_output("stream", name="stdout", text=" models/x.json\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="done\n")]
+    nb.cells.append(cell)
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nb, path)
+    kernels.tidy_outputs(path, clean_metadata=False)
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [
+        ("stdout", "wrote models/x.json\n"), ("stderr", "a warning\n"), ("stdout", "done\n")]

@@ -21,7 +21,8 @@ def folder(deployed_project, tmp_path):
 def test_untouched_files_load(folder, deployed_project):
     model, loaded = manifest.load_deployed(folder)
     assert set(loaded.files) == {"model.skops", "metrics.json", "problem.json",
-                                 "reference_predictions.csv", "MODEL_CARD.md"}
+                                 "reference_predictions.csv", "MODEL_CARD.md",
+                                 "training_keys.txt"}
     assert loaded.model_version == loaded.files["model.skops"][:12]
     reference = deployed_project.read("deployed_reference")
     scores = model.predict_proba(list(reference["text"]))[:, 1]

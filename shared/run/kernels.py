@@ -183,15 +183,31 @@ class Kernels:
             kernel.stopped()
 
 
-def strip_run_metadata(path: Path) -> None:
-    """Drop papermill's timing metadata so committed notebooks diff only on content."""
+def tidy_outputs(path: Path, clean_metadata: bool) -> None:
+    """Join each cell's consecutive stream outputs into one, as nbval compares them: a kernel
+    under load sends one printed line in pieces ("wrote", " models/..."), and the notebook
+    and its web page should show it whole. With ``clean_metadata``, also drop papermill's
+    timing metadata, so that committed notebooks diff only on content."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    nb.metadata.pop("papermill", None)
     for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
+        joined: list = []
+        for out in cell.get("outputs", []):
+            previous = joined[-1] if joined else None
+            if (out.get("output_type") == "stream" and previous is not None
+                    and previous.get("output_type") == "stream"
+                    and previous.get("name") == out.get("name")):
+                previous["text"] = "".join(previous["text"]) + "".join(out["text"])
+            else:
+                joined.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = joined
+    if clean_metadata:
+        nb.metadata.pop("papermill", None)
+        for cell in nb.cells:
+            cell.metadata.pop("papermill", None)
+            cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
 
 
@@ -225,6 +241,5 @@ def execute(
             ) from None
         finally:
             kernel.shutdown_soon()  # the caller's Kernels.close() waits for it
-        if clean_metadata:
-            strip_run_metadata(tmp)
+        tidy_outputs(tmp, clean_metadata)
     return time.perf_counter() - start
