@@ -63,14 +63,21 @@ def fold_confusables(text: str) -> str:
 
 
 # -- 2. typed placeholders ----------------------------------------------------------------
-_TLDS = ("com|net|org|info|biz|io|co|uk|us|me|ly|ru|cn|de|fr|nl|es|it|eu|in|au|ca|nz|ie|"
-         "xyz|top|site|online|app|shop|club|live|link|click|store|icu|vip|win|bid|loan|work|"
-         "page|tk|ml|ga|cf|gq|cc|tv|ws|gov|edu|mobi|pro|example|test")
+_TLDS = ("com|net|org|info|biz|io|uk|ly|ru|cn|de|fr|nl|es|eu|au|nz|xyz|icu|vip|tk|ml|ga|cf|gq|"
+         "cc|tv|ws|gov|edu|mobi|example|test")
+# endings that are also words: "sorry da thangam.it's my mistake", "pain.it will come down",
+# "reply.Win" are sentences typed without a space after the full stop, so a bare domain ending
+# in one counts only with a path ("t.co/x", "amzn.in/d/x"), a hyphen or digit in its name
+# ("parcel-fee.online", "win4u.me") or two names before it ("secure.bank.co")
+_WORD_TLDS = ("co|us|me|it|in|ca|ie|top|site|online|app|shop|club|live|link|click|store|win|"
+              "bid|loan|work|page|pro")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(
     r"(?:https?://|www\.)\S+"
-    r"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:" + _TLDS + r")\b(?:/[^\s]*)?",
+    r"|\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+)(" + _TLDS + "|" + _WORD_TLDS
+    + r")(?-i:\.[a-z]{2})?\b(/[^\s]*)?",  # a country after the ending: "nus.edu.sg"
     re.IGNORECASE)
+_WORD_TLD = re.compile(f"(?:{_WORD_TLDS})", re.IGNORECASE)
 _CURRENCY = "£$€¥₹"
 _MONEY = re.compile(
     rf"[{_CURRENCY}]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion)\b)?"
@@ -93,13 +100,21 @@ def _phone(match: re.Match[str]) -> str:
     return " xxphone " if digits >= 7 else text
 
 
+def _url(match: re.Match[str]) -> str:
+    name, tld, path = match.group(1, 2, 3)
+    if (name is not None and not path and _WORD_TLD.fullmatch(tld)
+            and name.count(".") < 2 and not any(c.isdigit() or c == "-" for c in name)):
+        return match.group(0)  # "pain.it": a sentence without a space after its full stop
+    return " xxurl "
+
+
 def mask_placeholders(text: str) -> str:
     """E-mail addresses, URLs and domains, money, percentages, phone numbers and short codes
     replaced by their typed placeholder (dates are left alone, not read as phone numbers)."""
     if "@" in text:
         text = _EMAIL.sub(" xxemail ", text)
     if "." in text:
-        text = _URL.sub(" xxurl ", text)
+        text = _URL.sub(_url, text)
     if not _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
         return re.sub(r" {2,}", " ", text).strip()
     text = _MONEY.sub(" xxmoney ", text)

@@ -36,6 +36,25 @@ def test_each_placeholder_type(text, expected):
 
 
 @pytest.mark.parametrize("text, expected", [
+    # a sentence typed without a space after its full stop is no domain, though "it", "in" or
+    # "me" are also top-level domains (these were links in 2011 ham, and blocked it)
+    ("Sorry da thangam.it's my mistake", "Sorry da thangam.it's my mistake"),
+    ("Howz pain.it will come down", "Howz pain.it will come down"),
+    ("at home.in a bit", "at home.in a bit"),
+    # such an ending is a domain with a path, a hyphen or digit in the name, or two names
+    ("see t.co/x7Ks2 now", "see xxurl now"),
+    ("pay at usps-fee.top today", "pay at xxurl today"),
+    ("win4u.me now", "xxurl now"),
+    ("secure.bank.co now", "xxurl now"),
+    # a country after the ending belongs to the domain
+    ("staff.science.nus.edu.sg/~phy/teaching", "xxurl"),
+    ("see bbc.co.uk/news", "see xxurl"),
+])
+def test_a_domain_ending_that_is_a_word_needs_more_than_a_full_stop(text, expected):
+    assert normalise.mask_placeholders(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
     ("FR3E iPh0ne", "FREE iPh0ne"),
     ("your acc0unt", "your account"),
     ("Exclus1ve 0ffer", "exclusive offer"),
