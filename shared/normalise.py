@@ -94,41 +94,49 @@ _DIGIT_OR_CURRENCY = re.compile(rf"[0-9{_CURRENCY}]")
 PLACEHOLDERS = ("xxemail", "xxurl", "xxmoney", "xxpercent", "xxphone", "xxshortcode")
 
 
-def _phone(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = sum(c.isdigit() for c in text)
-    return " xxphone " if digits >= 7 else text
-
-
-def _url(match: re.Match[str]) -> str:
+def _is_url(match: re.Match[str]) -> bool:
     name, tld, path = match.group(1, 2, 3)
-    if (name is not None and not path and _WORD_TLD.fullmatch(tld)
-            and name.count(".") < 2 and not any(c.isdigit() or c == "-" for c in name)):
-        return match.group(0)  # "pain.it": a sentence without a space after its full stop
-    return " xxurl "
+    # "pain.it": a sentence without a space after its full stop, not a domain
+    return not (name is not None and not path and _WORD_TLD.fullmatch(tld)
+                and name.count(".") < 2 and not any(c.isdigit() or c == "-" for c in name))
 
 
-def mask_placeholders(text: str) -> str:
+def mask_placeholders(text: str, keep: bool = False) -> str:
     """E-mail addresses, URLs and domains, money, percentages, phone numbers and short codes
-    replaced by their typed placeholder (dates are left alone, not read as phone numbers)."""
+    replaced by their typed placeholder (dates are left alone, not read as phone numbers).
+
+    With ``keep``, each placeholder is followed by what it stands for ("xxurl
+    parcel-fee.example/gb7", "xxphone 0800 555 0199"): the placeholder says what kind of
+    thing the text holds, and the words inside a link stay readable ("parcel", "fee").
+    """
+    kept: list[str] = []
+
+    def tag(name: str, original: str) -> str:
+        if not keep:
+            return f" {name} "
+        kept.append(original)  # put back at the end, so that no later pattern reads it
+        return f" {name} \x01{len(kept) - 1}\x01 "
+
     if "@" in text:
-        text = _EMAIL.sub(" xxemail ", text)
+        text = _EMAIL.sub(lambda m: tag("xxemail", m.group(0)), text)
     if "." in text:
-        text = _URL.sub(_url, text)
-    if not _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
-        return re.sub(r" {2,}", " ", text).strip()
-    text = _MONEY.sub(" xxmoney ", text)
-    text = _PERCENT.sub(" xxpercent ", text)
-    dates: list[str] = []
+        text = _URL.sub(lambda m: tag("xxurl", m.group(0)) if _is_url(m) else m.group(0), text)
+    if _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
+        text = _MONEY.sub(lambda m: tag("xxmoney", m.group(0)), text)
+        text = _PERCENT.sub(lambda m: tag("xxpercent", m.group(0)), text)
+        dates: list[str] = []
 
-    def hide(match: re.Match[str]) -> str:
-        dates.append(match.group(0))
-        return f"\x00{len(dates) - 1}\x00"
+        def hide(match: re.Match[str]) -> str:
+            dates.append(match.group(0))
+            return f"\x00{len(dates) - 1}\x00"
 
-    text = _DATE.sub(hide, text)
-    text = _PHONE.sub(_phone, text)
-    text = _SHORT_CODE.sub(lambda m: f"{m.group(1)}xxshortcode ", text)
-    text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+        text = _DATE.sub(hide, text)
+        text = _PHONE.sub(lambda m: tag("xxphone", m.group(0))
+                          if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+        text = _SHORT_CODE.sub(lambda m: m.group(1) + tag("xxshortcode", m.group(2)), text)
+        text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+    if kept:
+        text = re.sub("\x01(\\d+)\x01", lambda m: kept[int(m.group(1))], text)
     return re.sub(r" {2,}", " ", text).strip()
 
 
@@ -256,17 +264,19 @@ def blind_names(text: str, mode: str = "list", known: Collection[str] = ()) -> s
 
 
 @functools.lru_cache(maxsize=100_000)
-def _fixed_steps(text: str, confusables: bool, placeholders: bool) -> str:
+def _fixed_steps(text: str, confusables: bool, placeholders: bool | str) -> str:
     """Steps 1 and 2, which learn nothing: cached, since the search normalises every
     training text once per fold."""
     if confusables:
         text = fold_confusables(text)
-    return mask_placeholders(text) if placeholders else text
+    return mask_placeholders(text, keep=placeholders == "keep") if placeholders else text
 
 
-def text_path(confusables: bool, placeholders: bool, leet: bool, names: str,
+def text_path(confusables: bool, placeholders: bool | str, leet: bool, names: str,
               known: Collection[str]) -> Callable[[str], str]:
-    """The steps switched on, in the one order, as one function of a text."""
+    """The steps switched on, in the one order, as one function of a text. ``placeholders``
+    is False (off), True (the placeholder alone) or "keep" (the placeholder, then what it
+    stands for: :func:`mask_placeholders`)."""
     def run(text: str) -> str:
         text = _fixed_steps(text, confusables, placeholders)
         if leet:
@@ -311,8 +321,16 @@ def for_spec(spec: object, training_texts: Collection[str]) -> Callable[[str], s
     """The text path stage 1's spec asks for, fitted on ``training_texts`` as the pipeline
     step (``shared.text.TextNormalizer``) is: the same function, without scikit-learn."""
     on = bool(spec.text_normalisation)
-    return text_path(on, on, on, spec.name_blinding,
+    return text_path(on, placeholder_mode(spec), on, spec.name_blinding,
                      known_words(training_texts, spec.name_blinding))
+
+
+def placeholder_mode(spec: object) -> bool | str:
+    """The spec's typed placeholders as the text path takes them: False when its
+    ``text_normalisation`` is off, else True ("replace") or "keep"."""
+    if not spec.text_normalisation:
+        return False
+    return "keep" if getattr(spec, "placeholders", "replace") == "keep" else True
 
 
 def examples(texts: Collection[str], path: Callable[[str], str], n: int = 8) -> list[

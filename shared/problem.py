@@ -35,6 +35,8 @@ def dataset_default(dataset: str) -> str:
 #: all, from the name list, or also capitalised words the training texts never held in lower
 #: case, or (spam) also words written "Jessica" that the training texts never held at all
 NAME_BLINDING = ("off", "list", "list_and_capitalised", "list_and_unseen")
+#: the typed placeholders alone, or each followed by the characters it stands for
+PLACEHOLDER_MODES = ("replace", "keep")
 #: the optional feature groups a spec's ``feature_groups`` may name: the keys of
 #: ``shared.features.OPTIONAL_GROUPS`` (tests/test_features.py checks that they agree),
 #: listed here so that stages 1 to 3 validate a spec without importing scikit-learn
@@ -97,6 +99,9 @@ class ProblemSpec:
     #: the text path before the featurizers (``shared.normalise``): confusables, typed
     #: placeholders and de-leet switched on together ...
     text_normalisation: bool = True
+    #: ... with the typed placeholders alone ("replace": "xxurl") or each followed by what it
+    #: stands for ("keep": "xxurl parcel-fee.example/gb7"; PLACEHOLDER_MODES) ...
+    placeholders: str = "replace"
     #: ... and name blinding (NAME_BLINDING)
     name_blinding: str = "list"
     #: counterfactual augmentation: train on a gender-swapped copy of every text with a
@@ -204,6 +209,9 @@ class ProblemSpec:
         if self.name_blinding not in NAME_BLINDING:
             problems.append(f"name_blinding={self.name_blinding!r}: choose one of "
                             f"{', '.join(NAME_BLINDING)}")
+        if self.placeholders not in PLACEHOLDER_MODES:
+            problems.append(f"placeholders={self.placeholders!r}: choose one of "
+                            f"{', '.join(PLACEHOLDER_MODES)}")
         for name in ("text_normalisation", "gender_augmentation"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name}={getattr(self, name)!r}: use True or False")

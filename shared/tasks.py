@@ -129,11 +129,12 @@ SPAM = Task(
         confidence_threshold=0.6,
         max_low_confidence_share=0.35,
         name_blinding="list_and_unseen",
+        placeholders="keep",
         feature_groups=("char", "shape"),
         notes=(
             "Spam disguises itself, so the text path normalises before any featurizer "
             "(text_normalisation): lookalike letters from other scripts become Latin, URLs, "
-            "e-mail addresses, phone numbers, short codes, money and percentages become typed "
+            "e-mail addresses, phone numbers, short codes, money and percentages get typed "
             "placeholders ('a link', not a domain seen once), and 'FR3E' or 'V-e-r-i-f-y' "
             "are read as words. Names from the list are blinded, and so are words written like "
             "a name ('Chidi': one capital, then lower case) that the training messages never "
@@ -142,6 +143,10 @@ SPAM = Task(
             "also blind cues such as 'PayPal', 'HMRC' or 'FREE', which stay. Without it, the "
             "character n-grams of a name the list does not hold move P(spam) by 0.05 on "
             "average in stage 5's name check.",
+            "Each placeholder keeps what it stands for after it (placeholders 'keep': 'xxurl "
+            "parcel-fee.example/gb7'): the words inside a link stay readable, and a link, "
+            "number or amount in a ham message is not reduced to one token that only spam "
+            "taught.",
             "Recall on spam (spam caught) is the headline metric; blocking a legitimate "
             "message costs more than letting one spam through, so the share of ham "
             "blocked must stay under max_false_positive_rate.",

@@ -7,6 +7,7 @@ from sklearn.linear_model import LogisticRegression
 
 from shared import modelfile, models, normalise
 from shared.names import NAME_TOKEN
+from shared.problem import ProblemSpecError
 from shared.text import TextNormalizer, raw_text
 
 
@@ -33,6 +34,37 @@ def test_lookalike_letters_inside_latin_words_become_latin():
 ])
 def test_each_placeholder_type(text, expected):
     assert normalise.mask_placeholders(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mail jo.b+x@mail.example now", "mail xxemail jo.b+x@mail.example now"),
+    ("pay at parcel-fee.example/gb7 today", "pay at xxurl parcel-fee.example/gb7 today"),
+    ("only £5.99 or 20 dollars", "only xxmoney £5.99 or xxmoney 20 dollars"),
+    ("save 50%", "save xxpercent 50%"),
+    ("call 0800 555 0199 now", "call xxphone 0800 555 0199 now"),
+    ("Text WIN to 80086 now", "Text WIN to xxshortcode 80086 now"),
+    # what a placeholder keeps is not read again by a later pattern: a link's digits are
+    # no phone number, an e-mail address no link
+    ("see win.example/07700900123", "see xxurl win.example/07700900123"),
+    ("see you on 2024-05-01 at 10:30", "see you on 2024-05-01 at 10:30"),
+])
+def test_each_placeholder_can_keep_what_it_stands_for(text, expected):
+    assert normalise.mask_placeholders(text, keep=True) == expected
+
+
+def test_the_spec_chooses_placeholders_alone_or_with_what_they_stand_for(spam_spec):
+    assert spam_spec.placeholders == "keep"
+    assert models.text_normaliser(spam_spec).placeholders == "keep"
+    assert models.text_normaliser(spam_spec.with_overrides(placeholders="replace")
+                                  ).placeholders is True
+    off = spam_spec.with_overrides(text_normalisation=False)
+    assert models.text_normaliser(off).placeholders is False
+    path = normalise.for_spec(spam_spec, ["a b"])
+    assert path("call 0800 555 0199") == "call xxphone 0800 555 0199"
+    with pytest.raises(ValueError, match="placeholders='both'"):
+        TextNormalizer(placeholders="both").fit(["x"])
+    with pytest.raises(ProblemSpecError, match="placeholders='both'"):
+        spam_spec.with_overrides(placeholders="both").validate()
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -112,7 +144,9 @@ def test_a_corpus_written_in_lower_case_teaches_no_case():
         TextNormalizer(names="everything").fit(["x"])
 
 
-def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec):
+@pytest.mark.parametrize("spec_name", ["spec", "spam_spec"])  # placeholders alone, and kept
+def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec_name, request):
+    spec = request.getfixturevalue(spec_name)
     texts = ["Jessica loved it", "awful, Dave hated it", "great film", "boring and bad"] * 5
     labels = ["positive", "negative", "positive", "negative"] * 5
     model = models.text_pipeline(LogisticRegression(), char=True,
