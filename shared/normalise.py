@@ -159,7 +159,17 @@ def is_word(word: str, known: Collection[str]) -> bool:
     return _in(word, english_words()) or _in(word, known)
 
 
+# a number with its ending, or a word with a number after it, is no disguised word: "1st",
+# "14th", "9am" (not "gam"), "10pm"; "No1", "SW7", "ni8" (night, not "nib")
+_NUMBER_WITH_ENDING = re.compile(r"\d+(?:st|nd|rd|th|am|pm)|[A-Za-z]+\d+", re.IGNORECASE)
+
+
 def _deleet_token(token: str, known: Collection[str]) -> str:
+    core = token.rstrip("!")
+    if core != token:  # "you!", "FR3E!!": marks after a word end a sentence, not a letter
+        return _deleet_token(core, known) + token[len(core):] if core else token
+    if _NUMBER_WITH_ENDING.fullmatch(token):
+        return token
     letters = sum(c.isalpha() for c in token)
     leet = [c for c in token if c in _LEET]
     if letters < 2 or not leet or len(leet) > letters or not all(

@@ -95,6 +95,11 @@ def test_a_domain_ending_that_is_a_word_needs_more_than_a_full_stop(text, expect
     ("F R E E entry", "FREE entry"),
     ("mp3 and b4 and 4u", "mp3 and b4 and 4u"),  # not words once read as letters: kept
     ("it scored 10/10", "it scored 10/10"),
+    # an exclamation mark after a word is punctuation; a number with its ending is a number
+    ("I miss you! See you at 9am on the 1st", "I miss you! See you at 9am on the 1st"),
+    ("FR3E!! prize", "FREE!! prize"),
+    ("W0RK!", "WORK!"),
+    ("the No1 song, gd ni8", "the No1 song, gd ni8"),
 ])
 def test_deleet_reads_digits_and_symbols_as_letters_only_when_that_makes_a_word(text, expected):
     assert normalise.deleet(text) == expected
