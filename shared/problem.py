@@ -64,6 +64,10 @@ class ProblemSpec:
     decision_rule: str = "fixed"
     decision_threshold: float = 0.5
     max_false_positive_rate: float | None = None
+    #: with "max_recall_at_ham_blocked", the confidence with which the threshold keeps the
+    #: share of negatives flagged within max_false_positive_rate, judged on the validation
+    #: negatives (``shared.decision.most_blocked``); None: their measured share alone
+    threshold_confidence: float | None = None
     confidence_threshold: float = 0.6
     max_low_confidence_share: float = 0.25
     max_unknown_word_share: float = 0.3
@@ -150,6 +154,11 @@ class ProblemSpec:
                 )
             else:
                 _check_fraction(problems, "max_false_positive_rate", self.max_false_positive_rate)
+        if self.threshold_confidence is not None and not (
+                isinstance(self.threshold_confidence, int | float)
+                and 0.5 <= self.threshold_confidence < 1):
+            problems.append(f"threshold_confidence={self.threshold_confidence!r}: use None or a "
+                            "confidence in [0.5, 1), such as 0.95")
         _check_fraction(problems, "confidence_threshold", self.confidence_threshold)
         if not 0.5 <= self.confidence_threshold < 1:
             problems.append(

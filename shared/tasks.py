@@ -126,6 +126,7 @@ SPAM = Task(
         decision_rule="max_recall_at_ham_blocked",
         decision_threshold=0.5,
         max_false_positive_rate=0.03,
+        threshold_confidence=0.95,
         confidence_threshold=0.6,
         max_low_confidence_share=0.35,
         name_blinding="list_and_unseen",
@@ -151,7 +152,12 @@ SPAM = Task(
             "message costs more than letting one spam through, so the share of ham "
             "blocked must stay under max_false_positive_rate.",
             "The decision threshold is chosen on validation (out-of-fold) predictions "
-            "to meet that limit, never on the test split.",
+            "to meet that limit, never on the test split, and with 95% confidence "
+            "(threshold_confidence): the share of ham it blocks is measured on a few thousand "
+            "ham at most, so a threshold where that share just meets the limit blocks more "
+            "than the limit on new messages about half the time. It blocks at most as many "
+            "validation ham as keep a one-sided Clopper-Pearson bound within the limit (of "
+            "3,772 ham at 0.5%: 11, not 18).",
             "The built-in set holds 200 ham messages, so the test split has 40: one blocked "
             "ham message is 2.5%. A limit under that would demand zero mistakes, so the "
             "built-in limit is 3%; the 5,574-message sms-spam set brings its own default of "
