@@ -63,14 +63,16 @@ def fold_confusables(text: str) -> str:
 
 
 # -- 2. typed placeholders ----------------------------------------------------------------
+# the endings of bare domains ("bit.ly/x", "parcel-fee.example"): the common ones, and those
+# most used for phishing and smishing since 2021 (xyz, top, cyou, sbs, bond, cfd, ...)
 _TLDS = ("com|net|org|info|biz|io|uk|ly|ru|cn|de|fr|nl|es|eu|au|nz|xyz|icu|vip|tk|ml|ga|cf|gq|"
-         "cc|tv|ws|gov|edu|mobi|example|test")
+         "cc|tv|ws|gov|edu|mobi|cyou|sbs|cfd|buzz|qpon|example|test")
 # endings that are also words: "sorry da thangam.it's my mistake", "pain.it will come down",
 # "reply.Win" are sentences typed without a space after the full stop, so a bare domain ending
 # in one counts only with a path ("t.co/x", "amzn.in/d/x"), a hyphen or digit in its name
 # ("parcel-fee.online", "win4u.me") or two names before it ("secure.bank.co")
 _WORD_TLDS = ("co|us|me|it|in|ca|ie|top|site|online|app|shop|club|live|link|click|store|win|"
-              "bid|loan|work|page|pro")
+              "bid|loan|work|page|pro|bond|lol|fun|life|today|support|help|rest|one|services")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(
     r"(?:https?://|www\.)\S+"
@@ -81,7 +83,7 @@ _WORD_TLD = re.compile(f"(?:{_WORD_TLDS})", re.IGNORECASE)
 _CURRENCY = "£$€¥₹"
 _MONEY = re.compile(
     rf"[{_CURRENCY}]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion)\b)?"
-    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|gbp|eur|dollars?|pounds?|euros?|quid|bucks)\b"
+    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|gbp|eur|dollars?|pounds?|euros?|quid|bucks|usdt|btc|eth)\b"
     rf"|[{_CURRENCY}]{{2,}}", re.IGNORECASE)
 _PERCENT = re.compile(r"\b\d+(?:[.,]\d+)?\s?%|\b\d+(?:[.,]\d+)?\s?per ?cent\b", re.IGNORECASE)
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")

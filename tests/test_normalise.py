@@ -81,6 +81,10 @@ def test_the_spec_chooses_placeholders_alone_or_with_what_they_stand_for(spam_sp
     # a country after the ending belongs to the domain
     ("staff.science.nus.edu.sg/~phy/teaching", "xxurl"),
     ("see bbc.co.uk/news", "see xxurl"),
+    # endings used for smishing since 2021, and crypto amounts
+    ("pay at evri-redelivery.cyou now", "pay at xxurl now"),
+    ("it was fun.today was long", "it was fun.today was long"),
+    ("top up 80 USDT or 0.1 BTC", "top up xxmoney or xxmoney"),
 ])
 def test_a_domain_ending_that_is_a_word_needs_more_than_a_full_stop(text, expected):
     assert normalise.mask_placeholders(text) == expected
