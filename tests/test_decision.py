@@ -1,10 +1,13 @@
 """The decision rule picks the threshold on validation scores."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from scipy.stats import beta
 
-from shared.model.decision import choose_threshold, operating_score
-from shared.model.metrics import binary_metrics
+from shared.decision import choose_threshold, most_blocked, operating_score
+from shared.metrics import binary_metrics
 
 
 def test_fixed_rule_keeps_the_spec_threshold(spec):
@@ -12,7 +15,7 @@ def test_fixed_rule_keeps_the_spec_threshold(spec):
 
 
 def test_recall_rule_respects_the_ham_limit(spam_spec):
-    spec = spam_spec.with_overrides(max_false_positive_rate=0.1)
+    spec = replace(spam_spec, max_false_positive_rate=0.1, threshold_confidence=None)
     rng = np.random.default_rng(0)
     y = np.array(["spam"] * 50 + ["ham"] * 200)
     scores = np.concatenate([rng.uniform(0.3, 1, 50), rng.uniform(0, 0.7, 200)])
@@ -38,3 +41,43 @@ def test_operating_score_is_the_metric_at_the_rules_threshold(spam_spec):
     y = ["spam", "ham", "spam", "ham"]
     scores = np.array([0.9, 0.8, 0.7, 0.1])
     assert operating_score(y, scores, spec) == 0.5  # recall at the threshold blocking no ham
+
+
+def test_with_a_confidence_the_rule_blocks_as_few_ham_as_the_sample_size_calls_for(spam_spec):
+    assert spam_spec.threshold_confidence == 0.95
+    # the share alone: 0.5% of 3,772 ham is 18.9 messages
+    assert most_blocked(3772, 0.005) == 18
+    assert most_blocked(200, 0.1) == 20  # exactly the limit is within it
+    # with 95% confidence: the most blocked whose one-sided Clopper-Pearson bound is <= 0.5%
+    assert most_blocked(3772, 0.005, 0.95) == 11
+    assert beta.ppf(0.95, 12, 3772 - 11) <= 0.005 < beta.ppf(0.95, 13, 3772 - 12)
+    # the built-in set's 160 validation ham at 3%: one; too few to show the limit: none
+    assert most_blocked(160, 0.03, 0.95) == 1
+    assert most_blocked(50, 0.03, 0.95) == 0
+    rng = np.random.default_rng(0)
+    y = np.array(["spam"] * 20000 + ["ham"] * 3772)  # spam between every two ham
+    scores = np.concatenate([rng.uniform(0.7, 1, 20000), rng.uniform(0, 0.8, 3772)])
+    for confidence, blocked in ((None, 18), (0.95, 11)):
+        spec = replace(spam_spec, max_false_positive_rate=0.005,
+                       threshold_confidence=confidence)
+        threshold = choose_threshold(y, scores, spec)
+        assert np.sum((scores >= threshold) & (y == "ham")) == blocked
+
+
+def test_ham_scored_one_leaves_a_threshold_above_every_score(spam_spec):
+    spec = spam_spec.with_overrides(max_false_positive_rate=0.0)
+    threshold = choose_threshold(["ham", "spam"], np.array([1.0, 1.0]), spec)
+    assert threshold > 1.0
+    assert binary_metrics(["ham", "spam"], np.array([1.0, 1.0]), threshold, "spam")[
+        "false_positive_rate"] == 0.0
+
+
+def test_models_are_compared_at_the_limit_measured_on_each_fold(spam_spec):
+    """The confidence is for the deployed threshold: per fold, 0.5% of 755 ham is three."""
+    rng = np.random.default_rng(1)
+    y = np.array(["spam"] * 150 + ["ham"] * 755)
+    scores = np.concatenate([rng.uniform(0.5, 1, 150), rng.uniform(0, 0.9, 755)])
+    point = replace(spam_spec, max_false_positive_rate=0.005, threshold_confidence=None)
+    confident = replace(point, threshold_confidence=0.95)
+    assert operating_score(y, scores, confident) == operating_score(y, scores, point)
+    assert choose_threshold(y, scores, confident) > choose_threshold(y, scores, point)

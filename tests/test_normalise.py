@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from shared.core import modelfile, normalise
-from shared.core.names import NAME_TOKEN
-from shared.model import models
-from shared.model.text import TextNormalizer, raw_text
+from shared import modelfile, models, normalise
+from shared.names import NAME_TOKEN
+from shared.problem import ProblemSpecError
+from shared.text import TextNormalizer, raw_text
 
 
 def test_lookalike_letters_inside_latin_words_become_latin():
@@ -37,6 +37,60 @@ def test_each_placeholder_type(text, expected):
 
 
 @pytest.mark.parametrize("text, expected", [
+    ("mail jo.b+x@mail.example now", "mail xxemail jo.b+x@mail.example now"),
+    ("pay at parcel-fee.example/gb7 today", "pay at xxurl parcel-fee.example/gb7 today"),
+    ("only £5.99 or 20 dollars", "only xxmoney £5.99 or xxmoney 20 dollars"),
+    ("save 50%", "save xxpercent 50%"),
+    ("call 0800 555 0199 now", "call xxphone 0800 555 0199 now"),
+    ("Text WIN to 80086 now", "Text WIN to xxshortcode 80086 now"),
+    # what a placeholder keeps is not read again by a later pattern: a link's digits are
+    # no phone number, an e-mail address no link
+    ("see win.example/07700900123", "see xxurl win.example/07700900123"),
+    ("see you on 2024-05-01 at 10:30", "see you on 2024-05-01 at 10:30"),
+])
+def test_each_placeholder_can_keep_what_it_stands_for(text, expected):
+    assert normalise.mask_placeholders(text, keep=True) == expected
+
+
+def test_the_spec_chooses_placeholders_alone_or_with_what_they_stand_for(spam_spec):
+    assert spam_spec.placeholders == "keep"
+    assert models.text_normaliser(spam_spec).placeholders == "keep"
+    assert models.text_normaliser(spam_spec.with_overrides(placeholders="replace")
+                                  ).placeholders is True
+    off = spam_spec.with_overrides(text_normalisation=False)
+    assert models.text_normaliser(off).placeholders is False
+    path = normalise.for_spec(spam_spec, ["a b"])
+    assert path("call 0800 555 0199") == "call xxphone 0800 555 0199"
+    with pytest.raises(ValueError, match="placeholders='both'"):
+        TextNormalizer(placeholders="both").fit(["x"])
+    with pytest.raises(ProblemSpecError, match="placeholders='both'"):
+        spam_spec.with_overrides(placeholders="both").validate()
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a sentence typed without a space after its full stop is no domain, though "it", "in" or
+    # "me" are also top-level domains (these were links in 2011 ham, and blocked it)
+    ("Sorry da thangam.it's my mistake", "Sorry da thangam.it's my mistake"),
+    ("Howz pain.it will come down", "Howz pain.it will come down"),
+    ("at home.in a bit", "at home.in a bit"),
+    # such an ending is a domain with a path, a hyphen or digit in the name, or two names
+    ("see t.co/x7Ks2 now", "see xxurl now"),
+    ("pay at usps-fee.top today", "pay at xxurl today"),
+    ("win4u.me now", "xxurl now"),
+    ("secure.bank.co now", "xxurl now"),
+    # a country after the ending belongs to the domain
+    ("staff.science.nus.edu.sg/~phy/teaching", "xxurl"),
+    ("see bbc.co.uk/news", "see xxurl"),
+    # endings used for smishing since 2021, and crypto amounts
+    ("pay at evri-redelivery.cyou now", "pay at xxurl now"),
+    ("it was fun.today was long", "it was fun.today was long"),
+    ("top up 80 USDT or 0.1 BTC", "top up xxmoney or xxmoney"),
+])
+def test_a_domain_ending_that_is_a_word_needs_more_than_a_full_stop(text, expected):
+    assert normalise.mask_placeholders(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
     ("FR3E iPh0ne", "FREE iPh0ne"),
     ("your acc0unt", "your account"),
     ("Exclus1ve 0ffer", "exclusive offer"),
@@ -45,6 +99,11 @@ def test_each_placeholder_type(text, expected):
     ("F R E E entry", "FREE entry"),
     ("mp3 and b4 and 4u", "mp3 and b4 and 4u"),  # not words once read as letters: kept
     ("it scored 10/10", "it scored 10/10"),
+    # an exclamation mark after a word is punctuation; a number with its ending is a number
+    ("I miss you! See you at 9am on the 1st", "I miss you! See you at 9am on the 1st"),
+    ("FR3E!! prize", "FREE!! prize"),
+    ("W0RK!", "WORK!"),
+    ("the No1 song, gd ni8", "the No1 song, gd ni8"),
 ])
 def test_deleet_reads_digits_and_symbols_as_letters_only_when_that_makes_a_word(text, expected):
     assert normalise.deleet(text) == expected
@@ -94,7 +153,9 @@ def test_a_corpus_written_in_lower_case_teaches_no_case():
         TextNormalizer(names="everything").fit(["x"])
 
 
-def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec):
+@pytest.mark.parametrize("spec_name", ["spec", "spam_spec"])  # placeholders alone, and kept
+def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec_name, request):
+    spec = request.getfixturevalue(spec_name)
     texts = ["Jessica loved it", "awful, Dave hated it", "great film", "boring and bad"] * 5
     labels = ["positive", "negative", "positive", "negative"] * 5
     model = models.text_pipeline(LogisticRegression(), char=True,

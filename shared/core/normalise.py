@@ -63,18 +63,27 @@ def fold_confusables(text: str) -> str:
 
 
 # -- 2. typed placeholders ----------------------------------------------------------------
-_TLDS = ("com|net|org|info|biz|io|co|uk|us|me|ly|ru|cn|de|fr|nl|es|it|eu|in|au|ca|nz|ie|"
-         "xyz|top|site|online|app|shop|club|live|link|click|store|icu|vip|win|bid|loan|work|"
-         "page|tk|ml|ga|cf|gq|cc|tv|ws|gov|edu|mobi|pro|example|test")
+# the endings of bare domains ("bit.ly/x", "parcel-fee.example"): the common ones, and those
+# most used for phishing and smishing since 2021 (xyz, top, cyou, sbs, bond, cfd, ...)
+_TLDS = ("com|net|org|info|biz|io|uk|ly|ru|cn|de|fr|nl|es|eu|au|nz|xyz|icu|vip|tk|ml|ga|cf|gq|"
+         "cc|tv|ws|gov|edu|mobi|cyou|sbs|cfd|buzz|qpon|example|test")
+# endings that are also words: "sorry da thangam.it's my mistake", "pain.it will come down",
+# "reply.Win" are sentences typed without a space after the full stop, so a bare domain ending
+# in one counts only with a path ("t.co/x", "amzn.in/d/x"), a hyphen or digit in its name
+# ("parcel-fee.online", "win4u.me") or two names before it ("secure.bank.co")
+_WORD_TLDS = ("co|us|me|it|in|ca|ie|top|site|online|app|shop|club|live|link|click|store|win|"
+              "bid|loan|work|page|pro|bond|lol|fun|life|today|support|help|rest|one|services")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(
     r"(?:https?://|www\.)\S+"
-    r"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:" + _TLDS + r")\b(?:/[^\s]*)?",
+    r"|\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+)(" + _TLDS + "|" + _WORD_TLDS
+    + r")(?-i:\.[a-z]{2})?\b(/[^\s]*)?",  # a country after the ending: "nus.edu.sg"
     re.IGNORECASE)
+_WORD_TLD = re.compile(f"(?:{_WORD_TLDS})", re.IGNORECASE)
 _CURRENCY = "£$€¥₹"
 _MONEY = re.compile(
     rf"[{_CURRENCY}]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion)\b)?"
-    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|gbp|eur|dollars?|pounds?|euros?|quid|bucks)\b"
+    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|gbp|eur|dollars?|pounds?|euros?|quid|bucks|usdt|btc|eth)\b"
     rf"|[{_CURRENCY}]{{2,}}", re.IGNORECASE)
 _PERCENT = re.compile(r"\b\d+(?:[.,]\d+)?\s?%|\b\d+(?:[.,]\d+)?\s?per ?cent\b", re.IGNORECASE)
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
@@ -87,33 +96,49 @@ _DIGIT_OR_CURRENCY = re.compile(rf"[0-9{_CURRENCY}]")
 PLACEHOLDERS = ("xxemail", "xxurl", "xxmoney", "xxpercent", "xxphone", "xxshortcode")
 
 
-def _phone(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = sum(c.isdigit() for c in text)
-    return " xxphone " if digits >= 7 else text
+def _is_url(match: re.Match[str]) -> bool:
+    name, tld, path = match.group(1, 2, 3)
+    # "pain.it": a sentence without a space after its full stop, not a domain
+    return not (name is not None and not path and _WORD_TLD.fullmatch(tld)
+                and name.count(".") < 2 and not any(c.isdigit() or c == "-" for c in name))
 
 
-def mask_placeholders(text: str) -> str:
+def mask_placeholders(text: str, keep: bool = False) -> str:
     """E-mail addresses, URLs and domains, money, percentages, phone numbers and short codes
-    replaced by their typed placeholder (dates are left alone, not read as phone numbers)."""
+    replaced by their typed placeholder (dates are left alone, not read as phone numbers).
+
+    With ``keep``, each placeholder is followed by what it stands for ("xxurl
+    parcel-fee.example/gb7", "xxphone 0800 555 0199"): the placeholder says what kind of
+    thing the text holds, and the words inside a link stay readable ("parcel", "fee").
+    """
+    kept: list[str] = []
+
+    def tag(name: str, original: str) -> str:
+        if not keep:
+            return f" {name} "
+        kept.append(original)  # put back at the end, so that no later pattern reads it
+        return f" {name} \x01{len(kept) - 1}\x01 "
+
     if "@" in text:
-        text = _EMAIL.sub(" xxemail ", text)
+        text = _EMAIL.sub(lambda m: tag("xxemail", m.group(0)), text)
     if "." in text:
-        text = _URL.sub(" xxurl ", text)
-    if not _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
-        return re.sub(r" {2,}", " ", text).strip()
-    text = _MONEY.sub(" xxmoney ", text)
-    text = _PERCENT.sub(" xxpercent ", text)
-    dates: list[str] = []
+        text = _URL.sub(lambda m: tag("xxurl", m.group(0)) if _is_url(m) else m.group(0), text)
+    if _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
+        text = _MONEY.sub(lambda m: tag("xxmoney", m.group(0)), text)
+        text = _PERCENT.sub(lambda m: tag("xxpercent", m.group(0)), text)
+        dates: list[str] = []
 
-    def hide(match: re.Match[str]) -> str:
-        dates.append(match.group(0))
-        return f"\x00{len(dates) - 1}\x00"
+        def hide(match: re.Match[str]) -> str:
+            dates.append(match.group(0))
+            return f"\x00{len(dates) - 1}\x00"
 
-    text = _DATE.sub(hide, text)
-    text = _PHONE.sub(_phone, text)
-    text = _SHORT_CODE.sub(lambda m: f"{m.group(1)}xxshortcode ", text)
-    text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+        text = _DATE.sub(hide, text)
+        text = _PHONE.sub(lambda m: tag("xxphone", m.group(0))
+                          if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+        text = _SHORT_CODE.sub(lambda m: m.group(1) + tag("xxshortcode", m.group(2)), text)
+        text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+    if kept:
+        text = re.sub("\x01(\\d+)\x01", lambda m: kept[int(m.group(1))], text)
     return re.sub(r" {2,}", " ", text).strip()
 
 
@@ -136,7 +161,17 @@ def is_word(word: str, known: Collection[str]) -> bool:
     return _in(word, english_words()) or _in(word, known)
 
 
+# a number with its ending, or a word with a number after it, is no disguised word: "1st",
+# "14th", "9am" (not "gam"), "10pm"; "No1", "SW7", "ni8" (night, not "nib")
+_NUMBER_WITH_ENDING = re.compile(r"\d+(?:st|nd|rd|th|am|pm)|[A-Za-z]+\d+", re.IGNORECASE)
+
+
 def _deleet_token(token: str, known: Collection[str]) -> str:
+    core = token.rstrip("!")
+    if core != token:  # "you!", "FR3E!!": marks after a word end a sentence, not a letter
+        return _deleet_token(core, known) + token[len(core):] if core else token
+    if _NUMBER_WITH_ENDING.fullmatch(token):
+        return token
     letters = sum(c.isalpha() for c in token)
     leet = [c for c in token if c in _LEET]
     if letters < 2 or not leet or len(leet) > letters or not all(
@@ -241,17 +276,19 @@ def blind_names(text: str, mode: str = "list", known: Collection[str] = ()) -> s
 
 
 @functools.lru_cache(maxsize=100_000)
-def _fixed_steps(text: str, confusables: bool, placeholders: bool) -> str:
+def _fixed_steps(text: str, confusables: bool, placeholders: bool | str) -> str:
     """Steps 1 and 2, which learn nothing: cached, since the search normalises every
     training text once per fold."""
     if confusables:
         text = fold_confusables(text)
-    return mask_placeholders(text) if placeholders else text
+    return mask_placeholders(text, keep=placeholders == "keep") if placeholders else text
 
 
-def text_path(confusables: bool, placeholders: bool, leet: bool, names: str,
+def text_path(confusables: bool, placeholders: bool | str, leet: bool, names: str,
               known: Collection[str]) -> Callable[[str], str]:
-    """The steps switched on, in the one order, as one function of a text."""
+    """The steps switched on, in the one order, as one function of a text. ``placeholders``
+    is False (off), True (the placeholder alone) or "keep" (the placeholder, then what it
+    stands for: :func:`mask_placeholders`)."""
     def run(text: str) -> str:
         text = _fixed_steps(text, confusables, placeholders)
         if leet:
@@ -296,8 +333,16 @@ def for_spec(spec: object, training_texts: Collection[str]) -> Callable[[str], s
     """The text path stage 1's spec asks for, fitted on ``training_texts`` as the pipeline
     step (``shared.model.text.TextNormalizer``) is: the same function, without scikit-learn."""
     on = bool(spec.text_normalisation)
-    return text_path(on, on, on, spec.name_blinding,
+    return text_path(on, placeholder_mode(spec), on, spec.name_blinding,
                      known_words(training_texts, spec.name_blinding))
+
+
+def placeholder_mode(spec: object) -> bool | str:
+    """The spec's typed placeholders as the text path takes them: False when its
+    ``text_normalisation`` is off, else True ("replace") or "keep"."""
+    if not spec.text_normalisation:
+        return False
+    return "keep" if getattr(spec, "placeholders", "replace") == "keep" else True
 
 
 def examples(texts: Collection[str], path: Callable[[str], str], n: int = 8) -> list[

@@ -35,6 +35,8 @@ def dataset_default(dataset: str) -> str:
 #: all, from the name list, or also capitalised words the training texts never held in lower
 #: case, or (spam) also words written "Jessica" that the training texts never held at all
 NAME_BLINDING = ("off", "list", "list_and_capitalised", "list_and_unseen")
+#: the typed placeholders alone, or each followed by the characters it stands for
+PLACEHOLDER_MODES = ("replace", "keep")
 #: the optional feature groups a spec's ``feature_groups`` may name: the keys of
 #: ``shared.model.features.OPTIONAL_GROUPS`` (tests/test_features.py checks that they agree),
 #: listed here so that stages 1 to 3 validate a spec without importing scikit-learn
@@ -62,6 +64,10 @@ class ProblemSpec:
     decision_rule: str = "fixed"
     decision_threshold: float = 0.5
     max_false_positive_rate: float | None = None
+    #: with "max_recall_at_ham_blocked", the confidence with which the threshold keeps the
+    #: share of negatives flagged within max_false_positive_rate, judged on the validation
+    #: negatives (``shared.decision.most_blocked``); None: their measured share alone
+    threshold_confidence: float | None = None
     confidence_threshold: float = 0.6
     max_low_confidence_share: float = 0.25
     max_unknown_word_share: float = 0.3
@@ -115,6 +121,9 @@ class ProblemSpec:
     #: the text path before the featurizers (``shared.core.normalise``): confusables, typed
     #: placeholders and de-leet switched on together ...
     text_normalisation: bool = True
+    #: ... with the typed placeholders alone ("replace": "xxurl") or each followed by what it
+    #: stands for ("keep": "xxurl parcel-fee.example/gb7"; PLACEHOLDER_MODES) ...
+    placeholders: str = "replace"
     #: ... and name blinding (NAME_BLINDING)
     name_blinding: str = "list"
     #: counterfactual augmentation: train on a gender-swapped copy of every text with a
@@ -163,6 +172,11 @@ class ProblemSpec:
                 )
             else:
                 _check_fraction(problems, "max_false_positive_rate", self.max_false_positive_rate)
+        if self.threshold_confidence is not None and not (
+                isinstance(self.threshold_confidence, int | float)
+                and 0.5 <= self.threshold_confidence < 1):
+            problems.append(f"threshold_confidence={self.threshold_confidence!r}: use None or a "
+                            "confidence in [0.5, 1), such as 0.95")
         _check_fraction(problems, "confidence_threshold", self.confidence_threshold)
         if not 0.5 <= self.confidence_threshold < 1:
             problems.append(
@@ -236,6 +250,9 @@ class ProblemSpec:
         if self.name_blinding not in NAME_BLINDING:
             problems.append(f"name_blinding={self.name_blinding!r}: choose one of "
                             f"{', '.join(NAME_BLINDING)}")
+        if self.placeholders not in PLACEHOLDER_MODES:
+            problems.append(f"placeholders={self.placeholders!r}: choose one of "
+                            f"{', '.join(PLACEHOLDER_MODES)}")
         for name in ("text_normalisation", "gender_augmentation"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name}={getattr(self, name)!r}: use True or False")

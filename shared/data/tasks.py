@@ -146,9 +146,11 @@ SPAM = Task(
         decision_rule="max_recall_at_ham_blocked",
         decision_threshold=0.5,
         max_false_positive_rate=0.03,
+        threshold_confidence=0.95,
         confidence_threshold=0.6,
         max_low_confidence_share=0.35,
         name_blinding="list_and_unseen",
+        placeholders="keep",
         feature_groups=("char", "shape"),
         interval_margin=0.20,
         notes=(
@@ -160,7 +162,7 @@ SPAM = Task(
             "brings its own 0.07.)",
             "Spam disguises itself, so the text path normalises before any featurizer "
             "(text_normalisation): lookalike letters from other scripts become Latin, URLs, "
-            "e-mail addresses, phone numbers, short codes, money and percentages become typed "
+            "e-mail addresses, phone numbers, short codes, money and percentages get typed "
             "placeholders ('a link', not a domain seen once), and 'FR3E' or 'V-e-r-i-f-y' "
             "are read as words. Names from the list are blinded, and so are words written like "
             "a name ('Chidi': one capital, then lower case) that the training messages never "
@@ -169,11 +171,20 @@ SPAM = Task(
             "also blind cues such as 'PayPal', 'HMRC' or 'FREE', which stay. Without it, the "
             "character n-grams of a name the list does not hold move P(spam) by 0.05 on "
             "average in stage 5's name check.",
+            "Each placeholder keeps what it stands for after it (placeholders 'keep': 'xxurl "
+            "parcel-fee.example/gb7'): the words inside a link stay readable, and a link, "
+            "number or amount in a ham message is not reduced to one token that only spam "
+            "taught.",
             "Recall on spam (spam caught) is the headline metric; blocking a legitimate "
             "message costs more than letting one spam through, so the share of ham "
             "blocked must stay under max_false_positive_rate.",
             "The decision threshold is chosen on validation (out-of-fold) predictions "
-            "to meet that limit, never on the test split.",
+            "to meet that limit, never on the test split, and with 95% confidence "
+            "(threshold_confidence): the share of ham it blocks is measured on a few thousand "
+            "ham at most, so a threshold where that share just meets the limit blocks more "
+            "than the limit on new messages about half the time. It blocks at most as many "
+            "validation ham as keep a one-sided Clopper-Pearson bound within the limit (of "
+            "3,772 ham at 0.5%: 11, not 18).",
             "The built-in set holds 200 ham messages, so the test split has 40: one blocked "
             "ham message is 2.5%. A limit under that would demand zero mistakes, so the "
             "built-in limit is 3%; the 5,574-message sms-spam set brings its own default of "

@@ -73,10 +73,13 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
     name rules blind a capitalised word only if it is not among them. The name list itself
     comes from ``shared.core.names``. An old model file has no such step and keeps its old
     behaviour.
+
+    ``placeholders``: False (off), True (each link, number or amount becomes its placeholder
+    alone) or "keep" (the placeholder, then what it stands for).
     """
 
-    def __init__(self, confusables: bool = True, placeholders: bool = True, leet: bool = True,
-                 names: str = "list") -> None:
+    def __init__(self, confusables: bool = True, placeholders: bool | str = True,
+                 leet: bool = True, names: str = "list") -> None:
         self.confusables = confusables
         self.placeholders = placeholders
         self.leet = leet
@@ -89,6 +92,8 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
 
         if self.names not in NAME_BLINDING:
             raise ValueError(f"names={self.names!r}: choose one of {', '.join(NAME_BLINDING)}")
+        if self.placeholders not in (True, False, "keep"):
+            raise ValueError(f"placeholders={self.placeholders!r}: choose True, False or 'keep'")
         self.known_words_ = "\n".join(sorted(known_words([str(t) for t in X], self.names)))
         self._path = None
         return self
