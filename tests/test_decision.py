@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import beta
 
-from shared.decision import choose_threshold, most_blocked, operating_score
-from shared.metrics import binary_metrics
+from shared.model.decision import choose_threshold, most_blocked, operating_score
+from shared.model.metrics import binary_metrics
 
 
 def test_fixed_rule_keeps_the_spec_threshold(spec):

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from shared import modelfile, models, normalise
-from shared.names import NAME_TOKEN
-from shared.problem import ProblemSpecError
-from shared.text import TextNormalizer, raw_text
+from shared.core import modelfile, normalise
+from shared.core.names import NAME_TOKEN
+from shared.core.problem import ProblemSpecError
+from shared.model import models
+from shared.model.text import TextNormalizer, raw_text
 
 
 def test_lookalike_letters_inside_latin_words_become_latin():

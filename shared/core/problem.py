@@ -66,7 +66,7 @@ class ProblemSpec:
     max_false_positive_rate: float | None = None
     #: with "max_recall_at_ham_blocked", the confidence with which the threshold keeps the
     #: share of negatives flagged within max_false_positive_rate, judged on the validation
-    #: negatives (``shared.decision.most_blocked``); None: their measured share alone
+    #: negatives (``shared.model.decision.most_blocked``); None: their measured share alone
     threshold_confidence: float | None = None
     confidence_threshold: float = 0.6
     max_low_confidence_share: float = 0.25

@@ -86,7 +86,7 @@ def text_normaliser(spec: Any) -> TextNormalizer | None:
     the pipeline step every candidate starts with after the cleaner; None when all is off."""
     if not spec.text_normalisation and spec.name_blinding == "off":
         return None
-    from shared.normalise import placeholder_mode
+    from shared.core.normalise import placeholder_mode
 
     on = bool(spec.text_normalisation)
     return TextNormalizer(confusables=on, placeholders=placeholder_mode(spec), leet=on,
