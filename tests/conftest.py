@@ -150,7 +150,8 @@ def train_small_model(cat: Catalog, c: float = 10.0, rows: int | None = None) ->
 
 
 def deploy_small_model(root: Path, task: str = "sentiment", dataset: str = "builtin",
-                       overrides: dict | None = None, rows: int | None = None) -> Catalog:
+                       overrides: dict | None = None, rows: int | None = None,
+                       allow_failed_gate: bool = False) -> Catalog:
     """Stages 1 to 6 in-process under ``root``, with :func:`small_model` for the search.
 
     ``overrides`` are the run's ``-p`` values (stage-1 fields, and stage 3's
@@ -181,7 +182,7 @@ def deploy_small_model(root: Path, task: str = "sentiment", dataset: str = "buil
                                     loaded.origin, len(train), unconverged)
     training.save(cat, model, baseline, result.table, train, result.oof[index], report)
     evaluate_small_model(cat, None if rows is None else train_small_model(cat, rows=rows))
-    deployment.deploy(cat, report)
+    deployment.deploy(cat, report, allow_failed_gate=allow_failed_gate)
     return cat
 
 

@@ -111,6 +111,10 @@ def test_the_release_cli_without_releases_says_so(tmp_path, capsys):
 
 
 def test_a_first_deployment_of_spam_is_release_one(tmp_path):
-    cat = deploy_small_model(tmp_path / "fresh", "spam")
-    assert release.release_names(cat) == [verify(cat.deployed_dir).release]
-    assert release.history(cat)["gate"].tolist() == ["PASS"]
+    # release numbering, not model quality: the small test model's spam recall (0.75) misses
+    # the 0.80 target since the threshold keeps ham blocked within its limit with 95%
+    # confidence, so it is deployed with the override, as a user may
+    cat = deploy_small_model(tmp_path / "fresh", "spam", allow_failed_gate=True)
+    manifest = verify(cat.deployed_dir)
+    assert release.release_names(cat) == [manifest.release]
+    assert len(release.history(cat)) == 1 and manifest.allow_failed_gate
