@@ -37,7 +37,7 @@ import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -220,19 +220,15 @@ def changes(
         if row.fired:
             previous = new_state.get(key)
             if previous is None:
-                notices.append(_with_state(notice, FIRING))
+                notices.append(replace(notice, state=FIRING))
                 new_state[key] = {"since": at, "sent": at}
             elif now - datetime.fromisoformat(previous["sent"]) >= cooldown:
-                notices.append(_with_state(notice, STILL_FIRING))
+                notices.append(replace(notice, state=STILL_FIRING))
                 new_state[key]["sent"] = at
         elif row.state == "ok" and key in new_state:
-            notices.append(_with_state(notice, RESOLVED))
+            notices.append(replace(notice, state=RESOLVED))
             del new_state[key]
     return notices, new_state
-
-
-def _with_state(notice: Notice, state: str) -> Notice:
-    return Notice(**{**asdict(notice), "state": state})
 
 
 def deliver(notices: Sequence[Notice], notifiers: Sequence[Notifier]) -> list[Notice]:

@@ -83,8 +83,8 @@ def time_windows(
     """
     created = pd.to_datetime(log["created_at"], utc=True, format="ISO8601")
     arrived = pd.to_datetime(log["feedback_at"].replace("", None), utc=True, format="ISO8601")
-    now = pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(
-        now, tz="UTC")
+    now = pd.Timestamp(now)
+    now = now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")
     in_time = (arrived.notna() & (arrived - created <= label_delay)).to_numpy()
     windows = []
     for span_text in sorted(spans, key=parse_duration):

@@ -191,6 +191,7 @@ def tidy_outputs(path: Path, clean_metadata: bool) -> None:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    changed = clean_metadata
     for cell in nb.cells:
         joined: list = []
         for out in cell.get("outputs", []):
@@ -199,6 +200,7 @@ def tidy_outputs(path: Path, clean_metadata: bool) -> None:
                     and previous.get("output_type") == "stream"
                     and previous.get("name") == out.get("name")):
                 previous["text"] = "".join(previous["text"]) + "".join(out["text"])
+                changed = True
             else:
                 joined.append(out)
         if "outputs" in cell:
@@ -208,7 +210,8 @@ def tidy_outputs(path: Path, clean_metadata: bool) -> None:
         for cell in nb.cells:
             cell.metadata.pop("papermill", None)
             cell.metadata.pop("execution", None)
-    nbformat.write(nb, path)
+    if changed:  # most runs print each line whole: no second write of the notebook
+        nbformat.write(nb, path)
 
 
 def execute(

@@ -294,7 +294,8 @@ def purge(path: str | os.PathLike[str], older_than_days: float) -> dict[str, int
             "(SELECT prediction_id FROM predictions WHERE created_at < ?)", (cutoff,)).rowcount
         predictions = connection.execute(
             "DELETE FROM predictions WHERE created_at < ?", (cutoff,)).rowcount
-    checkpoint(path)  # outside the transaction: the WAL must not keep the deleted texts
+    if predictions or feedback:  # outside the transaction: the WAL must not keep them
+        checkpoint(path)
     return {"predictions": predictions, "feedback": feedback}
 
 
