@@ -55,3 +55,20 @@ def test_cross_fitting_uses_only_other_folds(spec):
     calibrated = calibration.cross_fitted(LogisticRegression(), oof, labels, "isotonic", spec)
     # a perfectly separating score is calibrated to certainty by every fold's calibrator
     assert np.array_equal(calibrated, (labels == "positive").astype(float))
+
+
+def test_a_threshold_among_the_highest_scored_ham_keeps_every_difference_in_score(spam_spec):
+    """Spam's rule places its threshold among the top ham: only the sigmoid, which never gives
+    two different scores the same value, is tried; isotonic steps tie ham and spam."""
+    assert calibration.methods(spam_spec) == ("sigmoid",)
+    rng = np.random.default_rng(0)
+    labels = np.array(["spam"] * 60 + ["ham"] * 240)
+    oof = np.concatenate([rng.uniform(0.3, 1, 60), rng.uniform(0, 0.9, 240)])
+    texts = pd.Series([f"text {i}" for i in range(300)])
+    model = small_model().fit(texts, pd.Series(labels))
+    result = calibration.calibrate(model, labels, oof, spam_spec)
+    assert list(result.brier["method"]) == ["none", "sigmoid"]
+    assert len(np.unique(result.oof_scores)) == len(np.unique(oof))
+    isotonic = calibration.cross_fitted(model.named_steps["clf"], oof, labels, "isotonic",
+                                        spam_spec, True)
+    assert len(np.unique(isotonic)) < len(np.unique(oof)) / 2

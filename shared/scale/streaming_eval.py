@@ -3,10 +3,11 @@
 Everything stage 5 shows in memory, computed part by part:
 
 - calibration: stage 4 held a seeded share of training rows out of the final
-  fit; their scores are the validation data. Sigmoid and isotonic calibration
-  of the fitted classifier (``CalibratedClassifierCV`` around a
-  ``FrozenEstimator``: the classifier is not refitted) are each cross-fitted on
-  those rows (the spec's folds) and kept only if they lower the Brier score;
+  fit; their scores are the validation data. Sigmoid and isotonic calibration (for the
+  spam rule sigmoid only: ``shared.model.calibration.methods``) of the fitted classifier
+  (``CalibratedClassifierCV`` around a ``FrozenEstimator``: the classifier is not refitted)
+  are each cross-fitted on those rows (the spec's folds) and kept only if they lower the
+  Brier score;
   the threshold is chosen on the (calibrated) held-out scores;
 - the test parts are scored one at a time (or on a Dask cluster, one task per
   part): labels and scores are kept (9 bytes a row), the texts are not; slices
@@ -34,7 +35,7 @@ from shared.core.catalog import Catalog
 from shared.core.problem import ProblemSpec
 from shared.data import partitions
 from shared.model.behaviour import BehaviourResult
-from shared.model.calibration import METHODS, CalibrationResult
+from shared.model.calibration import CalibrationResult, methods
 from shared.model.evaluation import (
     LENGTH_BUCKETS,
     behaviour_slices,
@@ -66,7 +67,7 @@ def calibrate(model: Pipeline, holdout: pd.DataFrame, spec: ProblemSpec) -> Cali
     column = list(classifier.classes_).index(spec.positive_label)
     oofs = {"none": holdout["score"].to_numpy(dtype=float)}
     splits = list(folds(spec).split(np.zeros(len(labels)), labels))
-    for method in METHODS:
+    for method in methods(spec):
         scores = np.zeros(len(labels))
         for train, valid in splits:
             fitted = _calibrated(classifier, method).fit(features[train], labels[train])
