@@ -46,7 +46,7 @@ def methods(spec: ProblemSpec) -> tuple[str, ...]:
     function: every text of a step gets the same score, and at the top of the scale a step
     holds negatives and positives alike. On recent.csv, messages the sms-spam model never
     trained on, more than 5% of the ham shared the calibrated score 1.0 with spam, so no
-    threshold could have blocked less than 5% of that ham."""
+    threshold could catch any spam there while blocking less than 5% of that ham."""
     return METHODS if spec.decision_rule == "fixed" else ("sigmoid",)
 
 
