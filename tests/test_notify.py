@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from shared.monitoring import alerts, notify
+from shared.monitoring.retrain_trigger import RetrainTrigger
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -87,6 +88,9 @@ def test_settings_come_from_a_small_toml_file(tmp_path):
     settings = notify.load_settings(path)
     assert settings.cooldown == timedelta(minutes=30)
     assert [n.name for n in settings.notifiers] == ["webhook $HOOK", "command page-oncall"]
+    assert settings.retrain is None  # no retrain unless asked for
+    path.write_text('[retrain]\nmin_new_labels = 50\non = ["domain_auc"]\n')
+    assert notify.load_settings(path).retrain == RetrainTrigger(50, ("domain_auc",))
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -94,6 +98,9 @@ def test_settings_come_from_a_small_toml_file(tmp_path):
     ('[[command]]\nrun = "page-oncall"\n', "command 1: give run, a list"),
     ('cooldown = "soon"\n', "cooldown: 'soon' is not a duration"),
     ('[[email]]\nto = "x"\n', "unknown key(s) ['email']"),
+    ('[retrain]\nmin_new_labels = 0\n', "retrain: min_new_labels must be a whole number"),
+    ('[retrain]\nmin_new_labels = 5\non = "drift"\n', "retrain: on must be a list"),
+    ('[retrain]\nlabels = 5\n', "retrain: unknown key(s) ['labels']"),
 ])
 def test_bad_settings_name_the_file_and_the_entry(tmp_path, text, message):
     path = tmp_path / "alerts.toml"

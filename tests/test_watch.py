@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.core.catalog import Catalog
-from shared.monitoring import notify, watch
+from shared.monitoring import notify, retrain_trigger, watch
+from shared.run import retrain
 from shared.serving import prediction_log
 from shared.serving.predictor import Predictor
 
@@ -69,3 +71,28 @@ def test_the_loop_ticks_and_waits_between(logged, capsys):
                        sleep=waits.append)
     assert len(done) == 2 and len(waits) == 1 and 0 < waits[0] <= 600
     assert capsys.readouterr().out.count("alert(s) firing") == 2
+
+
+def test_drift_with_too_few_labels_starts_a_retrain_that_waits(logged):
+    cat, now = logged
+    settings = notify.Settings(retrain=retrain_trigger.RetrainTrigger(min_new_labels=1000))
+    done = watch.tick(cat, ["30m"], settings, now=now - 2 * HOUR + timedelta(minutes=1))
+    # the real command ran as a child process, counted the labels and left the model alone
+    assert "retrain triggered by" in done.retrain and "domain_auc in last 30m" in done.retrain
+    assert "exit 0, not retrained: 0 new feedback label(s) since the last retrain, 1000 " \
+        "needed" in done.retrain
+    assert done.retrain in done.summary()
+    assert not retrain.retrain_dir(cat).exists()
+
+
+def test_the_retrain_trigger_is_off_by_default_and_ignores_resolved_alerts(logged):
+    cat, now = logged
+    assert notify.Settings().retrain is None
+    trigger = retrain_trigger.RetrainTrigger(min_new_labels=1, on=("domain_auc",))
+    notice = notify.Notice("sentiment", notify.RESOLVED, "last 1h", "domain_auc", "rule", 0.5,
+                           0.8, "v1", now.isoformat())
+    assert trigger.run(cat, [notice]) is None
+    assert trigger.triggered_by([replace(notice, state=notify.STILL_FIRING)])
+    assert not trigger.triggered_by([replace(notice, state=notify.FIRING, metric="latency_p95_ms")])
+    assert retrain_trigger.RetrainTrigger(1).triggered_by(
+        [replace(notice, state=notify.FIRING, metric="live_f1")])

@@ -25,6 +25,8 @@ Both are configured in a small TOML file (``--notify FILE``)::
     token_env = "ALERT_WEBHOOK_TOKEN"      # optional: sent as "Authorization: Bearer ..."
     [[command]]
     run = ["/usr/local/bin/page-oncall", "--team", "ml"]
+    [retrain]                              # optional, off by default: shared.monitoring.retrain_trigger
+    min_new_labels = 50
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from shared.core import storage
+from shared.monitoring.retrain_trigger import RetrainConfigError, RetrainTrigger, from_table
 from shared.monitoring.windows import parse_duration
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,11 @@ class Notice:
         return (f"[{self.task}] {self.state.upper()}: {self.metric} = {self.value:.3f} "
                 f"({side} {self.threshold:g}) in {self.window}: {self.rule}; "
                 f"model {self.model_version}")
+
+    @property
+    def firing(self) -> bool:
+        """Whether the alert is firing (first notice or a reminder), not resolved."""
+        return self.state != RESOLVED
 
     def payload(self) -> dict[str, Any]:
         """The JSON sent: ``text`` for chat webhooks, ``alert`` with every field."""
@@ -160,10 +168,11 @@ class Command:
 
 @dataclass
 class Settings:
-    """The notifiers and the cooldown of a watch loop."""
+    """The notifiers and the cooldown of a watch loop, and its retrain trigger (None: off)."""
 
     notifiers: list[Notifier] = field(default_factory=list)
     cooldown: timedelta = field(default_factory=lambda: parse_duration(DEFAULT_COOLDOWN))
+    retrain: RetrainTrigger | None = None
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
@@ -174,10 +183,10 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise NotifyConfigError(f"{path}: cannot read the notification settings: {error}") \
             from error
-    unknown = sorted(set(raw) - {"cooldown", "webhook", "command"})
+    unknown = sorted(set(raw) - {"cooldown", "webhook", "command", "retrain"})
     if unknown:
-        raise NotifyConfigError(f"{path}: unknown key(s) {unknown}; use cooldown, [[webhook]] "
-                                "and [[command]]")
+        raise NotifyConfigError(f"{path}: unknown key(s) {unknown}; use cooldown, [[webhook]], "
+                                "[[command]] and [retrain]")
     settings = Settings()
     try:
         settings.cooldown = parse_duration(raw.get("cooldown", DEFAULT_COOLDOWN))
@@ -194,6 +203,11 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
             raise NotifyConfigError(f"{path}: command {i + 1}: give run, a list such as "
                                     '["/usr/local/bin/page-oncall", "--team", "ml"]')
         settings.notifiers.append(Command(run))
+    if "retrain" in raw:
+        try:
+            settings.retrain = from_table(raw["retrain"], path)
+        except RetrainConfigError as error:
+            raise NotifyConfigError(str(error)) from error
     return settings
 
 

@@ -5,7 +5,9 @@
 Each tick monitors the last hour, day and week of the prediction log (``--span``) with the
 same rules as ``python -m shared monitor``, records the fired alerts in the log, sends
 what changed through the notifiers (``shared.monitoring.notify``: firing, still firing once per
-cooldown, resolved), and applies the spec's retention (``shared.serving.retention``). A database
+cooldown, resolved), starts a retrain when drift or a live metric fires and enough labels
+have come back (off by default: ``shared.monitoring.retrain_trigger``), and applies the spec's
+retention (``shared.serving.retention``). A database
 that is locked or briefly missing is retried within the tick, with a logged warning; a
 tick that still cannot monitor raises the alert ``monitor_runs`` itself, so that a
 monitor that has stopped seeing anything reaches a person too. The loop never stops on a
@@ -33,7 +35,7 @@ import pandas as pd
 
 from shared.core import command_line, problem
 from shared.core.catalog import PROJECT_DIR, Catalog, MissingArtifactError
-from shared.monitoring import alerts, monitor, notify
+from shared.monitoring import alerts, monitor, notify, retrain_trigger
 from shared.monitoring.windows import DEFAULT_SPANS, parse_duration
 from shared.serving import retention
 
@@ -57,6 +59,7 @@ class Tick:
     undelivered: list[notify.Notice] = field(default_factory=list)
     purged: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    retrain: str | None = None
 
     def summary(self) -> str:
         """One line for the loop's output."""
@@ -67,7 +70,8 @@ class Tick:
         purged = ", ".join(f"{n} {kind}" for kind, n in self.purged.items() if n) or "nothing"
         return (f"{at} {fired} alert(s) firing, {len(self.notices)} notice(s) sent"
                 + (f" ({len(self.undelivered)} undelivered, retried next tick)"
-                   if self.undelivered else "") + f"; purged {purged}")
+                   if self.undelivered else "") + f"; purged {purged}"
+                + (f"; {self.retrain}" if self.retrain else ""))
 
 
 def _own_row(error: str | None) -> pd.DataFrame:
@@ -99,7 +103,8 @@ def tick(
     now: datetime | None = None, health_url: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Tick:
-    """Monitor, notify what changed, apply retention: one tick of the loop."""
+    """Monitor, notify what changed, retrain if the trigger says so, apply retention: one
+    tick of the loop."""
     now = now or datetime.now(UTC)
     result, error = _monitor(cat, spans, now, health_url, sleep)
     table = _own_row(error) if result is None else pd.concat(
@@ -110,13 +115,14 @@ def tick(
     notices, after = notify.changes(table, before, now, settings.cooldown, cat.task, version)
     undelivered = notify.deliver(notices, settings.notifiers)
     notify.write_state(path, notify.keep_for_retry(before, after, undelivered))
+    retrained = settings.retrain.run(cat, notices) if settings.retrain else None
     purged: dict[str, int] = {}
     try:
         days = (result.spec if result is not None else problem.load(cat)).retention_days
         purged = retention.apply(cat, days)
     except (sqlite3.OperationalError, MissingArtifactError) as exc:
         logger.warning("retention: %s; applied on a later tick", exc)
-    return Tick(now, result, notices, undelivered, purged, error)
+    return Tick(now, result, notices, undelivered, purged, error, retrained)
 
 
 def watch(
@@ -153,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m shared monitor watch --task spam --every 10m --notify alerts.toml",
         "python -m shared monitor watch --every 1h --webhook-env ALERT_WEBHOOK_URL",
         'python -m shared monitor watch --command "mail -s ml-alert oncall@example.com"',
+        "python -m shared monitor watch --task spam --retrain-min-labels 50",
     ])
     parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,
@@ -169,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run this command with each alert's JSON on its standard input")
     parser.add_argument("--cooldown", help="send a firing alert again at most this often "
                         f"(default {notify.DEFAULT_COOLDOWN})")
+    parser.add_argument("--retrain-min-labels", type=int, metavar="N",
+                        help="retrain when drift or a live metric fires and at least N new "
+                        "feedback labels have come back (default: off)")
     parser.add_argument("--health-url", metavar="URL",
                         help="also ask a running service's /health on every tick")
     parser.add_argument("--ticks", type=int, help="stop after this many ticks")
@@ -182,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = notify.load_settings(args.notify) if args.notify else notify.Settings()
         if args.cooldown:
             settings.cooldown = parse_duration(args.cooldown)
+        if args.retrain_min_labels is not None:
+            settings.retrain = retrain_trigger.from_table(
+                {"min_new_labels": args.retrain_min_labels}, "--retrain-min-labels")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m shared retrain --task spam --dry-run        # judge the feedback, run nothing",
         "python -m shared retrain --task sentiment -p max_feedback_share 0.1",
         "python -m shared retrain --task spam --dataset sms-spam   # first retrain only",
+        "python -m shared retrain --task spam --min-new-labels 50  # as the watch loop does",
     ])
     parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
     parser.add_argument("--root", type=Path, default=PROJECT_DIR,
@@ -292,8 +293,17 @@ def main(argv: list[str] | None = None) -> int:
                         metavar=("NAME", "VALUE"), help="set a notebook parameter, as for run")
     parser.add_argument("--dry-run", action="store_true",
                         help="judge the feedback and write what would be used; run nothing")
+    parser.add_argument("--min-new-labels", type=int, default=0, metavar="N",
+                        help="retrain only if at least N feedback labels arrived since the last "
+                        "retrain (what the watch loop passes); otherwise exit 0, untouched")
     args = parser.parse_args(argv)
     overrides = {name: parse_value(value) for name, value in args.parameter}
+    if args.min_new_labels:
+        waiting = pending_labels(Catalog.for_task(args.task, args.root))
+        if waiting < args.min_new_labels:
+            print(f"not retrained: {waiting} new feedback label(s) since the last retrain, "
+                  f"{args.min_new_labels} needed")
+            return 0
     try:
         result = retrain(args.task, args.root, args.dataset, overrides, args.dry_run)
     except (RetrainError, ValueError, OSError) as error:
