@@ -84,8 +84,11 @@ def test_a_gain_within_the_fold_noise_ends_the_extension(monkeypatch, spec):
     candidate = family({"clf__C": [1.0, 3.0]})
     result = grid_extension.refine(searched(candidate, score), [candidate], LABELS, spec, "quick")
     [report] = result.extensions.to_dict("records")
-    assert (report["tried"], report["best"]) == ("9", "9")
-    assert "within the fold noise" in report["outcome"] and len(result.table) == 3
+    assert (report["tried"], report["best"]) == ("9", "3")
+    assert "within the fold noise" in report["outcome"] and "3 kept" in report["outcome"]
+    # the value that won within the noise is not left for choosing by the highest mean
+    assert len(result.table) == 2 and set(result.oof) == set(result.table.index)
+    assert training.best_per_model(result.final()).iloc[0]["raw_params"]["clf__C"] == 3.0
 
 
 def test_a_local_setting_is_tried_at_the_best_configuration_only(monkeypatch, spec):

@@ -14,7 +14,8 @@ with the grid's as they are:
   configuration, until a new value scores no better (the best is then inside the extended
   grid), scores better only within the noise of the fold scores (their paired differences'
   standard error: on a few hundred texts a value can win every step by one text a fold,
-  which is no reason to go on), or after ``MAX_EXTENSIONS`` values;
+  which is no reason to go on, nor to adopt it: the value is reported and dropped, and the
+  best stays where the evidence put it), or after ``MAX_EXTENSIONS`` values;
 - :func:`complete_ablation`: a best found that way has no configuration differing from it in
   one feature setting alone, which stage 4's ablation compares it with; those are scored for
   the families a selection rule could choose.
@@ -111,8 +112,8 @@ def extend_edges(
 
     All families step together (one scoring call per step, their fits in parallel); a
     family stops when its new value scores no better than its best, or better only within
-    the fold noise (:func:`_paired_gain`; the new value is then its best, at the extended
-    edge, and the report says why), or after ``MAX_EXTENSIONS`` values. The rows are added
+    the fold noise (:func:`_paired_gain`; the new value is then dropped from ``result``, and
+    the report says why), or after ``MAX_EXTENSIONS`` values. The rows are added
     to ``result``. Returns a report row per family and extended parameter, including those
     whose best was inside the grid.
     """
@@ -149,11 +150,11 @@ def extend_edges(
             gain, noise = _paired_gain(new["fold_scores"], entry["row"]["fold_scores"])
             if gain > noise:
                 entry["row"] = new
-            elif gain > 0:  # a higher mean, but within the folds' noise: no further
+            elif gain > 0:  # a higher mean, but within the folds' noise: not adopted
                 entry["outcome"] = (f"{entry['side']} the grid: {new['raw_params'][key]:g} "
                                     f"scored higher by {gain:.2g}, within the fold noise "
-                                    f"({noise:.2g}); extended no further")
-                entry["row"] = new
+                                    f"({noise:.2g}); {entry['row']['raw_params'][key]:g} kept")
+                _drop(result, config)
             else:
                 entry["outcome"] = (f"{entry['side']} the grid: extended until a value "
                                     "scored no better; the best is inside")
@@ -218,6 +219,16 @@ def complete_ablation(
         if not tries:
             return
         _score(result, tries, labels, spec, n_jobs)
+
+
+def _drop(result: search.SearchResult, config: int) -> None:
+    """Remove configuration ``config``'s rows and out-of-fold scores from ``result``: a value
+    past the edge that won only within the noise is reported, not left where choosing by
+    the highest mean would take it."""
+    rows = result.table.index[result.table["config"] == config]
+    result.table = result.table.drop(rows)
+    for row in rows:
+        result.oof.pop(row, None)
 
 
 def _paired_gain(new: Sequence[float], best: Sequence[float]) -> tuple[float, float]:
