@@ -36,16 +36,26 @@ def test_retention_deletes_what_is_older_than_the_limit_and_keeps_the_rest(tmp_p
     quarantine = cat.path("quarantine")
     quarantine.parent.mkdir(parents=True)
     quarantine.write_text("row,reason\n")
+    old_retrain, new_retrain = (cat.retrain_dir / "20260101T000000Z",
+                                cat.retrain_dir / "20260301T000000Z")
+    for record in (old_retrain, new_retrain):
+        record.mkdir(parents=True)
+        for name in ("feedback.csv", "quarantine.csv", "retrain.json"):
+            (record / name).write_text("text\n")
     forty_days_ago = time.time() - 40 * 86_400
-    for old in (reports / "03_data_preparation.html", reports / "run.json", quarantine):
+    for old in (reports / "03_data_preparation.html", reports / "run.json", quarantine,
+                *old_retrain.iterdir()):
         os.utime(old, (forty_days_ago, forty_days_ago))
 
     counts = retention.apply(cat, 30)
 
-    assert counts == {"predictions": 1, "feedback": 1, "quarantine": 1, "reports": 1}
+    assert counts == {"predictions": 1, "feedback": 1, "quarantine": 1, "reports": 1,
+                      "retrain files": 2}
     assert prediction_log.read(log)["text"].tolist() == ["a new text"]
     assert not quarantine.exists() and not (reports / "03_data_preparation.html").exists()
     assert (reports / "04_model_training.html").exists()
     assert (reports / "run.json").exists()  # the run record holds no texts
-    assert retention.apply(cat, 30) == {"predictions": 0, "feedback": 0, "quarantine": 0,
-                                        "reports": 0}
+    # a retrain's feedback texts go; its record of counts and ids stays
+    assert sorted(p.name for p in old_retrain.iterdir()) == ["retrain.json"]
+    assert len(list(new_retrain.iterdir())) == 3
+    assert set(retention.apply(cat, 30).values()) == {0}

@@ -10,7 +10,6 @@ import pytest
 
 from shared.core.catalog import Catalog
 from shared.monitoring import notify, retrain_trigger, watch
-from shared.run import retrain
 from shared.serving import prediction_log
 from shared.serving.predictor import Predictor
 
@@ -82,7 +81,7 @@ def test_drift_with_too_few_labels_starts_a_retrain_that_waits(logged):
     assert "exit 0, not retrained: 0 new feedback label(s) since the last retrain, 1000 " \
         "needed" in done.retrain
     assert done.retrain in done.summary()
-    assert not retrain.retrain_dir(cat).exists()
+    assert not cat.retrain_dir.exists()
 
 
 def test_the_retrain_trigger_is_off_by_default_and_ignores_resolved_alerts(logged):

@@ -327,6 +327,12 @@ class Catalog:
         return self.path("manifest").parent
 
     @property
+    def retrain_dir(self) -> Path:
+        """``models/<task>/retrain/``: one folder per retrain (``shared.run.retrain``), with
+        the feedback it read, texts included, which retention deletes."""
+        return self.models_dir / "retrain"
+
+    @property
     def releases_dir(self) -> Path:
         """``models/<task>/releases/``: every kept deployment, one folder each."""
         return self.models_dir / "releases"

@@ -75,11 +75,6 @@ class RetrainError(RuntimeError):
     """The retrain cannot start; the message says why and what to do."""
 
 
-def retrain_dir(cat: Catalog) -> Path:
-    """``models/<task>/retrain/``: one folder per retrain."""
-    return cat.deployed_dir.parent / "retrain"
-
-
 def pending_labels(cat: Catalog) -> int:
     """Feedback labels a retrain could use (sent with an API key, text kept) that arrived
     after the last retrain read the log: what the watch loop weighs before a retrain."""
@@ -90,7 +85,7 @@ def pending_labels(cat: Catalog) -> int:
 def last_feedback_id(cat: Catalog) -> int:
     """The newest feedback id the last retrain read (0 before the first; a dry run does not
     count)."""
-    for path in sorted(retrain_dir(cat).glob("*/retrain.json"), reverse=True):
+    for path in sorted(cat.retrain_dir.glob("*/retrain.json"), reverse=True):
         report = storage.read_json(path)
         if report.get("outcome") != DRY_RUN:
             return int(report.get("last_feedback_id", 0))
@@ -190,7 +185,7 @@ def retrain(
     feedback = read_feedback(cat.path("prediction_log"))
     selection = select_feedback(feedback, original_labels(data.frame, spec), frozen.keys, spec,
                                 len(distinct - frozen_dedup), len(frozen_dedup & distinct))
-    folder = retrain_dir(cat) / started.strftime("%Y%m%dT%H%M%S%fZ")
+    folder = cat.retrain_dir / started.strftime("%Y%m%dT%H%M%S%fZ")
     folder.mkdir(parents=True, exist_ok=True)
     used = selection.used
     storage.write_csv(folder / FEEDBACK_NAME, pd.DataFrame(

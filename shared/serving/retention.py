@@ -6,7 +6,10 @@ What holds texts, and what happens to it once older than the limit:
   deleted texts overwritten and the write-ahead log emptied (``prediction_log.purge``);
 - stage 2's quarantine file (excerpts of rejected rows): deleted;
 - the run's reports (executed notebooks and their HTML pages, which show texts): deleted;
-  the next run writes them again.
+  the next run writes them again;
+- a retrain's record of the feedback it read (``models/<task>/retrain/<time>/*.csv``: the
+  feedback texts, the rows used, the quarantined labels): deleted; its ``retrain.json`` holds
+  counts and ids, no text, and stays (the next retrain reads where the last one stopped).
 
 Alerts and monitoring figures hold no texts and stay. A release's reference predictions are
 the test split's texts, part of the training data, and live as long as their release (the
@@ -32,7 +35,8 @@ def _older_than(path: Path, days: float, now: float) -> bool:
 def apply(cat: Catalog, retention_days: float, now: float | None = None) -> dict[str, int]:
     """Delete what is older than ``retention_days``; return the counts per kind."""
     now = time.time() if now is None else now
-    counts = {"predictions": 0, "feedback": 0, "quarantine": 0, "reports": 0}
+    counts = {"predictions": 0, "feedback": 0, "quarantine": 0, "reports": 0,
+              "retrain files": 0}
     log = cat.path("prediction_log")
     if log.exists():
         counts.update(prediction_log.purge(log, retention_days))
@@ -46,4 +50,8 @@ def apply(cat: Catalog, retention_days: float, now: float | None = None) -> dict
             if _older_than(page, retention_days, now):
                 page.unlink()
                 counts["reports"] += 1
+    for table in sorted(cat.retrain_dir.glob("*/*.csv")):
+        if _older_than(table, retention_days, now):
+            table.unlink()
+            counts["retrain files"] += 1
     return counts
