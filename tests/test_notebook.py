@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -65,3 +66,17 @@ def test_setup_configures_what_each_notebook_has_imported_and_imports_nothing_he
     for name in NOTEBOOKS[:2]:
         found = settings[name]
         assert not (found["matplotlib"] or found["seaborn"] or found["sklearn"]), name
+
+
+def test_no_notebook_cell_branches_on_the_engine():
+    # one orchestration per stage: the engine's differences live behind
+    # shared.scale.stage_engines, not in the cells
+    branching = re.compile(r"\bengine\s*[!=]=|\bif\s+engine\b")
+    found = []
+    for name in NOTEBOOKS:
+        cells = json.loads((NOTEBOOKS_DIR / name).read_text(encoding="utf-8"))["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        found += [f"{name} code cell {i}: {line.strip()}" for i, cell in enumerate(code)
+                  for line in "".join(cell["source"]).splitlines() if branching.search(line)]
+    assert not found, "cells that branch on the engine (call shared.scale.stage_engines):\n" + \
+        "\n".join(found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -133,6 +134,29 @@ def choose(best: pd.DataFrame, rule: str, folds_count: int) -> tuple[Any, str]:
         f"simplest model within one standard error ({standard_error:.3f}) of the best "
         f"({top['model']}, {top['mean']:.3f}): {chosen['mean']:.3f}"
     )
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The configuration a selection rule chose from a search, and the pipeline to fit."""
+
+    index: Any  # its label in the search results: ``result.oof[index]`` are its OOF scores
+    row: pd.Series  # its row of ``best_per_model(result.final())``
+    reason: str
+    rule: str
+    candidate: Candidate
+    model: Pipeline  # unfitted: the candidate's pipeline with the chosen parameters
+
+
+def choose_configuration(result: search.SearchResult, candidates: list[Candidate], rule: str,
+                         folds_count: int) -> Choice:
+    """The best configuration of each family (:func:`best_per_model`), then the one ``rule``
+    chooses among them (:func:`choose`), configured from its candidate."""
+    final = best_per_model(result.final())
+    index, reason = choose(final, rule, folds_count)
+    row = final.loc[index]
+    candidate = next(c for c in candidates if c.name == row["model"])
+    return Choice(index, row, reason, rule, candidate, configured(candidate, row["raw_params"]))
 
 
 def feature_ablation(results: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:

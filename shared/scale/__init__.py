@@ -3,7 +3,10 @@
 - ``chunk_validation`` (stage 2), ``prepare_parts`` (stage 3), ``incremental`` (stage 4:
   the search on a sample, then ``partial_fit`` over every part), ``streaming_eval``
   (stage 5: calibration on held-out scores, the test parts in a stream);
-- ``out_of_core``: stages 4 and 5 as one function each, as the notebooks run them;
+- ``stage_engines``: the one interface the notebooks of stages 2 to 5 call, with an
+  in-memory and an out-of-core implementation (no notebook cell branches on the engine);
+- ``out_of_core``: stages 4 and 5 on the out-of-core engine as one function each (scripts,
+  benchmarks and tests);
 - ``cluster``: connecting to a Dask scheduler, or starting a local cluster.
 
 May import: core, data, model.

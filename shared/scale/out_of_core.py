@@ -1,77 +1,54 @@
-"""The out-of-core path of stages 4 and 5, stage by stage, as the notebooks run it.
+"""The out-of-core path of stages 4 and 5 as one function each, for scripts and tests.
 
-Each function is one stage's work on the out-of-core engine, made of the
-functions the notebook cells call (``shared.scale.incremental``,
-``shared.scale.streaming_eval``), and returns what the notebook shows. Stages 2 and 3
-are one call each (``shared.scale.chunk_validation.collect``,
-``shared.scale.prepare_parts.prepare``), which the notebooks make directly: the data
-stages load no scikit-learn. ``benchmarks/scale.py`` runs these same functions,
-one process per stage, as the runner runs one kernel per notebook.
+Each function runs one stage's steps on the out-of-core engine
+(``shared.scale.stage_engines.OutOfCore``) in the order the stage's notebook calls
+them, without the notebook's tables and figures, and returns what it measured.
+Stages 2 and 3 are one engine call each (``collect``, ``prepare``).
+``benchmarks/scale.py`` runs these functions, one process per stage, as the runner
+runs one kernel per notebook.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from shared.core.catalog import Catalog
 from shared.core.problem import ProblemSpec
-from shared.core.records import CollectionReport, EvaluationReport, TrainingReport
+from shared.core.records import EvaluationReport, TrainingReport
 from shared.model import behaviour, evaluation, search, sensitivity, training
 from shared.model.behaviour import BehaviourResult
 from shared.model.calibration import CalibrationResult
 from shared.model.decision import choose_threshold
 from shared.model.metrics import binary_metrics
-from shared.model.models import text_normaliser
-from shared.scale import cluster, incremental, streaming_eval
+from shared.scale.stage_engines import OutOfCore, SearchPlan, Tested, Trained
 
 
 @dataclass
 class Stage4:
-    """What stage 4 found and trained."""
+    """What stage 4 searched, chose and trained."""
 
-    sample: pd.DataFrame
+    plan: SearchPlan
     result: search.SearchResult
-    chosen: pd.Series
-    reason: str
-    stream: incremental.StreamResult
-    report: TrainingReport
+    choice: training.Choice
+    trained: Trained
 
 
-def stage4(cat: Catalog, spec: ProblemSpec, sample_rows: int = incremental.SAMPLE_ROWS,
-           epochs: int = incremental.EPOCHS, selection: str = "best", n_jobs: int = -1,
-           client: Any = None, search_sample: pd.DataFrame | None = None) -> Stage4:
+def stage4(cat: Catalog, spec: ProblemSpec, sample_rows: int | None = None,
+           epochs: int | None = None, selection: str = "best", n_jobs: int = -1,
+           dask: str | None = None) -> Stage4:
     """Search on a stratified sample (on the cluster when there is one), then train the
     chosen configuration on every training part with ``partial_fit``; save stage 4.
 
-    ``search_sample``: the sample when the caller has drawn it already."""
-    sample = incremental.sample(cat, spec, sample_rows) if search_sample is None \
-        else search_sample
-    candidates = incremental.candidates(spec.seed, text_normaliser(spec))
-    with cluster.joblib_backend(client):
-        result = incremental.run_search(candidates, sample, spec, n_jobs=n_jobs)
-    final = training.best_per_model(result.final())
-    index, reason = training.choose(final, selection, spec.cv_folds)
-    chosen = final.loc[index]
-    candidate = next(c for c in candidates if c.name == chosen["model"])
-    model = training.configured(candidate, chosen["raw_params"])
-    train_rows = int(incremental.majority_counts(cat).sum())
-    passes = incremental.epochs_for(model, train_rows, epochs)
-    stream = incremental.train_stream(
-        model, cat, spec, passes, incremental.sample_point(chosen, len(sample), spec.cv_folds),
-        n_jobs=n_jobs, sample_texts=sample["text"])
-    settings = {"engine": "out_of_core", "method": "grid", "budget": incremental.GRID,
-                "sample_rows": len(sample), "epochs": passes, "selection": selection,
-                "holdout_rows": len(stream.holdout), "batch_rows": incremental.BATCH_ROWS,
-                "folds": spec.cv_folds, "seed": spec.seed,
-                "dask": client.scheduler.address if client is not None else None}
-    report = training.search_report(
-        chosen, reason, result.table, settings, candidate, CollectionReport.load(cat).origin,
-        train_rows, sorted(set(chosen["convergence_warnings"]) | set(stream.convergence_warnings)))
-    incremental.save(cat, stream, incremental.majority_baseline(cat), result, report)
-    return Stage4(sample, result, chosen, reason, stream, report)
+    ``sample_rows``, ``epochs``, ``dask``: see :class:`~shared.scale.stage_engines.OutOfCore`.
+    """
+    engine = OutOfCore(sample_rows, epochs, dask)
+    plan = engine.plan_search(cat, spec)
+    result = engine.search(spec, plan, n_jobs)
+    choice = training.choose_configuration(result, plan.candidates, selection, spec.cv_folds)
+    return Stage4(plan, result, choice, engine.fit_and_save(cat, spec, plan, result, choice,
+                                                            n_jobs))
 
 
 @dataclass
@@ -81,7 +58,7 @@ class Stage5:
     calibrated: CalibrationResult
     holdout: pd.DataFrame
     threshold: float
-    tested: streaming_eval.TestScores
+    tested: Tested
     test_metrics: dict[str, float]
     baseline_metrics: dict[str, float]
     intervals: pd.DataFrame
@@ -91,21 +68,22 @@ class Stage5:
     report: EvaluationReport
 
 
-def stage5(cat: Catalog, spec: ProblemSpec, client: Any = None) -> Stage5:
+def stage5(cat: Catalog, spec: ProblemSpec, dask: str | None = None) -> Stage5:
     """Calibrate and choose the threshold on held-out scores, score the test parts in a
     stream (on the cluster when there is one), measure, and save stage 5."""
+    engine = OutOfCore(dask=dask)
     model, baseline = cat.read("trained_model"), cat.read("baseline_model")
     holdout = cat.read("oof_predictions")
-    calibrated = streaming_eval.calibrate(model, holdout, spec)
+    calibrated = engine.calibrate(model, holdout, spec)
     threshold = choose_threshold(holdout["label"], calibrated.oof_scores, spec)
-    tested = streaming_eval.score_test(cat, calibrated.model, spec, threshold, client)
+    tested = engine.score_test(cat, calibrated.model, spec, threshold)
     test_metrics = binary_metrics(tested.labels, tested.scores, threshold, spec.positive_label)
     baseline_metrics = evaluation.baseline_metrics(baseline, tested.labels, threshold, spec)
     intervals = evaluation.bootstrap_intervals(tested.labels, tested.scores, threshold, spec)
     checked = behaviour.run(calibrated.model, behaviour.load_cases(
         cat.require("behaviour_cases"), spec), threshold, spec)
-    slices = streaming_eval.slice_metrics(tested.slices, threshold, spec, checked)
-    terms = streaming_eval.term_weights(calibrated.model)
+    slices = pd.concat([tested.slices, evaluation.behaviour_slices(checked, threshold, spec)])
+    terms = engine.term_weights(calibrated.model)
     checks = sensitivity.run_all(calibrated.model, sensitivity.load_templates(
         cat.require("sensitivity_templates")), threshold, spec)
     report = evaluation.report(spec, threshold, test_metrics, baseline_metrics, intervals,
