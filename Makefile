@@ -29,13 +29,15 @@ run: $(STAMP)
 # too (byte for byte: tests/nbval_figures.py).
 # pyproject.toml configures both, so the plain command is the one in the design card.
 NBVAL := $(PY) -m pytest --nbval notebooks
+# make test runs the tests and nbval in one pytest session on TEST_WORKERS processes
+# (pytest-xdist); --dist loadfile keeps each file, so each notebook's cells, on one worker.
+TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(PY) -m pytest tests
-	$(NBVAL)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests notebooks --nbval
 
 unit: $(STAMP)
-	$(PY) -m pytest tests -m "not e2e"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests -m "not e2e"
 
 nbval: $(STAMP)
 	$(NBVAL)
