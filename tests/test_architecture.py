@@ -156,3 +156,23 @@ def test_old_command_names_are_tiny_shims():
         homes = [f"shared.{w}.{command}" for w in WINGS if (PACKAGE / w / f"{command}.py").is_file()]
         assert len(homes) == 1, (command, homes)
         assert shim.main is importlib.import_module(homes[0]).main
+
+
+#: test modules in a wing's folder that test a guide or a flow of that wing, not one module
+WING_TESTS_OF_NO_MODULE = {"model/test_adding_a_feature.py"}
+
+
+def test_the_tests_mirror_the_wings():
+    tests = PACKAGE.parent / "tests"
+    assert sorted(p.name for p in tests.iterdir() if p.is_dir() and p.name in WINGS) == \
+        sorted(WINGS)
+    for test in sorted(tests.glob("*/test_*.py")):
+        where = test.relative_to(tests).as_posix()
+        if where in WING_TESTS_OF_NO_MODULE:
+            continue
+        module = PACKAGE / test.parent.name / f"{test.stem.removeprefix('test_')}.py"
+        assert module.exists(), f"{where} tests no module of shared/{test.parent.name}/"
+    # a test of one module sits in its module's wing, not at the top
+    for test in sorted(tests.glob("test_*.py")):
+        module = test.stem.removeprefix("test_")
+        assert not list(PACKAGE.glob(f"*/{module}.py")), f"move {test.name} into its wing"

@@ -13,7 +13,7 @@ from shared.core.storage import read_csv
 from shared.data.tasks import TASKS
 
 #: the behavioural test cases and the sensitivity templates have their own schemas
-#: (tests/test_behaviour.py, tests/test_sensitivity.py)
+#: (tests/model/test_behaviour.py, tests/model/test_sensitivity.py)
 OWN_SCHEMA = {artifact(name).path.rsplit("/", 1)[-1]
               for name in ("behaviour_cases", "sensitivity_templates")}
 FILES = sorted(p for p in BUILTIN_DATA_DIR.glob("*/*.csv") if p.name not in OWN_SCHEMA)

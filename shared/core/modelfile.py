@@ -28,7 +28,7 @@ from shared.core import storage
 #: random forests are made of but that skops' default list leaves out. Listed by hand, on
 #: purpose: one list to audit, and nothing trusted because of where it is defined or what
 #: imported it. A new component (a feature group: docs/adding_a_feature.md) is added here;
-#: tests/test_training.py fails, naming it, until it is.
+#: tests/model/test_training.py fails, naming it, until it is.
 TRUSTED_TYPES: tuple[str, ...] = (
     "shared.model.text.TextCleaner",
     "shared.model.text.TextNormalizer",

@@ -38,7 +38,7 @@ NAME_BLINDING = ("off", "list", "list_and_capitalised", "list_and_unseen")
 #: the typed placeholders alone, or each followed by the characters it stands for
 PLACEHOLDER_MODES = ("replace", "keep")
 #: the optional feature groups a spec's ``feature_groups`` may name: the keys of
-#: ``shared.model.features.OPTIONAL_GROUPS`` (tests/test_features.py checks that they agree),
+#: ``shared.model.features.OPTIONAL_GROUPS`` (tests/model/test_features.py checks that they agree),
 #: listed here so that stages 1 to 3 validate a spec without importing scikit-learn
 FEATURE_GROUPS = ("char", "shape", "lexicon")
 

@@ -28,7 +28,7 @@ def setup() -> None:
     (every notebook imports everything in its first code cell, then calls it), and
     imports none itself: a notebook that draws nothing need not load matplotlib and
     seaborn, nor the first two (problem, data) scikit-learn. Imports are most of what a
-    fresh kernel costs. ``tests/test_notebook.py`` checks that each notebook that shows a
+    fresh kernel costs. ``tests/run/test_notebook.py`` checks that each notebook that shows a
     figure has loaded both by then.
 
     sklearn's HTML repr is shown only where a cell asks for it (the chosen

@@ -23,7 +23,7 @@ one (``shared.scale.cluster.connect``: ``DASK_SCHEDULER_ADDRESS``, which the
 runner's ``--dask`` sets), so a notebook never handles a client.
 
 Each method imports what its step needs when it runs: stage 2's kernel must load
-no scikit-learn (``tests/test_notebook.py``), and each kernel loads only the
+no scikit-learn (``tests/run/test_notebook.py``), and each kernel loads only the
 libraries of its own stage.
 """
 

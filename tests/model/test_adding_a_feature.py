@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import test_features  # tests/ is on the path, as for conftest
+import test_features  # beside this file: pytest puts its folder on the path
 
 from shared.core import modelfile, problem
 from shared.data import sources
 from shared.model import features, models, training
 from shared.model.features import TextShape
 
-GUIDE = Path(__file__).resolve().parents[1] / "docs" / "adding_a_feature.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "adding_a_feature.md"
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ def test_out_of_core_refuses_a_hash_split_before_writing_a_part(tmp_path, spec):
 
 
 def test_collecting_loads_no_scikit_learn(tmp_path):
-    # stage 2's kernel stays light on either engine (tests/test_notebook.py checks its imports)
+    # stage 2's kernel stays light on either engine (tests/run/test_notebook.py checks its imports)
     code = ("import sys\n"
             "from shared.core.catalog import Catalog\n"
             "from shared.data.tasks import get_task\n"
