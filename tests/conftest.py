@@ -34,6 +34,17 @@ from shared.model.decision import choose_threshold
 from shared.model.metrics import binary_metrics
 from shared.model.scoring import positive_scores
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``make test``'s workers (pytest-xdist, ``--dist loadgroup``), keep each test file
+    on one worker, and every notebook cell on one worker in order: notebook NN reads what the
+    notebooks before it wrote to the project folder."""
+    for item in items:
+        path = Path(str(item.path))
+        group = "notebooks" if path.suffix == ".ipynb" else path.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 TOY_TEXTS = [
     "I loved this, wonderful and great",
     "great value, works perfectly, love it",
