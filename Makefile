@@ -30,15 +30,15 @@ run: $(STAMP)
 # pyproject.toml configures both, so the plain command is the one in the design card.
 NBVAL := $(PY) -m pytest --nbval notebooks
 # make test runs the tests and nbval in one pytest session on TEST_WORKERS processes
-# (pytest-xdist); tests/conftest.py groups each test file, and all the notebooks in order,
-# on one worker each (--dist loadgroup).
+# (pytest-xdist, --dist loadfile); tests/conftest.py's scheduler keeps each test file, and
+# all the notebooks in order, on one worker each.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests notebooks --nbval
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests notebooks --nbval
 
 unit: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests -m "not e2e"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests -m "not e2e"
 
 nbval: $(STAMP)
 	$(NBVAL)

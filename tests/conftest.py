@@ -35,14 +35,22 @@ from shared.model.metrics import binary_metrics
 from shared.model.scoring import positive_scores
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With ``make test``'s workers (pytest-xdist, ``--dist loadgroup``), keep each test file
-    on one worker, and every notebook cell on one worker in order: notebook NN reads what the
-    notebooks before it wrote to the project folder."""
-    for item in items:
-        path = Path(str(item.path))
-        group = "notebooks" if path.suffix == ".ipynb" else path.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which would choose by --dist alone
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``make test``'s workers (pytest-xdist, ``--dist loadfile``): each test file on one
+    worker, as loadfile does, and all the notebooks on one worker, in order, since notebook NN
+    reads what the notebooks before it wrote to the project folder. (xdist's loadgroup would
+    say this with markers, but under pytest 9 it cannot rename the items it groups.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndNotebooksInOrder(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return FilesAndNotebooksInOrder(config, log)
 
 
 TOY_TEXTS = [
