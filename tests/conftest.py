@@ -5,8 +5,9 @@
 - ``write_file``, ``load_and_validate``, ``reasons_by_row``: stage 2 on a file a test writes;
 - ``deployed``: a project folder whose model went through stages 1 to 6 in-process (the
   real split, a real fit, the real evaluation records with behavioural tests, and the real
-  ``deploy`` with its canary), with a small, fast model instead of the model search;
-  ``evaluate_small_model`` and ``train_small_model`` re-run stage 5 for another candidate.
+  ``deploy`` with its canary), with a small, fast model instead of the model search; built
+  once per session and copied for each module; ``evaluate_small_model`` and
+  ``train_small_model`` re-run stage 5 for another candidate.
 """
 
 from __future__ import annotations
@@ -211,10 +212,22 @@ def deployed_project(tmp_path_factory) -> Catalog:
     return deploy_small_model(tmp_path_factory.mktemp("deployed"))
 
 
+@pytest.fixture(scope="session")
+def deployed_template(tmp_path_factory) -> Path:
+    """The project folder of one real deployment (stages 1 to 6), never handed to a test:
+    :func:`deployed` gives each module a copy of it."""
+    return deploy_small_model(tmp_path_factory.mktemp("template")).root
+
+
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory) -> Catalog:
-    """A sentiment project deployed for one test module, which may change its log."""
-    return deploy_small_model(tmp_path_factory.mktemp("project"))
+def deployed(tmp_path_factory, deployed_template) -> Catalog:
+    """A sentiment project deployed for one test module, which may change its log, deploy
+    again or roll back: a copy of :func:`deployed_template` (the ``deployed`` link is
+    relative, no file names the folder), so the real stages run once per session, not once
+    per module."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(deployed_template, root, symlinks=True, dirs_exist_ok=True)
+    return Catalog.for_task("sentiment", root)
 
 
 @pytest.fixture(scope="session")

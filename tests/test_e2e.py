@@ -1,4 +1,6 @@
-"""The whole seven-notebook pipeline, per task, into a temporary project folder."""
+"""The whole seven-notebook pipeline, per task, into a temporary project folder (out of core:
+``tests/test_e2e_out_of_core.py``, a file of its own so that make test's two workers can take
+the two runs at once)."""
 
 import sqlite3
 import subprocess
@@ -9,7 +11,6 @@ import pytest
 from shared.core.catalog import ARTIFACTS, NOTEBOOKS, PROJECT_DIR, Catalog
 from shared.core.manifest import verify
 from shared.core.records import CollectionReport, EvaluationReport, PreparationReport
-from shared.data import partitions
 from shared.data.engines import ENGINE_ONLY, OUT_OF_CORE
 
 pytestmark = pytest.mark.e2e
@@ -122,30 +123,3 @@ def test_a_second_run_with_nothing_changed_runs_nothing(run):
     )
     assert again.returncode == 0, again.stderr
     assert [f"{n:02d} up to date" for n in range(1, 8)] == again.stdout.splitlines()[:7]
-
-
-@pytest.fixture(scope="module")
-def out_of_core_run(tmp_path_factory):
-    """The seven notebooks on the out-of-core engine (built-in sentiment data, small parts)."""
-    root = tmp_path_factory.mktemp("out_of_core")
-    result = subprocess.run(
-        [sys.executable, "-m", "shared.runner", "--root", str(root), "-p", "engine", OUT_OF_CORE],
-        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return Catalog.for_task("sentiment", root), result.stdout
-
-
-def test_the_notebooks_run_out_of_core_end_to_end(out_of_core_run):
-    cat, stdout = out_of_core_run
-    assert CollectionReport.load(cat).details["engine"] == OUT_OF_CORE
-    for name in ("raw_parts", "clean_parts", "train_parts", "test_parts"):
-        assert cat.path(name).is_dir(), name
-    for name in ("raw_snapshot", "clean_dataset", "train", "test"):
-        assert not cat.path(name).exists(), name
-    metrics = EvaluationReport.load(cat)
-    assert metrics.training.search["engine"] == OUT_OF_CORE
-    train_rows = partitions.count_rows(cat.path("train_parts"))
-    assert metrics.test["support"] == PreparationReport.load(cat).rows_out - train_rows
-    assert verify(cat.deployed_dir).canary.passed
-    assert "raw snapshot         data/sentiment/raw/dataset.parquet" in stdout
