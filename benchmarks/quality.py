@@ -84,9 +84,8 @@ def select(
     candidates = models.for_spec(spec)
     train = pd.DataFrame({"text": list(texts), "label": list(labels)})
     result = training.run_search(candidates, train, spec, "full", method)
-    final = training.best_per_model(result.final())
-    index, _ = training.choose(final, "best", spec.cv_folds)
-    chosen = final.loc[index]
+    choice = training.choose_configuration(result, candidates, "best", spec.cv_folds)
+    chosen = choice.row
     seconds = time.perf_counter() - began
     for _, row in result.extensions.iterrows():
         print(f"  {row['model']}, {row['parameter']}: best {row['best']} ({row['outcome']})")
@@ -94,9 +93,8 @@ def select(
           f"{result.table['config'].nunique()} configurations, {len(result.table)} scored x "
           f"{spec.cv_folds} folds in {seconds:.0f} s; chosen {chosen['model']} "
           f"({chosen['params']}), CV {spec.primary_metric} {chosen['mean']:.4f}")
-    candidate = next(c for c in candidates if c.name == chosen["model"])
     info = {"model": chosen["model"], "params": chosen["params"], "search_seconds": seconds}
-    return training.configured(candidate, chosen["raw_params"]), info, result.oof[index]
+    return choice.model, info, result.oof[choice.index]
 
 
 #: stage-1 values that switch the text path off (``--no-text-path``): no normalisation, no

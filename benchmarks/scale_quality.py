@@ -67,10 +67,8 @@ def out_of_core(data: pd.DataFrame, spec, work: Path) -> dict[str, object]:
     """10-fold accuracy of the out-of-core search's choice, trained as stage 4 trains it."""
     candidates = incremental.candidates(spec.seed)
     result = incremental.run_search(candidates, incremental_sample(data, spec), spec)
-    final = training.best_per_model(result.final())
-    index, _ = training.choose(final, "best", spec.cv_folds)
-    chosen = final.loc[index]
-    candidate = next(c for c in candidates if c.name == chosen["model"])
+    choice = training.choose_configuration(result, candidates, "best", spec.cv_folds)
+    chosen, candidate = choice.row, choice.candidate
     scores = []
     ten = spec.with_overrides(cv_folds=10)
     labels = data["label"].to_numpy()

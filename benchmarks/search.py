@@ -61,9 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         searched = [c for c in candidates if method != "grid" or c.name not in args.grid_without]
         result = training.run_search(searched, train, spec, "full", method, n_jobs=args.n_jobs)
         seconds = time.perf_counter() - began
-        best = training.best_per_model(result.final())
-        index, _ = training.choose(best, "best", spec.cv_folds)
-        chosen = best.loc[index]
+        chosen = training.choose_configuration(result, searched, "best", spec.cv_folds).row
         fits = int(len(result.table) * spec.cv_folds)
         found[method] = {"seconds": round(seconds, 1), "fits": fits,
                          "chosen": f"{chosen['model']} ({chosen['params']})",

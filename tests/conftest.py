@@ -192,15 +192,13 @@ def deploy_small_model(root: Path, task: str = "sentiment", dataset: str = "buil
     candidate = models.Candidate("logistic regression", "word TF-IDF, logistic regression", 2,
                                  small_model(spec.seed), {"quick": {"clf__C": [10.0]}})
     result = training.run_search([candidate], train, spec, "quick", "grid", n_jobs=1)
-    final = training.best_per_model(result.final())
-    index, reason = training.choose(final, "best", spec.cv_folds)
-    chosen = final.loc[index]
-    model = training.configured(candidate, chosen["raw_params"])
+    choice = training.choose_configuration(result, [candidate], "best", spec.cv_folds)
+    model = choice.model
     unconverged = training.fit_final(model, train["text"], train["label"])
     baseline = models.majority_baseline().fit(train["text"], train["label"])
-    report = training.search_report(chosen, reason, result.table, {"method": "grid"}, candidate,
-                                    loaded.origin, len(train), unconverged)
-    training.save(cat, model, baseline, result.table, train, result.oof[index], report)
+    report = training.search_report(choice.row, choice.reason, result.table, {"method": "grid"},
+                                    candidate, loaded.origin, len(train), unconverged)
+    training.save(cat, model, baseline, result.table, train, result.oof[choice.index], report)
     evaluate_small_model(cat, None if rows is None else train_small_model(cat, rows=rows))
     deployment.deploy(cat, report, allow_failed_gate=allow_failed_gate)
     return cat
