@@ -35,6 +35,9 @@ from shared.model.decision import choose_threshold
 from shared.model.metrics import binary_metrics
 from shared.model.scoring import positive_scores
 
+#: make test's longest units of work (a minute or so each), handed out first
+LONGEST_FIRST = ("notebooks", "tests/test_e2e.py", "tests/test_e2e_out_of_core.py")
+
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which would choose by --dist alone
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
@@ -47,9 +50,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     from xdist.scheduler import LoadScopeScheduling
 
     class FilesAndNotebooksInOrder(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return "notebooks" if path.endswith(".ipynb") else path
+
+        def _assign_work_unit(self, node: object) -> None:
+            if not self.ordered:  # the longest units first, so no worker ends on one alone
+                for scope in reversed(LONGEST_FIRST):
+                    if scope in self.workqueue:
+                        self.workqueue.move_to_end(scope, last=False)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return FilesAndNotebooksInOrder(config, log)
 
