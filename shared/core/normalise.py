@@ -126,20 +126,37 @@ def mask_placeholders(text: str, keep: bool = False) -> str:
     if _DIGIT_OR_CURRENCY.search(text):  # what is left needs a digit or a currency sign
         text = _MONEY.sub(lambda m: tag("xxmoney", m.group(0)), text)
         text = _PERCENT.sub(lambda m: tag("xxpercent", m.group(0)), text)
-        dates: list[str] = []
-
-        def hide(match: re.Match[str]) -> str:
-            dates.append(match.group(0))
-            return f"\x00{len(dates) - 1}\x00"
-
-        text = _DATE.sub(hide, text)
-        text = _PHONE.sub(lambda m: tag("xxphone", m.group(0))
-                          if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
-        text = _SHORT_CODE.sub(lambda m: m.group(1) + tag("xxshortcode", m.group(2)), text)
-        text = re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+        text = _phone_numbers(text, tag, short_codes=True)
     if kept:
         text = re.sub("\x01(\\d+)\x01", lambda m: kept[int(m.group(1))], text)
     return re.sub(r" {2,}", " ", text).strip()
+
+
+def _phone_numbers(text: str, tag: Callable[[str, str], str], short_codes: bool) -> str:
+    """Phone numbers (7 digits or more; dates are hidden first, not read as numbers) and,
+    with ``short_codes``, short codes replaced by ``tag(placeholder, original)``."""
+    dates: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        dates.append(match.group(0))
+        return f"\x00{len(dates) - 1}\x00"
+
+    text = _DATE.sub(hide, text)
+    text = _PHONE.sub(lambda m: tag("xxphone", m.group(0))
+                      if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+    if short_codes:
+        text = _SHORT_CODE.sub(lambda m: m.group(1) + tag("xxshortcode", m.group(2)), text)
+    return re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+
+
+def redact_contacts(text: str) -> str:
+    """E-mail addresses and phone numbers replaced by ``xxemail`` and ``xxphone``, the text
+    path's own placeholders: how a user's text is kept once it outlives the retention of the
+    log (feedback that becomes training data). A text without either is returned as it is."""
+    redacted = _EMAIL.sub(" xxemail ", text) if "@" in text else text
+    if any(c.isdigit() for c in redacted):
+        redacted = _phone_numbers(redacted, lambda name, original: f" {name} ", short_codes=False)
+    return text if redacted == text else re.sub(r" {2,}", " ", redacted).strip()
 
 
 # -- 3. de-leet -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from shared.core.normalise import redact_contacts
 from shared.core.problem import ProblemSpec
 from shared.core.text_rules import dedup_key, unscoreable_reason
 from shared.deploy import challenger
@@ -93,10 +94,18 @@ def select_feedback(
                                     if isinstance(t, str) else "")
     flag(text_reasons != "", text_reasons)
     flag(~rows["label"].isin(spec.labels), UNKNOWN_LABEL)
+    known = original.set_index("key")
+    raw_keys = rows["text"].map(lambda t: challenger.text_key(t) if isinstance(t, str) else "")
+    # a text new to the data outlives the log's retention as training data: it is kept, keyed
+    # and split with its e-mail addresses and phone numbers redacted; a text the original
+    # data holds stays as that data holds it
+    in_original = rows["text"].map(lambda t: isinstance(t, str) and dedup_key(t) in known.index)
+    rows["text"] = rows["text"].where(in_original | rows["text"].isna(),
+                                      rows["text"].map(lambda t: redact_contacts(t)
+                                                       if isinstance(t, str) else t))
     rows["key"] = rows["text"].map(lambda t: challenger.text_key(t) if isinstance(t, str) else "")
     rows["dedup"] = rows["text"].map(lambda t: dedup_key(t) if isinstance(t, str) else "")
-    flag(rows["key"].isin(frozen_keys), FROZEN)
-    known = original.set_index("key")
+    flag(rows["key"].isin(frozen_keys) | raw_keys.isin(frozen_keys), FROZEN)
     contradicts = pd.Series(
         [isinstance(labels, tuple) and (label not in labels or len(labels) > 1)
          for labels, label in zip(rows["dedup"].map(known["labels"]), rows["label"],

@@ -174,3 +174,13 @@ def test_spam_blinds_unseen_name_like_words_but_keeps_brands_and_cues():
     text = "Hi Chidi, Oluwaseun: your Amazon PayPal HMRC FREE refund"
     assert normalise.blind_names(text, "list_and_unseen", known) == \
         f"Hi {NAME_TOKEN}, {NAME_TOKEN}: your Amazon PayPal HMRC FREE refund"
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Mail jo.smith@example.com or call +44 7700 900456!", "Mail xxemail or call xxphone !"),
+    ("Booked for 12/05/2024, room 12, from 10:30", "Booked for 12/05/2024, room 12, from 10:30"),
+    ("Text WIN to 80082 now", "Text WIN to 80082 now"),  # a short code is no one's number
+    ("No contacts  here", "No contacts  here"),  # returned as it is, spaces and all
+])
+def test_contacts_are_redacted_with_the_text_paths_placeholders(text, kept):
+    assert normalise.redact_contacts(text) == kept

@@ -93,6 +93,26 @@ def test_every_label_is_used_or_quarantined_with_its_reason(spec):
     assert sum(chosen.counts["quarantined"].values()) == 8
 
 
+def test_new_feedback_texts_are_kept_without_e_mail_addresses_or_phone_numbers(spec):
+    original = feedback.original_labels(pd.DataFrame({
+        "text": ["Great stay, ring 07700 900123 to book"], "label": ["positive"]}), spec)
+    frozen = {challenger.text_key("Lovely, write to ann@example.com")}
+    sent = feedback_frame([
+        ("Loved it, mail me at jo.smith@example.com or call +44 7700 900456", "positive",
+         HONEST),
+        ("Great stay, ring 07700 900123 to book", "positive", HONEST),  # the original's own
+        ("Lovely, write to ann@example.com", "positive", HONEST),     # the frozen set's
+        ("Awful, booked on 12/05/2024", "negative", HONEST),          # a date is no number
+    ])
+    chosen = feedback.select_feedback(sent, original, frozen, spec, 1000, 250)
+    assert chosen.used["text"].tolist() == ["Loved it, mail me at xxemail or call xxphone",
+                                            "Great stay, ring 07700 900123 to book",
+                                            "Awful, booked on 12/05/2024"]
+    # keyed and split as kept, so stage 3's hash split puts it on the same side
+    assert chosen.used["dedup"].iloc[0] == dedup_key(chosen.used["text"].iloc[0])
+    assert chosen.quarantined["reason"].tolist() == [feedback.FROZEN]
+
+
 def test_feedback_is_capped_per_side_round_robin_over_the_keys(spec):
     rows = [(f"attacker text {i}", "negative", ATTACKER) for i in range(60)]
     rows += [(f"honest text {i}", "positive", HONEST) for i in range(6)]
