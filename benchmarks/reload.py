@@ -57,7 +57,8 @@ import numpy as np
 import psutil
 from loadgen import http_request
 
-from shared.core.catalog import PROJECT_DIR, Catalog
+from shared.core import command_line
+from shared.core.catalog import Catalog
 from shared.data.tasks import TASKS
 from shared.deploy import release
 from shared.serving import prediction_log
@@ -362,9 +363,7 @@ def report(figures: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/reload.py",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds models/<task>/ with at least two releases")
+    command_line.add_task_and_root(parser, TASKS, holds="models/<task>/ with at least two releases")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--steady-seconds", type=float, default=10.0)

@@ -43,7 +43,8 @@ from loadgen import http_request, python_burst
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from service_harness import Service  # noqa: E402
 
-from shared.core.catalog import PROJECT_DIR, Catalog
+from shared.core import command_line
+from shared.core.catalog import Catalog
 from shared.core.manifest import load_deployed
 from shared.data.tasks import TASKS
 from shared.deploy.model_cost import median_ms, predict_cost
@@ -135,9 +136,7 @@ def report(task: str, figures: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/serving.py",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds models/<task>/deployed (default: the project)")
+    command_line.add_task_and_root(parser, TASKS, holds="models/<task>/deployed")
     parser.add_argument("--requests", type=int, default=3000, help="requests per burst")
     parser.add_argument("--max-seconds", type=float, default=60.0,
                         help="stop a burst after this long, whatever is left")

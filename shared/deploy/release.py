@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared.core import command_line, storage
-from shared.core.catalog import PROJECT_DIR, Catalog, MissingArtifactError
+from shared.core.catalog import Catalog, MissingArtifactError
 from shared.core.manifest import MANIFEST_NAME, Manifest, ManifestMismatchError, load_deployed
 from shared.core.modelfile import UntrustedModelError
 from shared.core.records import RecordError
@@ -220,9 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("release", nargs="?",
                         help="rollback only: release name, number or model version "
                              "(default: the release before the live one)")
-    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds models/<task>/ (default: the project)")
+    command_line.add_task_and_root(parser, TASKS)
     args = parser.parse_args(argv)
     cat = Catalog.for_task(args.task, args.root)
     try:

@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared.core import command_line
-from shared.core.catalog import PROJECT_DIR, Catalog, MissingArtifactError
+from shared.core.catalog import Catalog, MissingArtifactError
 from shared.core.manifest import LibraryVersionWarning, ManifestMismatchError, check_libraries
 from shared.core.modelfile import UntrustedModelError
 from shared.core.problem import ProblemSpec
@@ -183,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m shared monitor --span 1h --span 1d         # time windows",
         "python -m shared monitor watch --every 10m --notify alerts.toml   # the loop",
     ])
-    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds models/<task>/ (default: the project)")
+    command_line.add_task_and_root(parser, TASKS)
     parser.add_argument("--window-size", type=int, default=DEFAULT_WINDOW_SIZE,
                         help=f"predictions per window (default {DEFAULT_WINDOW_SIZE})")
     parser.add_argument("--windows", type=int, default=DEFAULT_WINDOWS,

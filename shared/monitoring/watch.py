@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared.core import command_line, problem
-from shared.core.catalog import PROJECT_DIR, Catalog, MissingArtifactError
+from shared.core.catalog import Catalog, MissingArtifactError
 from shared.monitoring import alerts, monitor, notify, retrain_trigger
 from shared.monitoring.windows import DEFAULT_SPANS, parse_duration
 from shared.serving import retention
@@ -161,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         'python -m shared monitor watch --command "mail -s ml-alert oncall@example.com"',
         "python -m shared monitor watch --task spam --retrain-min-labels 50",
     ])
-    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds models/<task>/ (default: the project)")
+    command_line.add_task_and_root(parser, TASKS)
     parser.add_argument("--every", default="10m", help="time between ticks (30s, 10m, 1h ...)")
     parser.add_argument("--span", action="append", metavar="SPAN",
                         help=f"a time window to check, repeatable (default "

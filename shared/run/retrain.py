@@ -279,9 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m shared retrain --task spam --dataset sms-spam   # first retrain only",
         "python -m shared retrain --task spam --min-new-labels 50  # as the watch loop does",
     ])
-    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds data/, models/ and reports/ (default: the project)")
+    command_line.add_task_and_root(parser, TASKS, holds="data/, models/ and reports/")
     parser.add_argument("--dataset", help="the original data (first retrain only; later ones "
                         "use the frozen test set's); default: the last run's data set")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.core import command_line, csv_reader, storage
-from shared.core.catalog import PROJECT_DIR, Catalog, MissingArtifactError
+from shared.core.catalog import Catalog, MissingArtifactError
 from shared.core.manifest import ManifestMismatchError
 from shared.core.modelfile import UntrustedModelError
 from shared.core.records import DataSourceError
@@ -101,12 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     ])
     parser.add_argument("input", type=Path, help="CSV file (UTF-8) with a text column "
                         "(with --dask also a Parquet file or folder)")
-    parser.add_argument("--task", default="sentiment", choices=sorted(TASKS))
+    command_line.add_task_and_root(parser, TASKS, holds="models/<task>/deployed")
     parser.add_argument("-o", "--output", type=Path,
                         help="output CSV (default: INPUT with suffix .predictions.csv)")
     parser.add_argument("--text-column", default="text", help="the column holding the texts")
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds models/<task>/deployed (default: the project)")
     parser.add_argument("--no-log", action="store_true",
                         help="do not append the predictions to the prediction log")
     parser.add_argument("--hash-texts", action="store_true",

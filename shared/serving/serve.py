@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 from shared.core import command_line
-from shared.core.catalog import PROJECT_DIR
 from shared.serving.guards import KEYS_VARIABLE, ApiKeyError, is_loopback, load_keys
 from shared.serving.hot_reload import ReleaseRefused, load_release
 from shared.serving.predictor import Predictor
@@ -183,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         "python -m shared serve                                # http://127.0.0.1:8000/docs",
         "python -m shared serve --task spam --port 8001 --workers 2",
     ])
-    parser.add_argument("--task", default=defaults.task, choices=sorted(TASKS))
-    parser.add_argument("--root", type=Path, default=PROJECT_DIR,
-                        help="folder that holds models/<task>/deployed (default: the project)")
+    command_line.add_task_and_root(parser, TASKS, holds="models/<task>/deployed",
+                                   task=defaults.task)
     parser.add_argument("--host", default=defaults.host,
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=defaults.port,
