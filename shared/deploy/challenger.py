@@ -82,7 +82,12 @@ class Comparison:
 
 def text_key(text: str) -> str:
     """16 hex digits of the SHA-256 of a text's de-duplication key: how texts are matched."""
-    return hashlib.sha256(dedup_key(text).encode("utf-8")).hexdigest()[:16]
+    return key_of_dedup(dedup_key(text))
+
+
+def key_of_dedup(dedup: str) -> str:
+    """:func:`text_key` of a text whose de-duplication key ``dedup`` is already known."""
+    return hashlib.sha256(dedup.encode("utf-8")).hexdigest()[:16]
 
 
 def _metric_rows(metric: str, actual: np.ndarray, scores: np.ndarray, threshold: float

@@ -95,17 +95,18 @@ def select_feedback(
     flag(text_reasons != "", text_reasons)
     flag(~rows["label"].isin(spec.labels), UNKNOWN_LABEL)
     known = original.set_index("key")
-    raw_keys = rows["text"].map(lambda t: challenger.text_key(t) if isinstance(t, str) else "")
+    is_text = rows["text"].map(lambda t: isinstance(t, str))
+    rows["dedup"] = rows["text"].map(lambda t: dedup_key(t) if isinstance(t, str) else "")
+    sent_keys = rows.loc[is_text, "dedup"].map(challenger.key_of_dedup)  # as the log has them
     # a text new to the data outlives the log's retention as training data: it is kept, keyed
     # and split with its e-mail addresses and phone numbers redacted; a text the original
     # data holds stays as that data holds it
-    in_original = rows["text"].map(lambda t: isinstance(t, str) and dedup_key(t) in known.index)
-    rows["text"] = rows["text"].where(in_original | rows["text"].isna(),
-                                      rows["text"].map(lambda t: redact_contacts(t)
-                                                       if isinstance(t, str) else t))
-    rows["key"] = rows["text"].map(lambda t: challenger.text_key(t) if isinstance(t, str) else "")
-    rows["dedup"] = rows["text"].map(lambda t: dedup_key(t) if isinstance(t, str) else "")
-    flag(rows["key"].isin(frozen_keys) | raw_keys.isin(frozen_keys), FROZEN)
+    new = is_text & ~rows["dedup"].isin(known.index)
+    rows.loc[new, "text"] = rows.loc[new, "text"].map(redact_contacts)
+    rows.loc[new, "dedup"] = rows.loc[new, "text"].map(dedup_key)
+    rows["key"] = ""
+    rows.loc[is_text, "key"] = rows.loc[is_text, "dedup"].map(challenger.key_of_dedup)
+    flag(rows["key"].isin(frozen_keys) | sent_keys.reindex(rows.index).isin(frozen_keys), FROZEN)
     contradicts = pd.Series(
         [isinstance(labels, tuple) and (label not in labels or len(labels) > 1)
          for labels, label in zip(rows["dedup"].map(known["labels"]), rows["label"],
