@@ -310,10 +310,37 @@ def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
     return cat
 
 
+def built_once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str,
+                       build: Callable[[Path], object]) -> Path:
+    """The folder ``name``, built by ``build`` once for the whole test run: under
+    pytest-xdist, the first worker to need it builds it while the others wait on a lock,
+    and every worker then reads the same folder (a session fixture is otherwise built once
+    per worker). Without xdist, it is an ordinary session folder."""
+    import fcntl
+    import os
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name, numbered=False)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, above each worker's
+    folder, done = shared / name, shared / f"{name}.built"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed part-way
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def out_of_core_project(tmp_path_factory) -> Catalog:
-    """An out-of-core sentiment project deployed once for the session; tests must not change it."""
-    return run_out_of_core(tmp_path_factory.mktemp("out_of_core"))
+    """An out-of-core sentiment project deployed once for the test run (it takes most of
+    20 s, and two test files on different workers read it); tests must not change it."""
+    return Catalog.for_task(
+        "sentiment", built_once_per_run(tmp_path_factory, "out_of_core", run_out_of_core))
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
