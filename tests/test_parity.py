@@ -42,6 +42,7 @@ from shared.data import partitions
 from shared.data.tasks import get_task
 from shared.model import models
 from shared.model.text import TextCleaner
+from shared.scale import streaming_eval
 from shared.scale.stage_engines import InMemory, OutOfCore
 from shared.serving import dask_scoring, predict
 from shared.serving.predictor import Predictor
@@ -210,4 +211,40 @@ def test_the_models_text_path_is_the_same_for_the_text_as_sent_and_as_kept(both_
     as_kept = [str(t) for t in model[:2].transform(kept["text"])]
     assert as_sent == as_kept == [examples_path(t) for t in kept["text"]]
     assert as_sent != kept["text"].tolist()  # the path did act: names, placeholders, leet
+
+
+# -- scores out of core: stage 5's stream over Parquet test parts -------------------------
+def streamed_test_parts(root, both_engines, predictor) -> tuple[Catalog, list[str]]:
+    """Test parts (``shared.data.partitions``, three rows a part) holding the golden texts as
+    sent, then every text stage 3 kept out of core; and the texts as sent, in that order."""
+    kept = both_engines["out_of_core"]["kept"]
+    sent = [*GOLDEN["texts"], *both_engines["sent"][kept["row"]]]
+    texts = [*GOLDEN["texts"], *kept["text"]]
+    labels = predictor.predict(sent)["label"].tolist()
+    cat = Catalog.for_task("sentiment", root)
+    with partitions.PartWriter(cat.path("test_parts"), part_rows=3) as writer:
+        writer.write(pd.DataFrame({"row": range(1, len(texts) + 1), "text": texts,
+                                   "label": labels, "source": "golden"}))
+    assert len(partitions.part_files(cat.path("test_parts"))) > 1
+    return cat, sent
+
+
+def test_streaming_the_test_parts_scores_as_the_predictor(in_process, both_engines, tmp_path):
+    predictor, _ = in_process
+    cat, sent = streamed_test_parts(tmp_path, both_engines, predictor)
+    expected = predictor.score(sent)
+    assert not any(expected.error)
+    tested = streaming_eval.score_test(cat, predictor.model, predictor.spec, predictor.threshold)
+    assert tested.scores.tolist() == expected.score.tolist()
+    assert tested.labels.tolist() == expected.label.tolist()
+
+
+@pytest.mark.cluster
+def test_streaming_the_test_parts_on_dask_scores_as_the_predictor(in_process, both_engines,
+                                                                   tmp_path, dask_client):
+    predictor, _ = in_process
+    cat, sent = streamed_test_parts(tmp_path, both_engines, predictor)
+    tested = streaming_eval.score_test(cat, predictor.model, predictor.spec, predictor.threshold,
+                                       client=dask_client)
+    assert tested.scores.tolist() == predictor.score(sent).score.tolist()
 
