@@ -73,14 +73,21 @@ def unscoreable_reason(text: object, max_chars: int = MAX_TEXT_CHARS) -> str | N
 
 
 def clean_text(text: str) -> str:
-    """Normalise one text: Unicode NFKC, no control characters or HTML breaks, single spaces.
+    """Normalise one text: no control characters, Unicode NFKC, no HTML breaks, single spaces.
 
     Case and punctuation are kept: "NOT good!!" carries signal the vectorizer
-    can use. The function is idempotent: cleaning twice changes nothing.
+    can use. The function is idempotent: cleaning twice changes nothing, which stage 3
+    relies on (it keeps cleaned texts, which every model cleans again, and the
+    out-of-core engine keys duplicates by the cleaned text case-folded). Hence the
+    order: control characters go before NFKC, so that a letter and an accent a
+    zero-width space held apart ("cafe\u200b\u0301") are composed now, not on the next
+    pass; HTML breaks go after NFKC (full-width "＜br＞") and until none is left
+    ("<br<br>>").
     """
-    text = unicodedata.normalize("NFKC", text)
-    text = _HTML_BREAK.sub(" ", text)
     text = _CONTROL.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    while (unbroken := _HTML_BREAK.sub(" ", text)) != text:
+        text = unbroken
     return _SPACES.sub(" ", text).strip()
 
 

@@ -22,7 +22,10 @@ def test_clean_text(raw, clean):
     assert clean_text(raw) == clean
 
 
-@pytest.mark.parametrize("raw", ["  a  b ", "x<br>y", "ﬁ\u200b", "Ça va?\r\n"])
+@pytest.mark.parametrize("raw", ["  a  b ", "x<br>y", "ﬁ\u200b", "Ça va?\r\n",
+                                 # an accent held apart by a zero-width space; a break made
+                                 # by removing one; a break inside a break
+                                 "cafe\u200b\u0301", "<b\u200br>", "<br<br>>"])
 def test_clean_text_is_idempotent(raw):
     assert clean_text(clean_text(raw)) == clean_text(raw)
 
