@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -42,6 +43,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
+        state.pop("_word_counts", None)  # a cache of this process (_count_vocab)
         vocabulary = state.get("vocabulary_")
         if vocabulary is not None and not any(_TERM_SEPARATOR in t for t in vocabulary):
             terms = sorted(vocabulary, key=vocabulary.__getitem__)
@@ -58,6 +60,75 @@ class CompactTfidfVectorizer(TfidfVectorizer):
                 if terms else {}
             )
         super().__setstate__(state)
+
+    def _count_vocab(self, raw_documents, fixed_vocab):  # noqa: ANN001, ANN202
+        """scikit-learn's count matrix (and vocabulary), the same to the last entry; for
+        character n-grams inside word boundaries ("char_wb"), counted word by word.
+
+        Each word's n-grams depend on the word alone, so a text's counts are the sum of its
+        words' counts (summed by scipy), and a word seen before is looked up, not cut into
+        n-grams again: profiled, scikit-learn's loop over every n-gram of every text was
+        most of the time a batch of texts took to score. Transforms keep each word's
+        n-grams while the vocabulary stays the same (up to ``WORD_CACHE`` words).
+        """
+        if self.analyzer != "char_wb":
+            return super()._count_vocab(raw_documents, fixed_vocab)
+        if fixed_vocab:
+            vocabulary = self.vocabulary_
+            cache = getattr(self, "_word_counts", None)
+            if cache is None or cache[0] is not vocabulary or len(cache[1]) > WORD_CACHE:
+                cache = self._word_counts = (vocabulary, {})
+            words = cache[1]
+        else:  # a new vocabulary, each n-gram numbered when first seen, as scikit-learn does
+            vocabulary = defaultdict()
+            vocabulary.default_factory = vocabulary.__len__
+            words = {}
+        preprocess, decode = self.build_preprocessor(), self.decode
+        min_n, max_n = self.ngram_range
+        indices: list[int] = []
+        indptr = [0]
+        for doc in raw_documents:
+            for word in preprocess(decode(doc)).split():
+                found = words.get(word)
+                if found is None:
+                    found = words[word] = _word_ngram_indices(word, min_n, max_n, vocabulary,
+                                                              fixed_vocab)
+                indices.extend(found)
+            indptr.append(len(indices))
+        if not fixed_vocab:
+            vocabulary = dict(vocabulary)
+            if not vocabulary:
+                raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        index_type = np.int64 if len(indices) > np.iinfo(np.int32).max else np.int32
+        counts = sp.csr_matrix((np.ones(len(indices), dtype=np.intc),
+                                np.asarray(indices, dtype=index_type),
+                                np.asarray(indptr, dtype=index_type)),
+                               shape=(len(indptr) - 1, len(vocabulary)), dtype=self.dtype)
+        counts.sum_duplicates()  # each n-gram once per text, with how often the text has it
+        return vocabulary, counts
+
+
+#: the words whose character n-gram indices a fitted vectorizer keeps between transforms (a
+#: few hundred bytes each: at most some 15 MB a vectorizer)
+WORD_CACHE = 50_000
+
+
+def _word_ngram_indices(word: str, min_n: int, max_n: int, vocabulary: dict[str, int],
+                        fixed_vocab: bool) -> list[int]:
+    """The vocabulary index of each character n-gram of ``word`` padded with a space on each
+    side, once per occurrence, as scikit-learn's "char_wb" analyzer cuts them (a word shorter
+    than n is one n-gram, once). With ``fixed_vocab`` an n-gram outside the vocabulary is
+    dropped; else ``vocabulary`` numbers it."""
+    padded = f" {word} "
+    grams: list[str] = []
+    for n in range(min_n, max_n + 1):
+        if len(padded) <= n:
+            grams.append(padded)
+            break
+        grams.extend([padded[i:i + n] for i in range(len(padded) - n + 1)])
+    if fixed_vocab:
+        return [vocabulary[g] for g in grams if g in vocabulary]
+    return [vocabulary[g] for g in grams]
 
 
 def word_tfidf(ngram_range: tuple[int, int] = (1, 2), min_df: int = 1) -> TfidfVectorizer:

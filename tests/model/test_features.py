@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -77,6 +77,44 @@ def test_compact_vocabulary_round_trips_and_leaves_the_model_alone(tmp_path, toy
     loaded = modelfile.load_model(tmp_path / "v.skops")
     assert loaded.vocabulary_ == before
     assert (loaded.transform(texts) != vectorizer.transform(texts)).nnz == 0
+
+
+# texts where counting word by word could go wrong: repeated words and n-grams shared across
+# words, words shorter than an n-gram, case folded over a whole text (a Greek final sigma),
+# accents, ligatures, tabs and newlines, nothing at all
+AWKWARD = ["a a a a", "aa aa aab", "", "   ", "x y", "Jessica LOVED it!!  ", "ΟΔΟΣ ΣΑΣ",
+           "Ünïcödé café naïve", "ﬁne ǅ İstanbul", "ab\tcd\n\nef", "🙂 good", "not good, not bad"]
+
+
+@pytest.mark.parametrize("settings", [
+    {"ngram_range": (2, 5), "min_df": 2, "sublinear_tf": True},
+    {"ngram_range": (1, 3)},
+    {"ngram_range": (3, 3), "lowercase": False, "strip_accents": "unicode"},
+    {"ngram_range": (2, 6), "min_df": 2, "max_df": 0.5},
+])
+def test_character_ngrams_counted_word_by_word_equal_scikit_learns(toy_corpus, settings):
+    texts = [*toy_corpus[0], *AWKWARD] * 2
+    ours = CompactTfidfVectorizer(analyzer="char_wb", **settings)
+    theirs = TfidfVectorizer(analyzer="char_wb", **settings)
+    fitted = [ours.fit_transform(texts), theirs.fit_transform(texts)]
+    assert ours.vocabulary_ == theirs.vocabulary_
+    probe = [*AWKWARD, Normalised("Hi xxname, loved it", "Hi Ann, loved it"), "zzzz qqq"]
+    # the second transform answers from the words kept by the first
+    for a, b in [fitted, *[(ours.transform(probe), theirs.transform(probe))] * 2]:
+        assert type(a) is type(b) and a.dtype == b.dtype
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(a, part), getattr(b, part))
+
+
+def test_the_words_kept_between_transforms_stay_out_of_the_model_file(tmp_path, toy_corpus):
+    vectorizer = CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))
+    vectorizer.fit(toy_corpus[0]).transform(toy_corpus[0])
+    assert vectorizer._word_counts[1]  # words kept in this process
+    assert "_word_counts" not in vectorizer.__getstate__()
+    refitted = ["an entirely new vocabulary", "a fresh one"]
+    expected = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(refitted)
+    vectorizer.fit(refitted)  # a new vocabulary: the words kept for the old one are not used
+    assert (vectorizer.transform(toy_corpus[0]) != expected.transform(toy_corpus[0])).nnz == 0
 
 
 def test_textshape_by_hand():
