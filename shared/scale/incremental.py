@@ -3,9 +3,13 @@
 The candidates can all learn a batch at a time: hashed word (+ character)
 n-grams (``HashingVectorizer``: no vocabulary to fit, so any batch is
 transformed alike) with ``SGDClassifier`` (log loss or modified Huber) or
-complement naive Bayes. They are scikit-learn pipelines as in memory:
-``clean`` -> ``vocabulary`` (``shared.model.known_words.KnownWords``) ->
-``features`` -> ``clf``.
+complement naive Bayes; and NB-SVM as in memory (``shared.model.models``): word
+(+ character) TF-IDF and the spec's other feature groups (the sentiment lexicon),
+scaled by naive-Bayes log-count ratios, whose vocabulary, IDF and ratios are fitted
+on the search sample (a bounded vocabulary), then ``SGDClassifier`` (log loss: a
+logistic regression) learns from every part. They are scikit-learn pipelines as in
+memory: ``clean`` -> ``normalise`` -> ``vocabulary``
+(``shared.model.known_words.KnownWords``) -> ``features`` (-> ``nb``) -> ``clf``.
 
 1. The hyperparameters are searched with the in-memory machinery
    (``shared.model.search``) on a stratified sample of the training split
@@ -16,7 +20,9 @@ complement naive Bayes. They are scikit-learn pipelines as in memory:
    (at most ``HOLDOUT_ROWS``) is held out of that training: their scores are
    stage 5's validation data (calibration and threshold), as out-of-fold
    scores are in memory. Word counts are taken during the first pass
-   (``shared.model.known_words.WordCounter``).
+   (``shared.model.known_words.WordCounter``). The steps between the text path and the
+   classifier that learn from texts (a TF-IDF vocabulary, NB ratios) are fitted on the
+   search sample first (:func:`fit_front`).
 3. The learning curve: the sample's cross-validated score, then the held-out
    score after 2x, 4x, ... the sample's texts of the first pass, up to the full
    training split, and after the last pass.
@@ -27,6 +33,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +54,9 @@ from shared.core.text_rules import clean_text
 from shared.data import partitions
 from shared.model import search
 from shared.model.decision import operating_score
+from shared.model.features import OPTIONAL_GROUPS, LogCountRatio, text_features
 from shared.model.known_words import MAX_WORDS, KnownWords, WordCounter
-from shared.model.models import Candidate
+from shared.model.models import Candidate, feature_group_grid
 from shared.model.scoring import positive_scores
 from shared.model.text import TextCleaner, TextNormalizer
 
@@ -98,9 +106,29 @@ def hashing_pipeline(classifier: Any, char: bool = False,
     ])
 
 
-def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Candidate]:
+def nbsvm_pipeline(classifier: Any, normaliser: TextNormalizer | None = None) -> Pipeline:
+    """Cleaner, the text path, known words, word TF-IDF (the optional groups off: the grid
+    switches them), NB log-count-ratio scaling, then ``classifier``: the in-memory NB-SVM
+    (``shared.model.models.text_pipeline``) with a classifier that learns a batch at a time."""
+    return Pipeline([
+        ("clean", TextCleaner()),
+        ("normalise", normaliser if normaliser is not None else "passthrough"),
+        ("vocabulary", KnownWords()),
+        ("features", text_features()),
+        ("nb", LogCountRatio()),
+        ("clf", classifier),
+    ])
+
+
+def candidates(seed: int, normaliser: TextNormalizer | None = None,
+               groups: Sequence[str] = ("char",)) -> list[Candidate]:
     """The incremental candidates, simplest first, each with its ``sample`` grid, each
-    starting with ``normaliser`` after the cleaner (``shared.model.models.text_normaliser``)."""
+    starting with ``normaliser`` after the cleaner (``shared.model.models.text_normaliser``);
+    the NB-SVM grid switches each feature group of ``groups`` (the spec's) off and on."""
+    unknown = sorted(set(groups) - set(OPTIONAL_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown feature group(s) {unknown}: choose among "
+                         f"{', '.join(OPTIONAL_GROUPS)}")
     chars = {"features__char": ["drop", hashing_chars()]}
 
     def sgd(loss: str) -> SGDClassifier:
@@ -119,6 +147,11 @@ def candidates(seed: int, normaliser: TextNormalizer | None = None) -> list[Cand
                   "hashed word (+char) n-grams, SGD with modified Huber loss", 3,
                   hashing_pipeline(sgd("modified_huber"), normaliser=normaliser),
                   {GRID: {"clf__alpha": [3e-5, 1e-4, 3e-4], **chars}}),
+        Candidate("NB-SVM (SGD)",
+                  "word (+char) TF-IDF (+lexicon) fitted on the sample, scaled by NB "
+                  "log-count ratios, SGD logistic regression", 4,
+                  nbsvm_pipeline(sgd("log_loss"), normaliser=normaliser),
+                  {GRID: {"clf__alpha": [1e-5, 3e-5, 1e-4], **feature_group_grid(groups)}}),
     ]
 
 
@@ -156,6 +189,33 @@ def _transform(features: Any, texts: list[str]) -> Any:
     return features.transform(texts)
 
 
+def fit_front(pipeline: Pipeline, normalise: Any, texts: list[str], labels: Any,
+              spec: ProblemSpec) -> Pipeline:
+    """The steps between the known words and the classifier (``features``, and ``nb`` where
+    there is one) as one pipeline, fitted on ``texts`` (the search sample, after the cleaner
+    and the fitted text path; gender-swapped copies join them as in training): a TF-IDF
+    vocabulary and its IDF, NB log-count ratios. Hashed features learn nothing: the hashing
+    blocks are only marked fitted."""
+    names = [name for name in ("features", "nb") if name in pipeline.named_steps]
+    front = Pipeline([(name, pipeline.named_steps[name]) for name in names])
+    if not _learns(pipeline.named_steps["features"]):
+        front.steps[0][1].fit(["fit"])  # stateless: marks the hashing blocks fitted
+        return front
+    labels = np.asarray(labels, dtype=object)
+    if spec.gender_augmentation:
+        texts, labels, _ = gender_augmented(list(texts), labels)
+    front.fit(normalise.transform([clean_text(t) for t in texts]), labels)
+    return front
+
+
+def _learns(features: Any) -> bool:
+    """Whether a features step learns from texts (a vocabulary), or is all hashing and
+    stateless groups."""
+    parts = [step for _, step in getattr(features, "transformer_list", [("", features)])]
+    return any(not isinstance(step, HashingVectorizer) and step != "drop"
+               and step.__sklearn_tags__().requires_fit for step in parts)
+
+
 def _holdout_mask(texts: np.ndarray, seed: int, share: float) -> np.ndarray:
     return partitions.unit_interval(partitions.text_hashes(texts, "holdout", seed)) < share
 
@@ -169,7 +229,7 @@ def train_stream(
     pipeline: Pipeline, cat: Catalog, spec: ProblemSpec, epochs: int = EPOCHS,
     sample_point: dict[str, float] | None = None, holdout_rows: int = HOLDOUT_ROWS,
     batch_rows: int | None = None, max_words: int = MAX_WORDS, n_jobs: int = -1,
-    sample_texts: Any = None,
+    sample_texts: Any = None, sample_labels: Any = None,
 ) -> StreamResult:
     """Train ``pipeline`` (an unfitted hashing candidate) on every training part.
 
@@ -177,7 +237,9 @@ def train_stream(
     with its size) is the learning curve's first point. ``batch_rows`` rows go to each
     ``partial_fit`` (default ``BATCH_ROWS``). The transforms run on
     ``n_jobs`` worker processes while this process runs ``partial_fit``. The text path
-    (``normalise``) is fitted on ``sample_texts`` (the search sample).
+    (``normalise``), and the steps after it that learn from texts (:func:`fit_front`), are
+    fitted on ``sample_texts`` and ``sample_labels`` (the search sample; without them, on
+    the training rows of the first part).
     """
     start = time.perf_counter()
     batch_rows = batch_rows or BATCH_ROWS
@@ -185,21 +247,21 @@ def train_stream(
     files = partitions.part_files(folder)
     total = partitions.count_rows(folder)
     share = holdout_share(total, holdout_rows)
-    clean, features, classifier = pipeline.named_steps["clean"], \
-        pipeline.named_steps["features"], pipeline.named_steps["clf"]
+    clean, classifier = pipeline.named_steps["clean"], pipeline.named_steps["clf"]
     normalise = pipeline.named_steps["normalise"]
-    if normalise == "passthrough":
-        normalise = FunctionTransformer()  # hands the texts on unchanged
-    elif sample_texts is not None:  # what it learns (words seen in lower case), from the sample
-        normalise.fit(clean.transform(list(sample_texts)))
-    else:
-        normalise.fit([])
-    features.fit(["fit"])  # stateless: marks the hashing blocks fitted
     held = []
     for part in partitions.iter_parts(folder, ["text", "label"]):
         texts = part["text"].to_numpy(dtype=object)
         held.append(part[_holdout_mask(texts, spec.seed, share)])
+        if sample_texts is None:
+            first = part[~_holdout_mask(texts, spec.seed, share)]
+            sample_texts, sample_labels = first["text"], first["label"]
     holdout = pd.concat(held, ignore_index=True)
+    if normalise == "passthrough":
+        normalise = FunctionTransformer()  # hands the texts on unchanged
+    else:  # what it learns (words seen in lower case), from the sample
+        normalise.fit(clean.transform(list(sample_texts)))
+    features = fit_front(pipeline, normalise, list(sample_texts), sample_labels, spec)
     hold_x = features.transform(normalise.transform(clean.transform(list(holdout["text"]))))
     hold_y = holdout["label"].to_numpy(dtype=object)
     classes = np.array(sorted(spec.labels), dtype=object)
