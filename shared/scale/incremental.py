@@ -13,7 +13,8 @@ memory: ``clean`` -> ``normalise`` -> ``vocabulary``
 
 1. The hyperparameters are searched with the in-memory machinery
    (``shared.model.search``) on a stratified sample of the training split
-   (``SAMPLE_ROWS`` texts by default, chosen by seeded hash).
+   (``SAMPLE_ROWS`` texts by default, chosen by seeded hash, no two of them
+   near-duplicates: :func:`sample`).
 2. The chosen configuration is trained on all training parts with
    ``partial_fit``, for ``epochs`` passes, the parts in a seeded order and
    the rows of each part shuffled. A seeded-hash share of the training rows
@@ -51,7 +52,7 @@ from shared.core.catalog import Catalog
 from shared.core.names import gender_augmented
 from shared.core.problem import ProblemSpec
 from shared.core.text_rules import clean_text
-from shared.data import partitions
+from shared.data import near_duplicates, partitions
 from shared.model import search
 from shared.model.decision import operating_score
 from shared.model.features import OPTIONAL_GROUPS, LogCountRatio, text_features
@@ -62,6 +63,9 @@ from shared.model.text import TextCleaner, TextNormalizer
 
 #: texts the hyperparameter search runs on (a stratified sample of the training split)
 SAMPLE_ROWS = 10_000
+#: the search sample is drawn from this many times ``SAMPLE_ROWS`` texts, so that it still
+#: holds up to ``SAMPLE_ROWS`` once the near-duplicates are dropped from the pool
+SAMPLE_POOL = 3
 #: at most this many passes of partial_fit over the training parts (the search's SGD
 #: ``max_iter``), and as many as it takes to see ``EPOCH_ROWS`` rows; naive Bayes needs one
 #: (its counts are exact after one pass; more would only weaken its smoothing)
@@ -156,9 +160,35 @@ def candidates(seed: int, normaliser: TextNormalizer | None = None,
 
 
 def sample(cat: Catalog, spec: ProblemSpec, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
-    """The stratified search sample of the training parts (all of them when fewer)."""
-    return partitions.stratified_sample(cat.require("train_parts"), rows, spec.seed,
+    """The search sample: ``rows`` texts of the training parts with their label shares,
+    chosen by seeded hash (``shared.data.partitions.stratified_sample``), no two of them
+    near-duplicates (``shared.data.near_duplicates``: sharing a passage of eight words); all
+    the distinct ones when there are fewer.
+
+    Near-duplicates in different folds score the search on content it trained on, so it
+    would choose the configuration that memorises best. The texts are drawn from
+    ``SAMPLE_POOL`` times ``rows`` texts, in hash order: of near-duplicates the first is
+    kept. Without near-duplicates the sample is the stratified sample of ``rows`` texts.
+    ``attrs`` holds the pool's size (``pool``) and the near-duplicates dropped from it
+    (``near_duplicates``).
+    """
+    folder = cat.require("train_parts")
+    pool = partitions.stratified_sample(folder, rows * SAMPLE_POOL, spec.seed,
                                         columns=["text", "label"])
+    labels = partitions.read_column(folder, "label")
+    if rows < len(labels):  # in the order stratified_sample takes texts, for the quotas
+        order = np.argsort(partitions.text_hashes(pool["text"].to_numpy(dtype=object),
+                                                  "sample", spec.seed), kind="stable")
+        pool = pool.iloc[order]
+    keep = near_duplicates.distinct(pool["text"])
+    chosen = pool[keep]
+    if rows < len(labels):
+        quotas = partitions.label_quotas(labels, rows)
+        rank = chosen.groupby("label", sort=False).cumcount().to_numpy()
+        chosen = chosen[rank < chosen["label"].map(quotas).to_numpy()]
+    chosen = chosen.reset_index(drop=True)
+    chosen.attrs = {"pool": len(pool), "near_duplicates": int((~keep).sum())}
+    return chosen
 
 
 def run_search(

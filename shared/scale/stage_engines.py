@@ -301,7 +301,9 @@ class OutOfCore:
             incremental.sample_point(choice.row, len(sample), spec.cv_folds),
             n_jobs=n_jobs, sample_texts=sample["text"], sample_labels=sample["label"])
         settings = {"engine": OUT_OF_CORE, "method": plan.method, "budget": plan.budget,
-                    "sample_rows": len(sample), "epochs": passes, "selection": choice.rule,
+                    "sample_rows": len(sample), "sample_pool": sample.attrs.get("pool"),
+                    "near_duplicates": sample.attrs.get("near_duplicates"),
+                    "epochs": passes, "selection": choice.rule,
                     "holdout_rows": len(stream.holdout), "batch_rows": incremental.BATCH_ROWS,
                     "folds": spec.cv_folds, "seed": spec.seed,
                     # where the search ran (the runner exports its cluster's full address)

@@ -1,5 +1,5 @@
-"""The out-of-core stage 4 (shared.scale.incremental): its candidates, the steps fitted on the
-search sample, and a stream of parts trained with partial_fit."""
+"""The out-of-core stage 4 (shared.scale.incremental): its search sample, its candidates, the
+steps fitted on the search sample, and a stream of parts trained with partial_fit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sklearn.linear_model import SGDClassifier
 
 from shared.core.catalog import Catalog
 from shared.data import partitions
+from shared.data.near_duplicates import passages
 from shared.data.tasks import get_task
 from shared.model.features import LogCountRatio, SentimentLexicon
 from shared.model.models import text_normaliser
@@ -20,6 +21,45 @@ GOOD = ["a lovely warm film", "great acting and a brilliant script", "fresh and 
         "wonderful, I loved it", "a delight from start to end"]
 BAD = ["a dull and lifeless film", "awful script and poor acting", "boring and far too long",
        "a waste of money", "terrible, I hated it"]
+
+
+SPEC = get_task("sentiment").spec.with_overrides(engine="out_of_core")
+
+
+def training_parts(tmp_path, texts: list[str], labels: list[str]) -> Catalog:
+    cat = Catalog.for_task("sentiment", tmp_path)
+    with partitions.PartWriter(cat.path("train_parts"), part_rows=70) as writer:
+        writer.write(pd.DataFrame({"text": texts, "label": labels}))
+    return cat
+
+
+def test_without_near_duplicates_the_sample_is_the_stratified_sample(tmp_path):
+    texts = [f"review number {i} of a film" for i in range(400)]
+    labels = ["positive" if i % 4 else "negative" for i in range(400)]
+    cat = training_parts(tmp_path, texts, labels)
+    chosen = incremental.sample(cat, SPEC, rows=100)
+    plain = partitions.stratified_sample(cat.path("train_parts"), 100, SPEC.seed,
+                                         columns=["text", "label"])
+    pd.testing.assert_frame_equal(chosen, plain)
+    assert chosen.attrs == {"pool": 300, "near_duplicates": 0}
+
+
+def test_the_sample_holds_no_two_texts_that_share_a_passage(tmp_path):
+    rng = np.random.default_rng(0)
+    sentences = {label: [f"this {label} sentence number {i} is long enough to count here"
+                         for i in range(60)] for label in ("positive", "negative")}
+    labels = rng.choice(["positive", "negative"], size=600).tolist()
+    texts = [" ".join(rng.choice(sentences[label], size=rng.integers(1, 4), replace=False))
+             for label in labels]
+    keep = ~pd.Series(texts).duplicated().to_numpy()  # stage 3 drops exact duplicates
+    cat = training_parts(tmp_path, list(np.array(texts)[keep]), list(np.array(labels)[keep]))
+    chosen = incremental.sample(cat, SPEC, rows=100)
+    held = [set(passages(text)) for text in chosen["text"]]
+    assert 10 <= len(chosen) < 100
+    assert all(not (a & b) for i, a in enumerate(held) for b in held[i + 1:])
+    assert set(chosen["label"]) == {"positive", "negative"}
+    assert chosen.attrs["pool"] == 300
+    assert chosen.attrs["near_duplicates"] >= 300 - 100
 
 
 def frame(copies: int, extra: str = "") -> pd.DataFrame:
