@@ -50,6 +50,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from shared.core.catalog import Catalog
 from shared.core.names import gender_augmented
+from shared.core.normalise import WordCollector
 from shared.core.problem import ProblemSpec
 from shared.core.text_rules import clean_text
 from shared.data import near_duplicates, partitions
@@ -169,12 +170,9 @@ def sample(cat: Catalog, spec: ProblemSpec, rows: int = SAMPLE_ROWS) -> pd.DataF
     near-duplicates (``shared.data.near_duplicates``: sharing a passage of eight words); all
     the distinct ones when there are fewer.
 
-    Near-duplicates in different folds score the search on content it trained on, so it
-    would choose the configuration that memorises best. The texts are drawn from
-    ``SAMPLE_POOL`` times ``rows`` texts, in hash order: of near-duplicates the first is
-    kept. Without near-duplicates the sample is the stratified sample of ``rows`` texts.
-    ``attrs`` holds the pool's size (``pool``) and the near-duplicates dropped from it
-    (``near_duplicates``).
+    Near-duplicates in different folds would reward memorising. The texts are drawn from
+    ``SAMPLE_POOL`` times ``rows`` in hash order (of near-duplicates the first is kept);
+    ``attrs`` holds the pool's size and the near-duplicates dropped from it.
     """
     folder = cat.require("train_parts")
     pool = partitions.stratified_sample(folder, rows * SAMPLE_POOL, spec.seed,
@@ -219,8 +217,12 @@ class StreamResult:
     words_pruned: bool = False
 
 
-def _transform(features: Any, texts: list[str]) -> Any:
-    return features.transform(texts)
+def _training_texts(part: pd.DataFrame, spec: ProblemSpec) -> tuple[list[str], np.ndarray]:
+    """A part's texts cleaned, and labels, with gender-swapped copies as in memory."""
+    texts, labels = list(part["text"]), part["label"].to_numpy(dtype=object)
+    if spec.gender_augmentation:  # as in memory: swapped copies join training
+        texts, labels, _ = gender_augmented(texts, labels)
+    return [clean_text(t) for t in texts], labels
 
 
 def fit_front(pipeline: Pipeline, normalise: Any, texts: list[str], labels: Any,
@@ -243,11 +245,9 @@ def fit_front(pipeline: Pipeline, normalise: Any, texts: list[str], labels: Any,
 
 
 def _learns(features: Any) -> bool:
-    """Whether a features step learns from texts (a vocabulary), or is all hashing and
-    stateless groups."""
-    parts = [step for _, step in getattr(features, "transformer_list", [("", features)])]
+    """Whether a features step learns from texts (a vocabulary), not only hashes."""
     return any(not isinstance(step, HashingVectorizer) and step != "drop"
-               and step.__sklearn_tags__().requires_fit for step in parts)
+               and step.__sklearn_tags__().requires_fit for _, step in features.transformer_list)
 
 
 def _holdout_mask(texts: np.ndarray, seed: int, share: float) -> np.ndarray:
@@ -284,17 +284,20 @@ def train_stream(
     clean, classifier = pipeline.named_steps["clean"], pipeline.named_steps["clf"]
     normalise = pipeline.named_steps["normalise"]
     held = []
+    words = WordCollector(getattr(normalise, "names", "off"))
     for part in partitions.iter_parts(folder, ["text", "label"]):
         texts = part["text"].to_numpy(dtype=object)
         held.append(part[_holdout_mask(texts, spec.seed, share)])
+        kept = part[~_holdout_mask(texts, spec.seed, share)]
+        if normalise != "passthrough":  # the text path learns from every training text
+            words.update(_training_texts(kept, spec)[0])
         if sample_texts is None:
-            first = part[~_holdout_mask(texts, spec.seed, share)]
-            sample_texts, sample_labels = first["text"], first["label"]
+            sample_texts, sample_labels = kept["text"], kept["label"]
     holdout = pd.concat(held, ignore_index=True)
     if normalise == "passthrough":
         normalise = FunctionTransformer()  # hands the texts on unchanged
-    else:  # what it learns (words seen in lower case), from the sample
-        normalise.fit(clean.transform(list(sample_texts)))
+    else:  # what it learns (words seen in lower case), from every training text, as in memory
+        normalise.fit_words(words.words())
     features = fit_front(pipeline, normalise, list(sample_texts), sample_labels, spec)
     hold_x = features.transform(normalise.transform(clean.transform(list(holdout["text"]))))
     hold_y = holdout["label"].to_numpy(dtype=object)
@@ -322,14 +325,12 @@ def train_stream(
                 texts = part["text"].to_numpy(dtype=object)
                 part = part[~_holdout_mask(texts, spec.seed, share)]
                 part = part.iloc[rng.permutation(len(part))]
-                texts, labels = list(part["text"]), part["label"].to_numpy(dtype=object)
-                if spec.gender_augmentation:  # as in memory: swapped copies join training
-                    texts, labels, _ = gender_augmented(texts, labels)
-                texts = list(normalise.transform([clean_text(t) for t in texts]))
+                texts, labels = _training_texts(part, spec)
+                texts = list(normalise.transform(texts))
                 if epoch == 0:
                     counter.update(texts)
                 batches = range(0, len(texts), batch_rows)
-                matrices = parallel(delayed(_transform)(features, texts[i:i + batch_rows])
+                matrices = parallel(delayed(features.transform)(texts[i:i + batch_rows])
                                     for i in batches)
                 for i, matrix in zip(batches, matrices, strict=True):
                     y = labels[i:i + batch_rows]

@@ -111,7 +111,7 @@ def test_nbsvm_trains_on_every_part_and_shows_its_terms(tmp_path):
     spec = get_task("sentiment").spec
     cat = Catalog.for_task("sentiment", tmp_path)
     with partitions.PartWriter(cat.path("train_parts"), part_rows=40) as writer:
-        writer.write(frame(12, extra="stream"))
+        writer.write(frame(12, extra="The stream"))
     sample = frame(4)
     _, pipeline = nbsvm(spec, clf__alpha=1e-4)
     stream = incremental.train_stream(pipeline, cat, spec, epochs=2, batch_rows=25, n_jobs=1,
@@ -125,6 +125,9 @@ def test_nbsvm_trains_on_every_part_and_shows_its_terms(tmp_path):
     assert "stream" not in word.vocabulary_
     assert "stream" in stream.model.named_steps["vocabulary"].vocabulary_
     assert stream.rows_trained + len(stream.holdout) == 120
+    # the text path learns from every training text, as in memory, not from the sample alone
+    # (the sample is written in lower case: alone, it teaches no case)
+    assert "stream" in stream.model.named_steps["normalise"].known_words_.split("\n")
     terms = streaming_eval.term_weights(stream.model, n=3)
     assert set(terms["label"]) == {"positive", "negative"}
     assert np.all(terms["weight"] > 0)
