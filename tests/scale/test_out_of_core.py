@@ -34,8 +34,9 @@ def test_splits_are_disjoint_and_add_up(out_of_core_project):
 def test_the_model_is_a_trusted_pipeline_that_reloads_identically(out_of_core_project, tmp_path):
     cat = out_of_core_project
     model = cat.read("final_model")
-    assert [name for name, _ in model.steps] == ["clean", "normalise", "vocabulary", "features",
-                                                 "clf"]
+    names = [name for name, _ in model.steps]  # an NB-SVM scales its features ("nb")
+    assert names in (["clean", "normalise", "vocabulary", "features", "clf"],
+                     ["clean", "normalise", "vocabulary", "features", "nb", "clf"])
     copy = modelfile.load_model(modelfile.save_model(model, tmp_path / "m.skops"))
     texts = ["a wonderful film", "cold food and awful service"]
     assert np.array_equal(copy.predict_proba(texts), model.predict_proba(texts))
