@@ -265,7 +265,7 @@ def train_stream(
     batch_rows: int | None = None, max_words: int = MAX_WORDS, n_jobs: int = -1,
     sample_texts: Any = None, sample_labels: Any = None,
 ) -> StreamResult:
-    """Train ``pipeline`` (an unfitted hashing candidate) on every training part.
+    """Train ``pipeline`` (an unfitted candidate of :func:`candidates`) on every training part.
 
     ``sample_point`` (the search's score of this configuration on the sample,
     with its size) is the learning curve's first point. ``batch_rows`` rows go to each
@@ -286,9 +286,9 @@ def train_stream(
     held = []
     words = WordCollector(getattr(normalise, "names", "off"))
     for part in partitions.iter_parts(folder, ["text", "label"]):
-        texts = part["text"].to_numpy(dtype=object)
-        held.append(part[_holdout_mask(texts, spec.seed, share)])
-        kept = part[~_holdout_mask(texts, spec.seed, share)]
+        out = _holdout_mask(part["text"].to_numpy(dtype=object), spec.seed, share)
+        held.append(part[out])
+        kept = part[~out]
         if normalise != "passthrough":  # the text path learns from every training text
             words.update(_training_texts(kept, spec)[0])
         if sample_texts is None:
