@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 
 from shared.core.names import NAME_TOKEN, blinding_names, english_words
 from shared.core.names import in_words as _in
@@ -323,9 +323,9 @@ def known_words(texts: Collection[str], mode: str) -> set[str]:
     """What the text path learns from the training texts: for "list_and_unseen", every word
     they hold (lower-cased); otherwise the words they hold in lower case
     (:func:`lower_case_words`)."""
-    if mode == "list_and_unseen":
-        return {w.lower() for text in texts for w in _WORD_PART.findall(text)}
-    return lower_case_words(texts)
+    collector = WordCollector(mode)
+    collector.update(texts)
+    return collector.words()
 
 
 def lower_case_words(texts: Collection[str]) -> set[str]:
@@ -336,14 +336,33 @@ def lower_case_words(texts: Collection[str]) -> set[str]:
     ``CASED_SHARE`` uses capitals, the set is empty, and the capitalised-name rule relies on
     the English word list instead (``blind_names``).
     """
-    texts = list(texts)
-    cased = [t for t in texts if not t.islower()]
-    if len(cased) < len(texts) / CASED_SHARE:
-        return set()
-    words: set[str] = set()
-    for text in cased:
-        words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
-    return words
+    return known_words(texts, "list")
+
+
+class WordCollector:
+    """:func:`known_words` of texts given a batch at a time (the out-of-core training
+    stream): the same set as of all the texts at once."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.texts = self.cased = 0
+        self._words: set[str] = set()
+
+    def update(self, texts: Iterable[str]) -> None:
+        """Take in the words of ``texts``."""
+        for text in texts:
+            self.texts += 1
+            if self.mode == "list_and_unseen":
+                self._words.update(w.lower() for w in _WORD_PART.findall(text))
+            elif not text.islower():
+                self.cased += 1
+                self._words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
+
+    def words(self) -> set[str]:
+        """The words learnt from every text so far."""
+        if self.mode != "list_and_unseen" and self.cased < self.texts / CASED_SHARE:
+            return set()
+        return set(self._words)
 
 
 def for_spec(spec: object, training_texts: Collection[str]) -> Callable[[str], str]:

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -251,6 +252,17 @@ class FirstSeen:
         return len(self._seen)
 
 
+def label_quotas(labels: np.ndarray, size: int) -> dict[Any, int]:
+    """How many of ``size`` rows each label gets: its share of ``labels``, rounded by largest
+    remainders (the quotas add up to ``size``)."""
+    names, counts = np.unique(labels, return_counts=True)
+    exact = counts / counts.sum() * size
+    quota = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - quota), kind="stable")[: size - quota.sum()]:
+        quota[i] += 1
+    return {name: int(q) for name, q in zip(names, quota, strict=True)}
+
+
 def stratified_sample(
     folder: str | os.PathLike[str], size: int, seed: int, label_column: str = "label",
     columns: list[str] | None = None,
@@ -265,12 +277,7 @@ def stratified_sample(
     labels = read_column(folder, label_column)
     if size >= len(labels):
         return pd.concat(list(iter_parts(folder, columns)), ignore_index=True)
-    names, counts = np.unique(labels, return_counts=True)
-    exact = counts / counts.sum() * size
-    quota = np.floor(exact).astype(int)
-    for i in np.argsort(-(exact - quota), kind="stable")[: size - quota.sum()]:
-        quota[i] += 1
-    quotas = dict(zip(names, quota, strict=True))
+    quotas = label_quotas(labels, size)
     kept: pd.DataFrame | None = None
     for part in iter_parts(folder, columns):
         part = part.assign(_hash=text_hashes(part["text"].to_numpy(dtype=object), "sample", seed))

@@ -88,13 +88,19 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
     def fit(self, X: Iterable[str], y: object = None) -> TextNormalizer:  # noqa: N803
         """Remember the words written in lower case in the (cleaned) training texts."""
         from shared.core.normalise import known_words
+
+        return self.fit_words(known_words([str(t) for t in X], self.names))
+
+    def fit_words(self, words: Iterable[str]) -> TextNormalizer:
+        """Remember ``words`` as :meth:`fit` remembers those its texts teach (out of core, the
+        training stream's: ``shared.core.normalise.WordCollector``)."""
         from shared.core.problem import NAME_BLINDING
 
         if self.names not in NAME_BLINDING:
             raise ValueError(f"names={self.names!r}: choose one of {', '.join(NAME_BLINDING)}")
         if self.placeholders not in (True, False, "keep"):
             raise ValueError(f"placeholders={self.placeholders!r}: choose True, False or 'keep'")
-        self.known_words_ = "\n".join(sorted(known_words([str(t) for t in X], self.names)))
+        self.known_words_ = "\n".join(sorted(words))
         self._path = None
         return self
 

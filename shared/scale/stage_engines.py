@@ -273,7 +273,8 @@ class OutOfCore:
 
         rows = incremental.SAMPLE_ROWS if self.sample_rows is None else self.sample_rows
         return SearchPlan(incremental.sample(cat, spec, rows),
-                          incremental.candidates(spec.seed, text_normaliser(spec)),
+                          incremental.candidates(spec.seed, text_normaliser(spec),
+                                                 spec.feature_groups),
                           incremental.GRID, "grid", "grid", n_iter)
 
     def search(self, spec: ProblemSpec, plan: SearchPlan, n_jobs: int = -1) -> SearchResult:
@@ -298,9 +299,11 @@ class OutOfCore:
         stream = incremental.train_stream(
             choice.model, cat, spec, passes,
             incremental.sample_point(choice.row, len(sample), spec.cv_folds),
-            n_jobs=n_jobs, sample_texts=sample["text"])
+            n_jobs=n_jobs, sample_texts=sample["text"], sample_labels=sample["label"])
         settings = {"engine": OUT_OF_CORE, "method": plan.method, "budget": plan.budget,
-                    "sample_rows": len(sample), "epochs": passes, "selection": choice.rule,
+                    "sample_rows": len(sample), "sample_pool": sample.attrs.get("pool"),
+                    "near_duplicates": sample.attrs.get("near_duplicates"),
+                    "epochs": passes, "selection": choice.rule,
                     "holdout_rows": len(stream.holdout), "batch_rows": incremental.BATCH_ROWS,
                     "folds": spec.cv_folds, "seed": spec.seed,
                     # where the search ran (the runner exports its cluster's full address)

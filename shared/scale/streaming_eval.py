@@ -28,12 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from shared.core.catalog import Catalog
 from shared.core.problem import ProblemSpec
 from shared.data import partitions
+from shared.model import models
 from shared.model.behaviour import BehaviourResult
 from shared.model.calibration import CalibrationResult, methods
 from shared.model.evaluation import (
@@ -210,13 +212,16 @@ def term_weights(model: Pipeline, n: int = 12) -> pd.DataFrame | None:
 
     A word's weight is the classifier's weight (naive Bayes: log-probability
     difference) at the word's hashed column, as ``shared.model.models.term_weights``
-    reads it at a TF-IDF column.
+    reads it at a TF-IDF column. A model whose word n-grams have a vocabulary (NB-SVM,
+    fitted on the search sample) is read as in memory (``shared.model.models.term_weights``).
     """
+    word = model.named_steps["features"].transformer_list[0][1]
+    if not isinstance(word, HashingVectorizer):
+        return models.term_weights(model, n)
     weights = linear_weights(model.steps[-1][1])
     if weights is None:
         return None
     words = list(model.named_steps["vocabulary"].vocabulary_)
-    word = model.named_steps["features"].transformer_list[0][1]
     columns, signs = hashed_columns(word, words)
     known = columns >= 0
     series = pd.Series(weights[columns[known]] * signs[known],

@@ -154,6 +154,19 @@ def test_a_corpus_written_in_lower_case_teaches_no_case():
         TextNormalizer(names="everything").fit(["x"])
 
 
+@pytest.mark.parametrize("mode", ["list", "list_and_capitalised", "list_and_unseen"])
+def test_words_collected_a_batch_at_a_time_are_the_words_of_all_texts(mode):
+    texts = ["jessica loved it"] * 30 + ["The film was great", "Priya said Awful", "ok"]
+    collector = normalise.WordCollector(mode)
+    for start in range(0, len(texts), 7):
+        collector.update(texts[start:start + 7])
+    assert collector.words() == normalise.known_words(texts, mode)
+    collector.update(["The Hotel was quiet"] * 3)  # now enough texts use capitals
+    assert collector.words() == normalise.known_words(texts + ["The Hotel was quiet"] * 3, mode)
+    assert TextNormalizer(names=mode).fit_words(collector.words()).known_words_ == \
+        TextNormalizer(names=mode).fit(texts + ["The Hotel was quiet"] * 3).known_words_
+
+
 @pytest.mark.parametrize("spec_name", ["spec", "spam_spec"])  # placeholders alone, and kept
 def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec_name, request):
     spec = request.getfixturevalue(spec_name)

@@ -34,8 +34,9 @@ def test_splits_are_disjoint_and_add_up(out_of_core_project):
 def test_the_model_is_a_trusted_pipeline_that_reloads_identically(out_of_core_project, tmp_path):
     cat = out_of_core_project
     model = cat.read("final_model")
-    assert [name for name, _ in model.steps] == ["clean", "normalise", "vocabulary", "features",
-                                                 "clf"]
+    names = [name for name, _ in model.steps]  # an NB-SVM scales its features ("nb")
+    assert names in (["clean", "normalise", "vocabulary", "features", "clf"],
+                     ["clean", "normalise", "vocabulary", "features", "nb", "clf"])
     copy = modelfile.load_model(modelfile.save_model(model, tmp_path / "m.skops"))
     texts = ["a wonderful film", "cold food and awful service"]
     assert np.array_equal(copy.predict_proba(texts), model.predict_proba(texts))
@@ -55,7 +56,11 @@ def test_stage_five_shows_what_the_in_memory_stage_shows(out_of_core_project):
 
 def test_training_report_states_the_sample_epochs_and_holdout(out_of_core_project):
     report = TrainingReport.load(out_of_core_project)
-    assert report.search["sample_rows"] == 1000
+    # the fixture's texts pair the same built-in reviews again and again: the search sample
+    # keeps one text of each group of near-duplicates (shared.data.near_duplicates)
+    assert 0 < report.search["sample_rows"] < 1000
+    assert report.search["near_duplicates"] > 0
+    assert report.search["sample_pool"] <= 3000
     assert report.search["engine"] == "out_of_core"
     assert report.search["epochs"] >= 1
     holdout = out_of_core_project.read("oof_predictions")
