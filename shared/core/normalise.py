@@ -257,7 +257,12 @@ def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str
     return False
 
 
-def blind_names(text: str, mode: str = "list", known: Collection[str] = ()) -> str:
+#: the words whose blinding a text path remembers (then it starts again)
+DECIDED_WORDS = 200_000
+
+
+def blind_names(text: str, mode: str = "list", known: Collection[str] = (),
+                decided: dict[str, bool] | None = None) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
     ("Loved": "love"), is neither in ``known``, the words the training texts held in lower
@@ -272,19 +277,32 @@ def blind_names(text: str, mode: str = "list", known: Collection[str] = ()) -> s
     ("PayPal") or one in capitals ("HMRC", "FREE") stays, as the model may lean on it.
 
     A contraction is judged by its first part ("I'd"); a possessive keeps its "'s".
+
+    ``decided``, when given, holds what was decided for each word before with the same
+    ``mode`` and ``known`` (:func:`text_path` keeps one per path): a word is judged once.
     """
     if mode == "off":
         return text
     names = blinding_names()
+
+    def is_name(token: str) -> bool:
+        if decided is None:
+            return _is_name(token, names, mode, known)
+        found = decided.get(token)
+        if found is None:
+            if len(decided) >= DECIDED_WORDS:
+                decided.clear()
+            found = decided[token] = _is_name(token, names, mode, known)
+        return found
+
     # most texts name nobody: say so with set operations before looking at any token
     if names.isdisjoint(_WORD_PART.findall(text.lower())) and not (mode != "list" and any(
-            _is_name(t, names, mode, known) for t in _NAME_LIKE.findall(text)
-            if t[0].isupper())):
+            is_name(t) for t in _NAME_LIKE.findall(text) if t[0].isupper())):
         return text
     pieces, end = [], 0
     for match in _NAME_LIKE.finditer(text):
         token = match.group(0)
-        if _is_name(token, names, mode, known):
+        if is_name(token):
             possessive = _POSSESSIVE.search(token)
             pieces += [text[end:match.start()], NAME_TOKEN,
                        possessive.group(0) if possessive else ""]
@@ -306,11 +324,13 @@ def text_path(confusables: bool, placeholders: bool | str, leet: bool, names: st
     """The steps switched on, in the one order, as one function of a text. ``placeholders``
     is False (off), True (the placeholder alone) or "keep" (the placeholder, then what it
     stands for: :func:`mask_placeholders`)."""
+    decided: dict[str, bool] = {}  # each word's blinding, judged once for this path
+
     def run(text: str) -> str:
         text = _fixed_steps(text, confusables, placeholders)
         if leet:
             text = deleet(text, known)
-        return blind_names(text, names, known)
+        return blind_names(text, names, known, decided)
     return run
 
 
@@ -321,22 +341,14 @@ _LOWER_WORD = re.compile(r"\b[^\W\d_A-Z]+\b")
 
 def known_words(texts: Collection[str], mode: str) -> set[str]:
     """What the text path learns from the training texts: for "list_and_unseen", every word
-    they hold (lower-cased); otherwise the words they hold in lower case
-    (:func:`lower_case_words`)."""
+    they hold (lower-cased); otherwise every word written all in lower case in a text that
+    uses capitals. Only there does lower case say "a word, not a name": in a corpus written
+    all in lower case (rt-polarity) "jessica" is lower case too. When fewer than one text in
+    ``CASED_SHARE`` uses capitals, the set is empty, and the capitalised-name rule relies on
+    the English word list instead (``blind_names``)."""
     collector = WordCollector(mode)
     collector.update(texts)
     return collector.words()
-
-
-def lower_case_words(texts: Collection[str]) -> set[str]:
-    """Every word written all in lower case in a text of ``texts`` that uses capitals.
-
-    Only there does lower case say "a word, not a name": in a corpus written all in lower
-    case (rt-polarity) "jessica" is lower case too. When fewer than one text in
-    ``CASED_SHARE`` uses capitals, the set is empty, and the capitalised-name rule relies on
-    the English word list instead (``blind_names``).
-    """
-    return known_words(texts, "list")
 
 
 class WordCollector:
@@ -379,19 +391,3 @@ def placeholder_mode(spec: object) -> bool | str:
     if not spec.text_normalisation:
         return False
     return "keep" if getattr(spec, "placeholders", "replace") == "keep" else True
-
-
-def examples(texts: Collection[str], path: Callable[[str], str], n: int = 8) -> list[
-        tuple[str, str]]:
-    """Up to ``n`` (before, after) pairs of texts the path changes, the shortest first, at
-    most one per kind of change (a name, each placeholder, a de-leeted word), then any."""
-    changed = sorted(((t, after) for t in texts if (after := path(t)) != t),
-                     key=lambda pair: (len(pair[0]), pair[0]))
-    kinds = [NAME_TOKEN, *PLACEHOLDERS]
-    chosen: list[tuple[str, str]] = []
-    for kind in kinds:
-        first = next((p for p in changed if kind in p[1] and p not in chosen), None)
-        if first is not None:
-            chosen.append(first)
-    chosen += [p for p in changed if p not in chosen][:max(0, n - len(chosen))]
-    return chosen[:n]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -186,5 +186,21 @@ def normalisation_examples(train: pd.DataFrame, spec: ProblemSpec, n: int = 8) -
     """A few training texts before and after the text path stage 4's pipelines start with
     (``shared.core.normalise``, fitted on the training split as the pipeline step is)."""
     path = normalise.for_spec(spec, train["text"])
-    return pd.DataFrame(normalise.examples(list(train["text"]), path, n),
+    return pd.DataFrame(examples(list(train["text"]), path, n),
                         columns=["before", "after"])
+
+
+def examples(texts: Sequence[str], path: Callable[[str], str], n: int = 8) -> list[
+        tuple[str, str]]:
+    """Up to ``n`` (before, after) pairs of texts the path changes, the shortest first, at
+    most one per kind of change (a name, each placeholder, a de-leeted word), then any."""
+    changed = sorted(((t, after) for t in texts if (after := path(t)) != t),
+                     key=lambda pair: (len(pair[0]), pair[0]))
+    kinds = [normalise.NAME_TOKEN, *normalise.PLACEHOLDERS]
+    chosen: list[tuple[str, str]] = []
+    for kind in kinds:
+        first = next((p for p in changed if kind in p[1] and p not in chosen), None)
+        if first is not None:
+            chosen.append(first)
+    chosen += [p for p in changed if p not in chosen][:max(0, n - len(chosen))]
+    return chosen[:n]

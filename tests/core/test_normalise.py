@@ -144,8 +144,8 @@ def test_the_step_keeps_the_raw_text_and_learns_lower_case_words():
 
 def test_a_corpus_written_in_lower_case_teaches_no_case():
     """rt-polarity is all lower case: "jessica" there says nothing about "Jessica"."""
-    assert normalise.lower_case_words(["jessica loved it", "the film was great"]) == set()
-    seen = normalise.lower_case_words(["jessica loved it"] * 19 + ["The film was great"])
+    assert normalise.known_words(["jessica loved it", "the film was great"], "list") == set()
+    seen = normalise.known_words(["jessica loved it"] * 19 + ["The film was great"], "list")
     assert seen == {"film", "was", "great"}
     # with no case learnt, English words that are no first names stand in for it
     assert normalise.blind_names("Loved it, Tyrone? Oluwaseun did", "list_and_capitalised") == \
@@ -197,3 +197,16 @@ def test_spam_blinds_unseen_name_like_words_but_keeps_brands_and_cues():
 ])
 def test_contacts_are_redacted_with_the_text_paths_placeholders(text, kept):
     assert normalise.redact_contacts(text) == kept
+
+
+@pytest.mark.parametrize("mode", ["list", "list_and_capitalised", "list_and_unseen"])
+def test_a_word_judged_once_is_blinded_as_when_judged_each_time(mode):
+    texts = ["Jessica loved it", "Hi Chidi, Oluwaseun: your Amazon PayPal HMRC FREE refund",
+             "O'Brien's film, with Will and Grace", "Loved it. Avoid Tyrone's sequel"] * 2
+    known = normalise.known_words(["the film was good", "Your Amazon parcel"], mode)
+    decided: dict[str, bool] = {}
+    remembered = [normalise.blind_names(t, mode, known, decided) for t in texts]
+    assert remembered == [normalise.blind_names(t, mode, known) for t in texts]
+    assert decided and all(isinstance(v, bool) for v in decided.values())
+    path = normalise.text_path(True, True, True, mode, known)
+    assert [path(t) for t in texts] == [path(t) for t in texts]
