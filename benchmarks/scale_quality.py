@@ -39,7 +39,7 @@ from shared.data import partitions  # noqa: E402
 from shared.data.sources import load_dataset  # noqa: E402
 from shared.data.tasks import get_task  # noqa: E402
 from shared.model import models, training  # noqa: E402
-from shared.model.features import char_tfidf  # noqa: E402
+from shared.model.features import SentimentLexicon, char_tfidf  # noqa: E402
 from shared.model.metrics import binary_metrics  # noqa: E402
 from shared.model.scoring import positive_scores  # noqa: E402
 from shared.model.search import folds  # noqa: E402
@@ -55,9 +55,10 @@ def in_memory(data: pd.DataFrame, spec, search: bool) -> dict[str, object]:
         model, info, _ = select(data["text"], data["label"], spec, "auto")
         name = f"{info['model']} ({info['params']})"
     else:
-        candidate = next(c for c in models.candidates(spec.seed) if c.name == "NB-SVM")
-        model = training.configured(candidate, {"clf__C": 3.0, "features__char": char_tfidf()})
-        name = "NB-SVM (C=3, word+char n-grams; benchmarks/quality.py's choice)"
+        candidate = next(c for c in models.for_spec(spec) if c.name == "NB-SVM")
+        model = training.configured(candidate, {"clf__C": 3.0, "features__char": char_tfidf(),
+                                                "features__lexicon": SentimentLexicon()})
+        name = "NB-SVM (C=3, word+char n-grams, lexicon; benchmarks/quality.py's choice)"
     ten = spec.with_overrides(cv_folds=10)
     cv, _ = training.cross_validate("in memory", model, data["text"], data["label"], ten)
     return {"model": name, "folds": cv["accuracy"].tolist()}
@@ -65,8 +66,9 @@ def in_memory(data: pd.DataFrame, spec, search: bool) -> dict[str, object]:
 
 def out_of_core(data: pd.DataFrame, spec, work: Path) -> dict[str, object]:
     """10-fold accuracy of the out-of-core search's choice, trained as stage 4 trains it."""
-    candidates = incremental.candidates(spec.seed)
-    result = incremental.run_search(candidates, incremental_sample(data, spec), spec)
+    candidates = incremental.candidates(spec.seed, models.text_normaliser(spec),
+                                        spec.feature_groups)
+    result = incremental.run_search(candidates, incremental_sample(data, spec, work), spec)
     choice = training.choose_configuration(result, candidates, "best", spec.cv_folds)
     chosen, candidate = choice.row, choice.candidate
     scores = []
@@ -84,14 +86,13 @@ def out_of_core(data: pd.DataFrame, spec, work: Path) -> dict[str, object]:
     return {"model": f"{chosen['model']} ({chosen['params']})", "folds": scores}
 
 
-def incremental_sample(data: pd.DataFrame, spec) -> pd.DataFrame:
-    """The search sample stage 4 would draw (all of rt-polarity fits in it but 662 texts)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / "all.parquet"
-        with partitions.PartWriter(folder) as writer:
-            writer.write(data[["text", "label"]])
-        return partitions.stratified_sample(folder, incremental.SAMPLE_ROWS, spec.seed,
-                                            columns=["text", "label"])
+def incremental_sample(data: pd.DataFrame, spec, work: Path) -> pd.DataFrame:
+    """The search sample stage 4 draws (``shared.scale.incremental.sample``: up to
+    ``SAMPLE_ROWS`` texts, no two of them near-duplicates) from the whole set as its parts."""
+    cat = Catalog.for_task("sentiment", work / "all")
+    with partitions.PartWriter(cat.path("train_parts")) as writer:
+        writer.write(data[["text", "label"]])
+    return incremental.sample(cat, spec)
 
 
 def main(argv: list[str] | None = None) -> int:
