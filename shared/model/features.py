@@ -43,7 +43,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
-        state.pop("_word_counts", None)  # a cache of this process (_count_vocab)
+        state.pop("_ngrams_by_word", None)  # a cache of this process (_count_vocab)
         vocabulary = state.get("vocabulary_")
         if vocabulary is not None and not any(_TERM_SEPARATOR in t for t in vocabulary):
             terms = sorted(vocabulary, key=vocabulary.__getitem__)
@@ -75,9 +75,9 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             return super()._count_vocab(raw_documents, fixed_vocab)
         if fixed_vocab:
             vocabulary = self.vocabulary_
-            cache = getattr(self, "_word_counts", None)
+            cache = getattr(self, "_ngrams_by_word", None)
             if cache is None or cache[0] is not vocabulary or len(cache[1]) > WORD_CACHE:
-                cache = self._word_counts = (vocabulary, {})
+                cache = self._ngrams_by_word = (vocabulary, {})
             words = cache[1]
         else:  # a new vocabulary, each n-gram numbered when first seen, as scikit-learn does
             vocabulary = defaultdict()

@@ -109,8 +109,8 @@ def test_character_ngrams_counted_word_by_word_equal_scikit_learns(toy_corpus, s
 def test_the_words_kept_between_transforms_stay_out_of_the_model_file(tmp_path, toy_corpus):
     vectorizer = CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))
     vectorizer.fit(toy_corpus[0]).transform(toy_corpus[0])
-    assert vectorizer._word_counts[1]  # words kept in this process
-    assert "_word_counts" not in vectorizer.__getstate__()
+    assert vectorizer._ngrams_by_word[1]  # words kept in this process
+    assert "_ngrams_by_word" not in vectorizer.__getstate__()
     refitted = ["an entirely new vocabulary", "a fresh one"]
     expected = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(refitted)
     vectorizer.fit(refitted)  # a new vocabulary: the words kept for the old one are not used
