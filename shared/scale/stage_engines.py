@@ -10,12 +10,14 @@ method        in memory (:class:`InMemory`)       out of core (:class:`OutOfCore
 ============  ==================================  =========================================
 collect       load, validate, save the snapshot   validate chunk by chunk into Parquet parts
 prepare       clean, de-duplicate, split, save    one pass over the parts, split by a hash
-plan_search   the training split, five families   a stratified sample, hashing candidates
+plan_search   the training split, five families   a sample without near-duplicates;
+                                                  hashing and NB-SVM candidates
 search        the grid on the training split      the grid on the sample (on Dask, if any)
 fit_and_save  fit on the split; a learning curve  ``partial_fit`` over every part; its curve
 calibrate     on stage 4's out-of-fold scores     on the rows held out of ``partial_fit``
 score_test    the test split at once              part by part (on Dask, a task per part)
-term_weights  read at the TF-IDF columns          read at the known words' hashed columns
+term_weights  read at the TF-IDF columns          the same for NB-SVM; hashed: read at
+                                                  the known words' hashed columns
 ============  ==================================  =========================================
 
 The out-of-core engine connects to a Dask cluster inside the methods that can use
@@ -266,8 +268,10 @@ class OutOfCore:
 
     def plan_search(self, cat: Catalog, spec: ProblemSpec, budget: str = "auto",
                     search: str = "auto", n_iter: int = 4) -> SearchPlan:
-        """A stratified sample of the training parts and the incremental candidates, whose
-        one grid is searched whole (``budget`` and ``search`` do not apply)."""
+        """A stratified sample of the training parts without near-duplicates
+        (``shared.scale.incremental.sample``) and the incremental candidates with the spec's
+        text path and feature groups, whose one grid is searched whole (``budget`` and
+        ``search`` do not apply)."""
         from shared.model.models import text_normaliser
         from shared.scale import incremental
 
@@ -335,8 +339,8 @@ class OutOfCore:
                       tested.reference)
 
     def term_weights(self, model: Any) -> pd.DataFrame | None:
-        """``shared.scale.streaming_eval.term_weights``: the weights at the hashed columns of
-        the known words."""
+        """``shared.scale.streaming_eval.term_weights``: the weights at the TF-IDF columns
+        (NB-SVM), or at the hashed columns of the known words."""
         from shared.scale import streaming_eval
 
         return streaming_eval.term_weights(model)
