@@ -218,27 +218,30 @@ def deploy_small_model(root: Path, task: str = "sentiment", dataset: str = "buil
 
 
 @pytest.fixture(scope="session")
-def deployed_project(tmp_path_factory) -> Catalog:
-    """A sentiment project deployed once for the session; tests must not change it."""
-    return deploy_small_model(tmp_path_factory.mktemp("deployed"))
+def deployed_template(tmp_path_factory) -> Path:
+    """The project folder of one real deployment (stages 1 to 6), never handed to a test:
+    :func:`deployed_project` and :func:`deployed` are copies of it."""
+    return deploy_small_model(tmp_path_factory.mktemp("template")).root
+
+
+def copy_of(template: Path, root: Path) -> Catalog:
+    """A copy of a deployed project folder at ``root`` (the ``deployed`` link is relative, no
+    file names the folder), so that the real stages run once per session."""
+    shutil.copytree(template, root, symlinks=True, dirs_exist_ok=True)
+    return Catalog.for_task("sentiment", root)
 
 
 @pytest.fixture(scope="session")
-def deployed_template(tmp_path_factory) -> Path:
-    """The project folder of one real deployment (stages 1 to 6), never handed to a test:
-    :func:`deployed` gives each module a copy of it."""
-    return deploy_small_model(tmp_path_factory.mktemp("template")).root
+def deployed_project(tmp_path_factory, deployed_template) -> Catalog:
+    """A sentiment project deployed once for the session; tests must not change it."""
+    return copy_of(deployed_template, tmp_path_factory.mktemp("deployed"))
 
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory, deployed_template) -> Catalog:
     """A sentiment project deployed for one test module, which may change its log, deploy
-    again or roll back: a copy of :func:`deployed_template` (the ``deployed`` link is
-    relative, no file names the folder), so the real stages run once per session, not once
-    per module."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copytree(deployed_template, root, symlinks=True, dirs_exist_ok=True)
-    return Catalog.for_task("sentiment", root)
+    again or roll back."""
+    return copy_of(deployed_template, tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="session")
