@@ -283,10 +283,12 @@ def train_stream(
     share = holdout_share(total, holdout_rows)
     clean, classifier = pipeline.named_steps["clean"], pipeline.named_steps["clf"]
     normalise = pipeline.named_steps["normalise"]
-    held = []
+    held, held_out = [], []  # each part's held-out rows, and its mask for every pass
     words = WordCollector(getattr(normalise, "names", "off"))
-    for part in partitions.iter_parts(folder, ["text", "label"]):
+    for file in files:
+        part = partitions.read_part(file, ["text", "label"])
         out = _holdout_mask(part["text"].to_numpy(dtype=object), spec.seed, share)
+        held_out.append(out)
         held.append(part[out])
         kept = part[~out]
         if normalise != "passthrough":  # the text path learns from every training text
@@ -321,9 +323,7 @@ def train_stream(
     with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
         for epoch in range(epochs):
             for index in rng.permutation(len(files)):
-                part = partitions.read_part(files[index], ["text", "label"])
-                texts = part["text"].to_numpy(dtype=object)
-                part = part[~_holdout_mask(texts, spec.seed, share)]
+                part = partitions.read_part(files[index], ["text", "label"])[~held_out[index]]
                 part = part.iloc[rng.permutation(len(part))]
                 texts, labels = _training_texts(part, spec)
                 texts = list(normalise.transform(texts))
