@@ -167,8 +167,6 @@ def both_engines(tmp_path_factory) -> dict[str, dict[str, pd.DataFrame]]:
     return {**seen, "sent": sent}
 
 
-
-
 def test_both_engines_quarantine_collect_and_keep_the_same_texts(both_engines):
     memory, out_of_core = both_engines["memory"], both_engines["out_of_core"]
     assert memory["quarantine"].to_dict("records") == out_of_core["quarantine"].to_dict("records")
