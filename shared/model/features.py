@@ -236,10 +236,15 @@ def _scores(text: str) -> tuple[float, float, float, float]:
     return scores["neg"], scores["neu"], scores["pos"], (scores["compound"] + 1.0) / 2.0
 
 
+#: where VADER's compound polarity (-1 to 1) is cut into bins, one indicator column each
+#: (:class:`SentimentLexicon`); +-0.05 are VADER's own bounds of a neutral text
+COMPOUND_EDGES = (-0.8, -0.6, -0.4, -0.2, -0.05, 0.05, 0.2, 0.4, 0.6, 0.8)
+
+
 class SentimentLexicon(TransformerMixin, BaseEstimator):
     """Negation-aware lexicon scores of a text's raw words (VADER, Hutto & Gilbert 2014):
     the shares of negative, neutral and positive sentiment and the overall polarity, each
-    in [0, 1] (complement naive Bayes refuses negative values).
+    in [0, 1] (complement naive Bayes refuses negative values), then the polarity's bin.
 
     A bag of words sees "not good" as "not" and "good"; VADER's rules turn the polarity
     of a word after a negation, and weigh intensifiers ("very"), capitals and "!" too. It
@@ -249,32 +254,60 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
     process, never by the transformer: a fitted group's state is its parameters, and a model
     file holds no lexicon.
 
-    The scores are multiplied by ``weight``: a TF-IDF row is normalised to length one over
+    The polarity also comes as one indicator column per bin between ``compound_edges``
+    (a value on an edge goes to the bin above it). NB scaling (:class:`LogCountRatio`)
+    weighs a column by how much more often it is present in one class: the four scores are
+    present in most texts of both classes, so it shrank them to a tenth, whereas a bin is
+    present like a word and gets a weight like one. With the bins, an NB-SVM (C=10, word and
+    character n-grams) scored 0.811 on MR 5-fold against 0.802 with the four scores alone;
+    logistic regression and the linear SVM scored the same either way (within 0.002).
+
+    The values are multiplied by ``weight``: a TF-IDF row is normalised to length one over
     its n-grams, so each of its values is about 0.1-0.3, and dense columns near 1 beside them
     made a logistic regression on rt-polarity take 61 L-BFGS iterations instead of 19 (1.17 s
     a fit instead of 0.36 s) for no better accuracy (5-fold accuracy on its training split:
     0.786 at 1, 0.788 at 0.3).
     """
 
-    def __init__(self, weight: float = 0.3) -> None:
+    #: a model file written before the bins holds no ``compound_edges``: it reads this empty
+    #: tuple, so it keeps its four columns and scores as it did
+    compound_edges: tuple[float, ...] = ()
+
+    def __init__(self, weight: float = 0.3,
+                 compound_edges: tuple[float, ...] = COMPOUND_EDGES) -> None:
         self.weight = weight
+        self.compound_edges = compound_edges
 
     def fit(self, X, y=None) -> SentimentLexicon:  # noqa: N803
         """Nothing to learn: the lexicon is VADER's own."""
         return self
 
     def transform(self, X) -> sp.csr_matrix:  # noqa: N803
-        """One row of four values in [0, ``weight``] per text."""
-        rows = [vader_scores(str(text)) for text in X]
-        return sp.csr_matrix(self.weight * np.array(rows, dtype=float).reshape(len(rows), 4))
+        """One row per text: four values in [0, ``weight``], then ``weight`` in the column of
+        the polarity's bin and 0 in the other bins."""
+        rows = np.array([vader_scores(str(text)) for text in X], dtype=float).reshape(-1, 4)
+        scores = sp.csr_matrix(self.weight * rows)
+        if not self.compound_edges:
+            return scores
+        polarity = 2.0 * rows[:, 3] - 1.0
+        bins = np.searchsorted(np.asarray(self.compound_edges), polarity, side="right")
+        shape = (len(rows), len(self.compound_edges) + 1)
+        indicators = sp.csr_matrix((np.full(len(rows), self.weight), (np.arange(len(rows)), bins)),
+                                   shape=shape)
+        return sp.hstack([scores, indicators], format="csr")
 
     def __sklearn_tags__(self):  # noqa: D105
         # nothing to fit: a pipeline holding the group is fitted once its other steps are
         return text_step_tags(super().__sklearn_tags__())
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """The columns' names (the union prefixes them: ``lexicon__compound``)."""
-        return np.array(["negative", "neutral", "positive", "compound"], dtype=object)
+        """The columns' names (the union prefixes them: ``lexicon__compound``, then one per
+        bin, ``lexicon__compound[-0.05,0.05)``)."""
+        edges = [f"{edge:g}" for edge in self.compound_edges]
+        bins = [f"compound[{low},{high}" for low, high in
+                zip(["-1", *edges], [f"{edge})" for edge in edges] + ["1]"], strict=True)]
+        return np.array(["negative", "neutral", "positive", "compound",
+                         *(bins if edges else [])], dtype=object)
 
 
 #: the feature groups stage 4 switches off and on next to the word n-grams: each one's name

@@ -162,15 +162,47 @@ def test_sentiment_lexicon_by_hand():
     texts = ["The film was good", "The film was not good", "The film was", ""]
     values = SentimentLexicon(weight=1.0).fit_transform(texts).toarray()
     assert np.allclose(SentimentLexicon().fit_transform(texts).toarray(), 0.3 * values)
-    assert list(SentimentLexicon().get_feature_names_out()) == [
-        "negative", "neutral", "positive", "compound"]
-    assert values.shape == (4, 4) and values.min() >= 0 and values.max() <= 1
-    good, not_good, neutral, empty = values
+    assert list(SentimentLexicon().get_feature_names_out())[:5] == [
+        "negative", "neutral", "positive", "compound", "compound[-1,-0.8)"]
+    assert values.shape == (4, 4 + 11) and values.min() >= 0 and values.max() <= 1
+    bins = values[:, 4:]
+    good, not_good, neutral, empty = values[:, :4]
     assert good[2] > 0 and good[0] == 0 and good[3] > 0.5  # "good" is positive
     assert not_good[0] > 0 and not_good[2] == 0 and not_good[3] < 0.5  # negation turns it
     assert neutral.tolist() == [0.0, 1.0, 0.0, 0.5] and empty.tolist() == [0.0, 0.0, 0.0, 0.5]
     # VADER's own numbers, the compound score moved from [-1, 1] to [0, 1]
     assert good[3] == pytest.approx((0.4404 + 1) / 2)
+    # then one indicator per bin of the compound score: 0.4404 is in [0.4, 0.6), "not good"
+    # (-0.3412) in [-0.4, -0.2), and a text without sentiment (0) in VADER's neutral [-0.05, 0.05)
+    names = SentimentLexicon().get_feature_names_out()[4:]
+    assert bins.sum(axis=1).tolist() == [1.0] * 4
+    assert [names[row.argmax()] for row in bins] == [
+        "compound[0.4,0.6)", "compound[-0.4,-0.2)", "compound[-0.05,0.05)", "compound[-0.05,0.05)"]
+    assert names[0] == "compound[-1,-0.8)" and names[-1] == "compound[0.8,1]"
+
+
+def test_a_value_on_a_bin_edge_goes_to_the_bin_above_and_no_edges_mean_four_columns():
+    group = SentimentLexicon(weight=1.0, compound_edges=(-0.5, 0.0, 0.5))
+    values = group.transform(["The film was", "The film was good"]).toarray()
+    assert values[:, 4:].tolist() == [[0, 0, 1, 0], [0, 0, 1, 0]]  # 0.0 and 0.4404: [0, 0.5)
+    four = SentimentLexicon(compound_edges=()).transform(["The film was good"])
+    assert four.shape == (1, 4)
+    assert list(SentimentLexicon(compound_edges=()).get_feature_names_out()) == [
+        "negative", "neutral", "positive", "compound"]
+
+
+def test_nb_scaling_weighs_a_polarity_bin_like_a_word():
+    # the four scores are present in texts of both classes, so their NB ratio is near 0; the
+    # bins are present like words: a bin met in one class only gets a ratio like that word's
+    texts = ["a good film", "a great film", "a good story", "a bad film", "an awful film",
+             "a bad story"]
+    labels = ["positive"] * 3 + ["negative"] * 3
+    lexicon = SentimentLexicon().fit_transform(texts)
+    words = features.word_tfidf().fit_transform(texts)
+    ratio = LogCountRatio().fit(sp.hstack([words, lexicon]).tocsr(), labels).ratio_
+    scores, bins = ratio[-15:-11], ratio[-11:]
+    good = ratio[features.word_tfidf().fit(texts).vocabulary_["good"]]
+    assert np.abs(scores[[1, 3]]).max() < 0.1 and np.abs(bins).max() > abs(good)
 
 
 def test_the_lexicon_is_scored_once_per_text_and_kept_out_of_the_fitted_state(monkeypatch):
@@ -186,7 +218,8 @@ def test_the_lexicon_is_scored_once_per_text_and_kept_out_of_the_fitted_state(mo
     long = "great " * 300  # longer than CACHED_CHARS: scored, not remembered
     group.transform([long, long])
     assert calls[-2:] == [long, long]
-    assert set(group.__getstate__()) <= {"_sklearn_version", "weight"}  # no analyzer or lexicon
+    assert set(group.__getstate__()) <= {  # no analyzer or lexicon
+        "_sklearn_version", "weight", "compound_edges"}
 
 
 def test_every_optional_group_is_a_valid_spec_name():
@@ -200,7 +233,7 @@ def test_a_pipeline_with_each_group_round_trips_through_skops(tmp_path, toy_corp
         **{f"features__{group}": features.OPTIONAL_GROUPS[group]()})
     model.fit(texts, labels)
     names = model.named_steps["features"].get_feature_names_out()
-    assert sum(name.startswith(f"{group}__") for name in names) == 4
+    assert sum(name.startswith(f"{group}__") for name in names) == {"shape": 4, "lexicon": 15}[group]
     path = modelfile.save_model(model, tmp_path / "m.skops")
     loaded = modelfile.load_model(path)
     assert type(loaded.named_steps["features"].get_params()[group]).__name__ == \
