@@ -37,14 +37,20 @@ def resolve_address(option: str | None, environ: Mapping[str, str] | None = None
     return address.strip() or None if address is not None else None
 
 
+#: how long a client tries to reach a scheduler before the run is refused
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
 @contextlib.contextmanager
 def connect(
-    option: str | None = None, n_workers: int | None = None, timeout: float = 10,
+    option: str | None = None, n_workers: int | None = None, timeout: float | None = None,
 ) -> Iterator[Any]:
     """A ``distributed.Client`` for the block, or None when no cluster is asked for.
 
     ``local`` starts a LocalCluster of ``n_workers`` processes (default: one
-    per core) listening on 127.0.0.1 only, and closes it afterwards.
+    per core) listening on 127.0.0.1 only, and closes it afterwards. A scheduler that does
+    not answer within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT_SECONDS`) raises
+    :class:`ClusterError`.
     """
     address = resolve_address(option)
     if address is None:
@@ -59,7 +65,7 @@ def connect(
             yield client
         return
     try:
-        client = Client(address, timeout=timeout)
+        client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS if timeout is None else timeout)
     except (OSError, TimeoutError) as error:
         raise ClusterError(
             f"cannot reach the Dask scheduler at {address!r} ({error}). Start one with "

@@ -15,6 +15,7 @@ from shared.core.catalog import PROJECT_DIR, Catalog
 from shared.data.sources import source_files
 from shared.run import html_reports, runner
 from shared.run.run_record import RUNNING, SUCCEEDED, RunRecord
+from shared.scale import cluster
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +223,8 @@ def test_a_killed_stage_counts_as_not_done(fake_run, tmp_path):
     assert fake_run() == ["04"]
 
 
-def test_an_unreachable_dask_scheduler_refuses_the_run(tmp_path, capsys):
+def test_an_unreachable_dask_scheduler_refuses_the_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_SECONDS", 1.0)  # a refused port: no need to wait 10 s
     code = runner.main(["--root", str(tmp_path), "--dask", "tcp://127.0.0.1:9"])
     assert code == 2
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
