@@ -39,7 +39,7 @@ from shared.data import partitions  # noqa: E402
 from shared.data.sources import load_dataset  # noqa: E402
 from shared.data.tasks import get_task  # noqa: E402
 from shared.model import models, training  # noqa: E402
-from shared.model.features import SentimentLexicon, char_tfidf  # noqa: E402
+from shared.model.features import binned_lexicon, char_tfidf  # noqa: E402
 from shared.model.metrics import binary_metrics  # noqa: E402
 from shared.model.scoring import positive_scores  # noqa: E402
 from shared.model.search import folds  # noqa: E402
@@ -57,7 +57,7 @@ def in_memory(data: pd.DataFrame, spec, search: bool) -> dict[str, object]:
     else:
         candidate = next(c for c in models.for_spec(spec) if c.name == "NB-SVM")
         model = training.configured(candidate, {"clf__C": 3.0, "features__char": char_tfidf(),
-                                                "features__lexicon": SentimentLexicon()})
+                                                "features__lexicon": binned_lexicon()})
         name = "NB-SVM (C=3, word+char n-grams, lexicon; benchmarks/quality.py's choice)"
     ten = spec.with_overrides(cv_folds=10)
     cv, _ = training.cross_validate("in memory", model, data["text"], data["label"], ten)

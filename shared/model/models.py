@@ -26,7 +26,13 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from shared.model.features import OPTIONAL_GROUPS, LogCountRatio, text_features, word_tfidf
+from shared.model.features import (
+    OPTIONAL_GROUPS,
+    LogCountRatio,
+    binned_lexicon,
+    text_features,
+    word_tfidf,
+)
 from shared.model.known_words import KnownWords
 from shared.model.text import TextCleaner, TextNormalizer
 
@@ -130,10 +136,18 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
                                      else "passthrough"),
          ("features", word_tfidf(min_df=2)), ("clf", forest)]
     )
-    quick = feature_group_grid(groups)
-    words = {**feature_group_grid([g for g in groups if g in FULL_GRID_GROUPS]),
-             "features__word__ngram_range": [(1, 1), (1, 2)], "features__word__min_df": [1, 2]}
-    local = {"full": feature_group_grid([g for g in groups if g not in FULL_GRID_GROUPS])}
+    def grids(nb_scaled: bool = False) -> tuple[dict, dict, dict]:
+        """The quick grid's groups, the full grid's and the full budget's local grids."""
+        quick = feature_group_grid(groups, nb_scaled)
+        words = {**feature_group_grid([g for g in groups if g in FULL_GRID_GROUPS], nb_scaled),
+                 "features__word__ngram_range": [(1, 1), (1, 2)],
+                 "features__word__min_df": [1, 2]}
+        local = {"full": feature_group_grid([g for g in groups if g not in FULL_GRID_GROUPS],
+                                            nb_scaled)}
+        return quick, words, local
+
+    quick, words, local = grids()
+    nb_quick, nb_words, nb_local = grids(nb_scaled=True)
     shown = _features_description(groups)
     return [
         Candidate(
@@ -157,8 +171,8 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
         Candidate(
             "NB-SVM", f"{shown} scaled by NB log-count ratios, logistic regression", 4,
             text_pipeline(lr, nb_scaling=True, normaliser=normaliser),
-            {"quick": {"clf__C": [1.0, 3.0], **quick},
-             "full": {"clf__C": [1.0, 3.0, 10.0], **words}}, local_grids=local,
+            {"quick": {"clf__C": [1.0, 3.0], **nb_quick},
+             "full": {"clf__C": [1.0, 3.0, 10.0], **nb_words}}, local_grids=nb_local,
         ),
         Candidate(
             "random forest", "word TF-IDF (min_df 2), random forest", 5,
@@ -180,12 +194,15 @@ def _features_description(groups: Sequence[str]) -> str:
     return f"{shown} (+{', '.join(others)} features)" if others else shown
 
 
-def feature_group_grid(groups: Sequence[str] | None = None) -> dict[str, list[Any]]:
+def feature_group_grid(groups: Sequence[str] | None = None,
+                       nb_scaled: bool = False) -> dict[str, list[Any]]:
     """Each optional feature group of ``groups`` (default: every one of
     ``shared.model.features.OPTIONAL_GROUPS``) off and on, as grid entries:
-    ``{"features__char": ["drop", char_tfidf()], ...}``."""
+    ``{"features__char": ["drop", char_tfidf()], ...}``. ``nb_scaled``: for a pipeline
+    with NB scaling, whose lexicon also holds the polarity's bin (``binned_lexicon``)."""
     names = list(OPTIONAL_GROUPS) if groups is None else list(groups)
-    return {f"features__{name}": ["drop", _group(name, OPTIONAL_GROUPS[name])] for name in names}
+    makers = {**OPTIONAL_GROUPS, **({"lexicon": binned_lexicon} if nb_scaled else {})}
+    return {f"features__{name}": ["drop", _group(name, makers[name])] for name in names}
 
 
 @functools.cache

@@ -160,7 +160,8 @@ def candidates(seed: int, normaliser: TextNormalizer | None = None,
                   "word (+char) TF-IDF (+lexicon) fitted on the sample, scaled by NB "
                   "log-count ratios, SGD logistic regression", 4,
                   nbsvm_pipeline(sgd("log_loss"), normaliser=normaliser),
-                  {GRID: {"clf__alpha": [1e-5, 3e-5, 1e-4], **feature_group_grid(groups)}}),
+                  {GRID: {"clf__alpha": [1e-5, 3e-5, 1e-4],
+                          **feature_group_grid(groups, nb_scaled=True)}}),
     ]
 
 

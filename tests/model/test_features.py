@@ -8,10 +8,12 @@ from sklearn.pipeline import make_pipeline
 from shared.core import modelfile, problem
 from shared.model import features, models
 from shared.model.features import (
+    COMPOUND_EDGES,
     CompactTfidfVectorizer,
     LogCountRatio,
     SentimentLexicon,
     TextShape,
+    binned_lexicon,
 )
 
 
@@ -160,9 +162,10 @@ def test_shape_reads_the_raw_text_and_the_lexicon_the_blinded_one():
 
 def test_sentiment_lexicon_by_hand():
     texts = ["The film was good", "The film was not good", "The film was", ""]
-    values = SentimentLexicon(weight=1.0).fit_transform(texts).toarray()
-    assert np.allclose(SentimentLexicon().fit_transform(texts).toarray(), 0.3 * values)
-    assert list(SentimentLexicon().get_feature_names_out())[:5] == [
+    values = SentimentLexicon(weight=1.0, compound_edges=COMPOUND_EDGES).fit_transform(
+        texts).toarray()
+    assert np.allclose(binned_lexicon().fit_transform(texts).toarray(), 0.3 * values)
+    assert list(binned_lexicon().get_feature_names_out())[:5] == [
         "negative", "neutral", "positive", "compound", "compound[-1,-0.8)"]
     assert values.shape == (4, 4 + 11) and values.min() >= 0 and values.max() <= 1
     bins = values[:, 4:]
@@ -174,7 +177,7 @@ def test_sentiment_lexicon_by_hand():
     assert good[3] == pytest.approx((0.4404 + 1) / 2)
     # then one indicator per bin of the compound score: 0.4404 is in [0.4, 0.6), "not good"
     # (-0.3412) in [-0.4, -0.2), and a text without sentiment (0) in VADER's neutral [-0.05, 0.05)
-    names = SentimentLexicon().get_feature_names_out()[4:]
+    names = binned_lexicon().get_feature_names_out()[4:]
     assert bins.sum(axis=1).tolist() == [1.0] * 4
     assert [names[row.argmax()] for row in bins] == [
         "compound[0.4,0.6)", "compound[-0.4,-0.2)", "compound[-0.05,0.05)", "compound[-0.05,0.05)"]
@@ -185,9 +188,11 @@ def test_a_value_on_a_bin_edge_goes_to_the_bin_above_and_no_edges_mean_four_colu
     group = SentimentLexicon(weight=1.0, compound_edges=(-0.5, 0.0, 0.5))
     values = group.transform(["The film was", "The film was good"]).toarray()
     assert values[:, 4:].tolist() == [[0, 0, 1, 0], [0, 0, 1, 0]]  # 0.0 and 0.4404: [0, 0.5)
-    four = SentimentLexicon(compound_edges=()).transform(["The film was good"])
+    four = SentimentLexicon().transform(["The film was good"])  # no edges: the default
     assert four.shape == (1, 4)
-    assert list(SentimentLexicon(compound_edges=()).get_feature_names_out()) == [
+    assert np.allclose(four.toarray(), binned_lexicon().transform(["The film was good"])
+                       .toarray()[:, :4])
+    assert list(SentimentLexicon().get_feature_names_out()) == [
         "negative", "neutral", "positive", "compound"]
 
 
@@ -197,7 +202,7 @@ def test_nb_scaling_weighs_a_polarity_bin_like_a_word():
     texts = ["a good film", "a great film", "a good story", "a bad film", "an awful film",
              "a bad story"]
     labels = ["positive"] * 3 + ["negative"] * 3
-    lexicon = SentimentLexicon().fit_transform(texts)
+    lexicon = binned_lexicon().fit_transform(texts)
     words = features.word_tfidf().fit_transform(texts)
     ratio = LogCountRatio().fit(sp.hstack([words, lexicon]).tocsr(), labels).ratio_
     scores, bins = ratio[-15:-11], ratio[-11:]
@@ -222,6 +227,23 @@ def test_the_lexicon_is_scored_once_per_text_and_kept_out_of_the_fitted_state(mo
         "_sklearn_version", "weight", "compound_edges"}
 
 
+def test_only_the_nb_scaled_families_read_the_polarity_bins():
+    from shared.scale import incremental
+
+    def lexicons(candidate, grid):
+        return {repr(v) for v in candidate.grids[grid].get("features__lexicon", []) if v != "drop"}
+
+    binned, plain = repr(binned_lexicon()), repr(SentimentLexicon())
+    for candidate in models.candidates(0, ("char", "lexicon")):
+        for grid in candidate.grids:
+            if "features__lexicon" in candidate.grids[grid]:
+                assert lexicons(candidate, grid) == (
+                    {binned} if candidate.name == "NB-SVM" else {plain}), candidate.name
+    nbsvm = next(c for c in incremental.candidates(0, groups=("char", "lexicon"))
+                 if c.name.startswith("NB-SVM"))
+    assert lexicons(nbsvm, incremental.GRID) == {binned}
+
+
 def test_every_optional_group_is_a_valid_spec_name():
     assert tuple(features.OPTIONAL_GROUPS) == problem.FEATURE_GROUPS
 
@@ -229,8 +251,9 @@ def test_every_optional_group_is_a_valid_spec_name():
 @pytest.mark.parametrize("group", ["shape", "lexicon"])
 def test_a_pipeline_with_each_group_round_trips_through_skops(tmp_path, toy_corpus, group):
     texts, labels = toy_corpus
+    made = models.feature_group_grid([group], nb_scaled=True)[f"features__{group}"][1]
     model = models.text_pipeline(LogisticRegression(C=3.0), nb_scaling=True).set_params(
-        **{f"features__{group}": features.OPTIONAL_GROUPS[group]()})
+        **{f"features__{group}": made})
     model.fit(texts, labels)
     names = model.named_steps["features"].get_feature_names_out()
     assert sum(name.startswith(f"{group}__") for name in names) == {"shape": 4, "lexicon": 15}[group]
