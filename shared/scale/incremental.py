@@ -11,8 +11,8 @@ every part. They are scikit-learn pipelines as in memory: ``clean`` -> ``normali
 -> ``vocabulary`` (``shared.model.known_words.KnownWords``) -> ``features`` (->
 ``nb``) -> ``clf``.
 
-1. The hyperparameters are searched with the in-memory machinery
-   (``shared.model.search``) on a stratified sample of the training split
+1. The hyperparameters are searched as in memory (``shared.model.training.run_search``:
+   the grid, then past its edges) on a stratified sample of the training split
    (``SAMPLE_ROWS`` texts by default, chosen by seeded hash, no two of them
    near-duplicates: :func:`sample`).
 2. The chosen configuration is trained on all training parts with
@@ -54,7 +54,7 @@ from shared.core.normalise import WordCollector
 from shared.core.problem import ProblemSpec
 from shared.core.text_rules import clean_text
 from shared.data import near_duplicates, partitions
-from shared.model import search
+from shared.model import search, training
 from shared.model.decision import operating_score
 from shared.model.features import OPTIONAL_GROUPS, LogCountRatio, text_features
 from shared.model.known_words import MAX_WORDS, KnownWords, WordCounter
@@ -198,10 +198,11 @@ def run_search(
     cands: list[Candidate], sample_frame: pd.DataFrame, spec: ProblemSpec,
     method: str = "grid", n_jobs: int = -1,
 ) -> search.SearchResult:
-    """The in-memory search (``shared.model.search``) over the candidates' grids, on the sample."""
-    configs = search.configurations(cands, GRID, "grid", 0, spec.seed)
-    return search.run(configs, sample_frame["text"], sample_frame["label"], spec,
-                      halving=method == "halving", n_jobs=n_jobs)
+    """Stage 4's search in memory (``shared.model.training.run_search``) over the candidates'
+    grids, on the sample: the grid, then past its edges where a best regularisation sits
+    on one (``shared.model.grid_extension``)."""
+    return training.run_search(cands, sample_frame, spec, GRID,
+                               "halving" if method == "halving" else "grid", n_jobs=n_jobs)
 
 
 @dataclass

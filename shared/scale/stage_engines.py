@@ -282,7 +282,8 @@ class OutOfCore:
                           incremental.GRID, "grid", "grid", n_iter)
 
     def search(self, spec: ProblemSpec, plan: SearchPlan, n_jobs: int = -1) -> SearchResult:
-        """The in-memory search on the sample, its processes on the cluster when there is one."""
+        """Stage 4's search as in memory (the grid, then past its edges) on the sample, its
+        processes on the cluster when there is one."""
         from shared.scale import incremental
 
         with cluster.connect(self.dask) as client, cluster.joblib_backend(client):
