@@ -4,6 +4,7 @@ import copy
 
 import numpy as np
 import pytest
+import sklearn
 
 from shared.core.manifest import ManifestMismatchError
 from shared.model.models import word_vectorizer
@@ -72,6 +73,16 @@ def test_score_is_the_same_answer_without_pandas(predictor):
     assert np.array_equal(scored.confidence, frame["confidence"], equal_nan=True)
     assert np.array_equal(scored.unknown_word_share, frame["unknown_word_share"], equal_nan=True)
     assert scored.scored().tolist() == [0, 2]
+
+
+def test_scoring_without_scikit_learns_input_checks_gives_the_same_scores(predictor):
+    # Predictor.score runs the model under SCORING_CONFIG; the checks it skips change no number
+    texts = ["Superb film, I loved every minute", "Awful, it broke after a day",
+             "The waiter was rude and slow.", "Fine. Not great, not bad either."]
+    assert sklearn.get_config()["assume_finite"] is False  # the setting stays inside score
+    expected = predictor.model.predict_proba(texts)[:, 1]
+    assert np.array_equal(predictor.score(texts).score, expected)
+    assert sklearn.get_config()["assume_finite"] is False
 
 
 def test_scores_that_are_not_probabilities_are_errors_and_are_logged(predictor, tmp_path):
