@@ -293,8 +293,14 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
         scores = sp.csr_matrix(self.weight * rows)
         if not self.compound_edges:
             return scores
-        polarity = 2.0 * rows[:, 3] - 1.0
-        bins = np.searchsorted(np.asarray(self.compound_edges), polarity, side="right")
+        edges = np.asarray(self.compound_edges, dtype=float)
+        if np.any(np.diff(edges) <= 0):
+            raise ValueError(f"compound_edges={self.compound_edges!r}: give increasing values "
+                             "between -1 and 1")
+        # VADER gives the compound to 4 decimals: rounding undoes the move to [0, 1], so that
+        # a value on an edge (0.2) goes to the bin above it, as the names say
+        polarity = np.round(2.0 * rows[:, 3] - 1.0, 4)
+        bins = np.searchsorted(edges, polarity, side="right")
         shape = (len(rows), len(self.compound_edges) + 1)
         indicators = sp.csr_matrix((np.full(len(rows), self.weight), (np.arange(len(rows)), bins)),
                                    shape=shape)

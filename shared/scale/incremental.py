@@ -200,7 +200,8 @@ def run_search(
 ) -> search.SearchResult:
     """Stage 4's search in memory (``shared.model.training.run_search``) over the candidates'
     grids, on the sample: the grid, then past its edges where a best regularisation sits
-    on one (``shared.model.grid_extension``)."""
+    on one, and the one-setting neighbours of a best found there (stage 4's ablation
+    compares them): ``shared.model.grid_extension.refine``."""
     return training.run_search(cands, sample_frame, spec, GRID,
                                "halving" if method == "halving" else "grid", n_jobs=n_jobs)
 

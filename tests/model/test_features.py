@@ -184,6 +184,17 @@ def test_sentiment_lexicon_by_hand():
     assert names[0] == "compound[-1,-0.8)" and names[-1] == "compound[0.8,1]"
 
 
+def test_every_edge_value_of_vader_goes_to_the_bin_above(monkeypatch):
+    # the scores are kept as (compound + 1) / 2: the bin must still be the compound's own
+    compounds = [*COMPOUND_EDGES, -1.0, 1.0, 0.0]
+    monkeypatch.setattr(features, "vader_scores",
+                        lambda text: (0.0, 1.0, 0.0, (float(text) + 1.0) / 2.0))
+    bins = binned_lexicon().transform([str(c) for c in compounds]).toarray()[:, 4:].argmax(axis=1)
+    assert bins.tolist() == [*range(1, len(COMPOUND_EDGES) + 1), 0, len(COMPOUND_EDGES), 5]
+    with pytest.raises(ValueError, match="compound_edges=.*increasing"):
+        SentimentLexicon(compound_edges=(0.5, -0.5)).transform(["0.1"])
+
+
 def test_a_value_on_a_bin_edge_goes_to_the_bin_above_and_no_edges_mean_four_columns():
     group = SentimentLexicon(weight=1.0, compound_edges=(-0.5, 0.0, 0.5))
     values = group.transform(["The film was", "The film was good"]).toarray()
@@ -234,11 +245,16 @@ def test_only_the_nb_scaled_families_read_the_polarity_bins():
         return {repr(v) for v in candidate.grids[grid].get("features__lexicon", []) if v != "drop"}
 
     binned, plain = repr(binned_lexicon()), repr(SentimentLexicon())
+    checked = 0
     for candidate in models.candidates(0, ("char", "lexicon")):
-        for grid in candidate.grids:
-            if "features__lexicon" in candidate.grids[grid]:
-                assert lexicons(candidate, grid) == (
-                    {binned} if candidate.name == "NB-SVM" else {plain}), candidate.name
+        for grids in (candidate.grids, candidate.local_grids):  # the full budget's are local
+            for grid in grids:
+                if "features__lexicon" in grids[grid]:
+                    found = {repr(v) for v in grids[grid]["features__lexicon"] if v != "drop"}
+                    assert found == ({binned} if candidate.name == "NB-SVM" else {plain}), \
+                        candidate.name
+                    checked += 1
+    assert checked == 8  # quick and local full grids of the four linear families
     nbsvm = next(c for c in incremental.candidates(0, groups=("char", "lexicon"))
                  if c.name.startswith("NB-SVM"))
     assert lexicons(nbsvm, incremental.GRID) == {binned}

@@ -8,8 +8,10 @@ import sklearn
 
 from shared.core.manifest import ManifestMismatchError
 from shared.model.models import word_vectorizer
+from shared.model.scoring import positive_scores
 from shared.run.notebook import tampered_copy
 from shared.serving import prediction_log
+from shared.serving import predictor as predictor_module
 from shared.serving.predictor import Predictor
 
 
@@ -75,14 +77,22 @@ def test_score_is_the_same_answer_without_pandas(predictor):
     assert scored.scored().tolist() == [0, 2]
 
 
-def test_scoring_without_scikit_learns_input_checks_gives_the_same_scores(predictor):
+def test_scoring_without_scikit_learns_input_checks_gives_the_same_scores(predictor,
+                                                                         monkeypatch):
     # Predictor.score runs the model under SCORING_CONFIG; the checks it skips change no number
     texts = ["Superb film, I loved every minute", "Awful, it broke after a day",
              "The waiter was rude and slow.", "Fine. Not great, not bad either."]
-    assert sklearn.get_config()["assume_finite"] is False  # the setting stays inside score
-    expected = predictor.model.predict_proba(texts)[:, 1]
+    expected = predictor.model.predict_proba(texts)[:, 1]  # with every check
+    seen = []
+
+    def recording(*args):
+        seen.append({k: sklearn.get_config()[k] for k in predictor_module.SCORING_CONFIG})
+        return positive_scores(*args)
+
+    monkeypatch.setattr(predictor_module, "positive_scores", recording)
     assert np.array_equal(predictor.score(texts).score, expected)
-    assert sklearn.get_config()["assume_finite"] is False
+    assert seen == [predictor_module.SCORING_CONFIG]  # the model ran without the checks
+    assert sklearn.get_config()["assume_finite"] is False  # and they are back afterwards
 
 
 def test_scores_that_are_not_probabilities_are_errors_and_are_logged(predictor, tmp_path):
