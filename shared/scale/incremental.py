@@ -198,10 +198,8 @@ def run_search(
     cands: list[Candidate], sample_frame: pd.DataFrame, spec: ProblemSpec,
     method: str = "grid", n_jobs: int = -1,
 ) -> search.SearchResult:
-    """Stage 4's search in memory (``shared.model.training.run_search``) over the candidates'
-    grids, on the sample: the grid, then past its edges where a best regularisation sits
-    on one, and the one-setting neighbours of a best found there (stage 4's ablation
-    compares them): ``shared.model.grid_extension.refine``."""
+    """Stage 4's in-memory search (``shared.model.training.run_search``) on the sample: the
+    grid, then ``shared.model.grid_extension.refine`` (past the edges, and the ablation)."""
     return training.run_search(cands, sample_frame, spec, GRID,
                                "halving" if method == "halving" else "grid", n_jobs=n_jobs)
 
