@@ -283,7 +283,11 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
         self.compound_edges = compound_edges
 
     def fit(self, X, y=None) -> SentimentLexicon:  # noqa: N803
-        """Nothing to learn: the lexicon is VADER's own."""
+        """Nothing to learn: the lexicon is VADER's own. Checks the edges once, here rather
+        than on every (served) transform."""
+        if np.any(np.diff(np.asarray(self.compound_edges, dtype=float)) <= 0):
+            raise ValueError(f"compound_edges={self.compound_edges!r}: give increasing values "
+                             "between -1 and 1")
         return self
 
     def transform(self, X) -> sp.csr_matrix:  # noqa: N803
@@ -294,9 +298,6 @@ class SentimentLexicon(TransformerMixin, BaseEstimator):
         if not self.compound_edges:
             return scores
         edges = np.asarray(self.compound_edges, dtype=float)
-        if np.any(np.diff(edges) <= 0):
-            raise ValueError(f"compound_edges={self.compound_edges!r}: give increasing values "
-                             "between -1 and 1")
         # VADER gives the compound to 4 decimals: rounding undoes the move to [0, 1], so that
         # a value on an edge (0.2) goes to the bin above it, as the names say
         polarity = np.round(2.0 * rows[:, 3] - 1.0, 4)

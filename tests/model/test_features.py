@@ -192,7 +192,7 @@ def test_every_edge_value_of_vader_goes_to_the_bin_above(monkeypatch):
     bins = binned_lexicon().transform([str(c) for c in compounds]).toarray()[:, 4:].argmax(axis=1)
     assert bins.tolist() == [*range(1, len(COMPOUND_EDGES) + 1), 0, len(COMPOUND_EDGES), 5]
     with pytest.raises(ValueError, match="compound_edges=.*increasing"):
-        SentimentLexicon(compound_edges=(0.5, -0.5)).transform(["0.1"])
+        SentimentLexicon(compound_edges=(0.5, -0.5)).fit(["0.1"])
 
 
 def test_a_value_on_a_bin_edge_goes_to_the_bin_above_and_no_edges_mean_four_columns():
@@ -241,23 +241,22 @@ def test_the_lexicon_is_scored_once_per_text_and_kept_out_of_the_fitted_state(mo
 def test_only_the_nb_scaled_families_read_the_polarity_bins():
     from shared.scale import incremental
 
-    def lexicons(candidate, grid):
-        return {repr(v) for v in candidate.grids[grid].get("features__lexicon", []) if v != "drop"}
+    def lexicons(grid):
+        return {repr(v) for v in grid["features__lexicon"] if v != "drop"}
 
     binned, plain = repr(binned_lexicon()), repr(SentimentLexicon())
     checked = 0
     for candidate in models.candidates(0, ("char", "lexicon")):
         for grids in (candidate.grids, candidate.local_grids):  # the full budget's are local
-            for grid in grids:
-                if "features__lexicon" in grids[grid]:
-                    found = {repr(v) for v in grids[grid]["features__lexicon"] if v != "drop"}
-                    assert found == ({binned} if candidate.name == "NB-SVM" else {plain}), \
-                        candidate.name
+            for grid in grids.values():
+                if "features__lexicon" in grid:
+                    assert lexicons(grid) == ({binned} if candidate.name == "NB-SVM"
+                                              else {plain}), candidate.name
                     checked += 1
     assert checked == 8  # quick and local full grids of the four linear families
     nbsvm = next(c for c in incremental.candidates(0, groups=("char", "lexicon"))
                  if c.name.startswith("NB-SVM"))
-    assert lexicons(nbsvm, incremental.GRID) == {binned}
+    assert lexicons(nbsvm.grids[incremental.GRID]) == {binned}
 
 
 def test_every_optional_group_is_a_valid_spec_name():
