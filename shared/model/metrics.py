@@ -17,6 +17,10 @@ from numpy.typing import ArrayLike
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc", "false_positive_rate")
 
 
+#: the metrics :func:`rates` computes from the confusion counts alone
+RATE_NAMES = ("accuracy", "precision", "recall", "f1", "mcc", "false_positive_rate")
+
+
 def confusion(actual: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, ...]:
     """(tp, fp, fn, tn) counted along the last axis of two boolean arrays (True = positive).
 

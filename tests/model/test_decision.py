@@ -81,3 +81,47 @@ def test_models_are_compared_at_the_limit_measured_on_each_fold(spam_spec):
     confident = replace(point, threshold_confidence=0.95)
     assert operating_score(y, scores, confident) == operating_score(y, scores, point)
     assert choose_threshold(y, scores, confident) > choose_threshold(y, scores, point)
+
+
+def _threshold_one_candidate_at_a_time(y, scores, allowed):
+    """The rule as first written: every candidate threshold tried in turn."""
+    best = None
+    for threshold in np.unique(np.append(scores, 1.0)):
+        predicted = scores >= threshold
+        if np.sum(predicted & ~y) > allowed:
+            continue
+        recall = np.sum(predicted & y) / max(int(y.sum()), 1)
+        if best is None or recall > best[0] or (recall == best[0] and threshold > best[1]):
+            best = (recall, float(threshold))
+    return None if best is None else best[1]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_rule_picks_the_threshold_trying_every_candidate_would(spam_spec, seed):
+    """Counted from sorted scores, the rule picks what trying each candidate picks: with
+    tied scores, scores of 1.0, no spam at all, and limits from none to many ham."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    y = rng.random(n) < rng.choice([0.0, 0.1, 0.5])
+    scores = np.round(rng.random(n), int(rng.integers(1, 4)))  # coarse: many ties
+    scores[rng.random(n) < 0.05] = 1.0
+    limit = float(rng.choice([0.0, 0.005, 0.05, 0.3]))
+    spec = replace(spam_spec, max_false_positive_rate=limit, threshold_confidence=None)
+    labels = np.where(y, "spam", "ham")
+    expected = _threshold_one_candidate_at_a_time(y, scores, most_blocked(int((~y).sum()), limit))
+    chosen = choose_threshold(labels, scores, spec)
+    if expected is None:
+        assert chosen > 1.0
+    else:
+        assert chosen == expected
+
+
+@pytest.mark.parametrize("metric", ["recall", "f1", "accuracy", "mcc", "precision", "roc_auc"])
+def test_operating_score_is_binary_metrics_at_the_threshold(spam_spec, metric):
+    rng = np.random.default_rng(3)
+    y = np.array(["spam"] * 40 + ["ham"] * 160)
+    scores = rng.random(200)
+    spec = replace(spam_spec, primary_metric=metric, threshold_confidence=None)
+    threshold = choose_threshold(y, scores, spec)
+    assert operating_score(y, scores, spec) == pytest.approx(
+        binary_metrics(y, scores, threshold, "spam")[metric], abs=1e-15)
