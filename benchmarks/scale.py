@@ -10,9 +10,10 @@ rt-polarity (``--task sentiment``) or sms-spam (``--task spam``) in
 sentences repeat, so their scores say nothing about a model's quality.
 
 Each stage runs in its own process, as the runner runs each notebook in its own
-kernel: stage 1 writes the spec (``engine=out_of_core``), stages 2 to 5 run
-``shared.scale.out_of_core``, stages 6 and 7 are the committed notebooks, executed
-unchanged by papermill. This process samples the resident memory of every
+kernel: stage 1 writes the spec (``engine=out_of_core``), stages 2 and 3 run the
+out-of-core collection and preparation, stages 4 and 5 ``shared.scale.stages`` on the
+out-of-core engine, and stages 6 and 7 are the committed notebooks, executed unchanged by
+papermill. This process samples the resident memory of every
 stage process and its children (psutil, every 0.2 s) and prints per stage the
 seconds, rows per second and peak memory. ``--batch`` then scores the largest
 set with the in-process batch command and with ``--dask local``.
@@ -83,10 +84,10 @@ STAGE_CODE = {
        "chunk_validation.collect(cat, problem.load(cat), DATASET)",
     3: "from shared.core import problem; from shared.scale import prepare_parts; "
        "prepare_parts.prepare(cat, problem.load(cat))",
-    4: "from shared.core import problem; from shared.scale import out_of_core; "
-       "out_of_core.stage4(cat, problem.load(cat))",
-    5: "from shared.core import problem; from shared.scale import out_of_core; "
-       "out_of_core.stage5(cat, problem.load(cat))",
+    4: "from shared.core import problem; from shared.scale import stage_engines, stages; "
+       "stages.train_stage(cat, problem.load(cat), stage_engines.OutOfCore())",
+    5: "from shared.core import problem; from shared.scale import stage_engines, stages; "
+       "stages.evaluate_stage(cat, problem.load(cat), stage_engines.OutOfCore())",
 }
 
 

@@ -294,7 +294,7 @@ def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
     """Stages 1 to 6 on the out-of-core path under ``root``: a CSV of ``rows`` texts, small
     chunks and parts (so that every stage crosses part boundaries), a small search sample."""
     from shared.core.records import TrainingReport
-    from shared.scale import chunk_validation, incremental, out_of_core, prepare_parts
+    from shared.scale import chunk_validation, incremental, prepare_parts, stage_engines, stages
 
     cat = Catalog.for_task("sentiment", root)
     # the optional feature groups off (a third of the time): the NB-SVM candidate with them
@@ -308,8 +308,8 @@ def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
     prepare_parts.prepare(cat, spec, part_rows=600)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(incremental, "BATCH_ROWS", 400)
-        out_of_core.stage4(cat, spec, sample_rows=1000, n_jobs=1)
-    out_of_core.stage5(cat, spec)
+        stages.train_stage(cat, spec, stage_engines.OutOfCore(sample_rows=1000), n_jobs=1)
+    stages.evaluate_stage(cat, spec, stage_engines.OutOfCore())
     # the generated texts are not English enough for every behavioural test (DIR cases):
     # deploy past the gate, as a user would, with the override recorded
     deployment.deploy(cat, TrainingReport.load(cat), allow_failed_gate=True)

@@ -93,15 +93,19 @@ def alert_banner(window: str, alert_table: pd.DataFrame) -> Markdown:
 
 
 def show_pipeline(model: object) -> None:
-    """Display an estimator with scikit-learn's HTML diagram (its text form beside it).
+    """Display an estimator's configuration with scikit-learn's HTML diagram (its text form
+    beside it): its steps and settings, unfitted. The diagram of a fitted estimator also
+    lists fitted attributes, such as a calibrator's fitted classifiers by memory address,
+    which differ from run to run.
 
     Only here: the diagram's element ids count up per process, which a fresh
     kernel (papermill's run, nbval's re-run) starts from the same value.
     """
     import sklearn
+    from sklearn.base import clone
 
     with sklearn.config_context(display="diagram"):
-        display(model)
+        display(clone(model))
 
 
 def run_command(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str]:

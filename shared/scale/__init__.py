@@ -5,8 +5,8 @@
   (stage 5: calibration on held-out scores, the test parts in a stream);
 - ``stage_engines``: the one interface the notebooks of stages 2 to 5 call, with an
   in-memory and an out-of-core implementation (no notebook cell branches on the engine);
-- ``out_of_core``: stages 4 and 5 on the out-of-core engine as one function each (scripts,
-  benchmarks and tests);
+- ``stages``: stages 4 and 5 as one function each on either engine (``train_stage``,
+  ``evaluate_stage``), which the notebooks, the benchmarks and the tests call;
 - ``cluster``: connecting to a Dask scheduler, or starting a local cluster.
 
 May import: core, data, model.

@@ -1,4 +1,5 @@
-"""The out-of-core path of stages 2 to 6 end to end, on a few thousand texts."""
+"""Stages 2 to 6 on the out-of-core engine end to end, on a few thousand texts (stages 4 and 5
+through ``shared.scale.stages``, as the notebooks run them)."""
 
 import numpy as np
 import pandas as pd
