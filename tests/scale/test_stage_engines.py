@@ -18,9 +18,8 @@ from shared.core import problem
 from shared.core.catalog import PROJECT_DIR, Catalog
 from shared.data import engines, partitions
 from shared.data.tasks import get_task
-from shared.model import behaviour, evaluation, training
-from shared.model.decision import choose_threshold
-from shared.scale import incremental, stage_engines, streaming_eval
+from shared.model import evaluation, training
+from shared.scale import incremental, stage_engines, stages, streaming_eval
 from shared.scale.stage_engines import InMemory, OutOfCore, StageEngine
 
 STEPS = ("collect", "prepare", "plan_search", "search", "fit_and_save", "calibrate",
@@ -36,7 +35,8 @@ def narrowed(plan: stage_engines.SearchPlan) -> stage_engines.SearchPlan:
 
 
 def run_every_step(engine: StageEngine, root) -> dict:
-    """Stages 2 to 5 through ``engine``, as the notebooks call it; every record it returned."""
+    """Stages 2 to 5 through ``engine``, as the notebooks call it (stage 4 step by step, its
+    search narrowed); every record it returned."""
     spec = get_task("sentiment").spec
     cat = Catalog.for_task("sentiment", root)
     problem.save(spec, cat)
@@ -48,13 +48,9 @@ def run_every_step(engine: StageEngine, root) -> dict:
     seen["choice"] = choice = training.choose_configuration(result, plan.candidates, "best",
                                                             spec.cv_folds)
     seen["trained"] = engine.fit_and_save(cat, spec, plan, result, choice, n_jobs=1)
-    oof = cat.read("oof_predictions")
-    seen["calibrated"] = calibrated = engine.calibrate(cat.read("trained_model"), oof, spec)
-    seen["threshold"] = threshold = choose_threshold(oof["label"], calibrated.oof_scores, spec)
-    seen["tested"] = engine.score_test(cat, calibrated.model, spec, threshold)
-    seen["terms"] = engine.term_weights(calibrated.model)
-    seen["behaviour"] = behaviour.run(calibrated.model, behaviour.load_cases(
-        cat.require("behaviour_cases"), spec), threshold, spec)
+    evaluated = stages.evaluate_stage(cat, spec, engine)  # stage 5 as notebook 05 runs it
+    for name in ("calibrated", "threshold", "tested", "terms", "behaviour"):
+        seen[name] = getattr(evaluated, name)
     return seen
 
 
