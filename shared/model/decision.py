@@ -29,6 +29,10 @@ def choose_threshold(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpe
         return spec.decision_threshold
     y = np.asarray(y_true) == spec.positive_label
     scores = np.asarray(scores, dtype=float)
+    if not np.isfinite(scores).all():  # a NaN would sort above every threshold
+        raise ValueError(f"{int((~np.isfinite(scores)).sum())} of {len(scores)} validation "
+                         "scores are not finite numbers: the model scored them NaN or "
+                         "infinite; fix the model (or its inputs) before choosing a threshold")
     allowed = most_blocked(int((~y).sum()), spec.max_false_positive_rate,
                            spec.threshold_confidence)
     candidates = np.unique(np.append(scores, 1.0))
@@ -45,7 +49,7 @@ def choose_threshold(y_true: Sequence[str], scores: np.ndarray, spec: ProblemSpe
 
 
 def _at_or_above(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """How many of ``values`` are >= each of the (sorted) ``thresholds``."""
+    """How many of ``values`` are >= each of ``thresholds``."""
     return len(values) - np.searchsorted(np.sort(values), thresholds, side="left")
 
 

@@ -18,7 +18,7 @@ METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc", "fals
 
 
 #: the metrics :func:`rates` computes from the confusion counts alone
-RATE_NAMES = ("accuracy", "precision", "recall", "f1", "mcc", "false_positive_rate")
+RATE_NAMES = tuple(name for name in METRIC_NAMES if name != "roc_auc")
 
 
 def confusion(actual: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, ...]:

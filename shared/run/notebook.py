@@ -12,10 +12,14 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from IPython.display import Markdown, display
 from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:  # the stage-1 and stage-2 kernels import no scikit-learn
+    from sklearn.base import BaseEstimator
 
 from shared.core.catalog import Catalog, stage
 
@@ -92,7 +96,7 @@ def alert_banner(window: str, alert_table: pd.DataFrame) -> Markdown:
     return Markdown(f"### OK: {window}: no alert, it looks like the reference")
 
 
-def show_pipeline(model: object) -> None:
+def show_pipeline(model: BaseEstimator) -> None:
     """Display an estimator's configuration with scikit-learn's HTML diagram (its text form
     beside it): its steps and settings, unfitted. The diagram of a fitted estimator also
     lists fitted attributes, such as a calibrator's fitted classifiers by memory address,

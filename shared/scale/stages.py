@@ -18,11 +18,13 @@ import pandas as pd
 from shared.core.catalog import Catalog
 from shared.core.problem import ProblemSpec
 from shared.core.records import EvaluationReport, TrainingReport
-from shared.model import behaviour, evaluation, search, sensitivity, training
+from shared.model import behaviour, evaluation, sensitivity, training
 from shared.model.behaviour import BehaviourResult
 from shared.model.calibration import CalibrationResult
 from shared.model.decision import choose_threshold
 from shared.model.metrics import binary_metrics
+from shared.model.search import SearchResult
+from shared.model.sensitivity import SensitivityResult
 from shared.scale.stage_engines import SearchPlan, StageEngine, Tested
 
 
@@ -31,19 +33,20 @@ class Stage4:
     """What stage 4 searched, chose and trained."""
 
     plan: SearchPlan
-    result: search.SearchResult
+    result: SearchResult
     choice: training.Choice
     report: TrainingReport  # saved with the models
     curve: pd.DataFrame  # the chosen configuration's learning curve
 
 
 def train_stage(cat: Catalog, spec: ProblemSpec, engine: StageEngine, budget: str = "auto",
-                method: str = "auto", n_iter: int = 4, selection: str = "best",
+                search_method: str = "auto", n_iter: int = 4, selection: str = "best",
                 n_jobs: int = -1) -> Stage4:
-    """Search the engine's candidates with cross-validation (``budget``, ``method`` and
-    ``n_iter``: see ``StageEngine.plan_search``), choose one by the ``selection`` rule, train
-    it on the whole training split (out of core: every part) and save stage 4."""
-    plan = engine.plan_search(cat, spec, budget, method, n_iter)
+    """Search the engine's candidates with cross-validation (``budget``, ``search_method`` and
+    ``n_iter``: ``StageEngine.plan_search``'s ``budget``, ``search`` and ``n_iter``), choose
+    one by the ``selection`` rule, train it on the whole training split (out of core: every
+    part) and save stage 4."""
+    plan = engine.plan_search(cat, spec, budget, search_method, n_iter)
     result = engine.search(spec, plan, n_jobs)
     choice = training.choose_configuration(result, plan.candidates, selection, spec.cv_folds)
     fitted = engine.fit_and_save(cat, spec, plan, result, choice, n_jobs)
@@ -63,7 +66,7 @@ class Stage5:
     baseline_metrics: dict[str, float]
     intervals: pd.DataFrame
     behaviour: BehaviourResult
-    sensitivity: dict[str, sensitivity.SensitivityResult]
+    sensitivity: dict[str, SensitivityResult]
     slices: pd.DataFrame  # by length and source, then by behavioural capability
     terms: pd.DataFrame | None
     report: EvaluationReport

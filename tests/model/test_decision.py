@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import beta
 
 from shared.model.decision import choose_threshold, most_blocked, operating_score
-from shared.model.metrics import binary_metrics
+from shared.model.metrics import METRIC_NAMES, RATE_NAMES, binary_metrics, rates
 
 
 def test_fixed_rule_keeps_the_spec_threshold(spec):
@@ -123,5 +123,23 @@ def test_operating_score_is_binary_metrics_at_the_threshold(spam_spec, metric):
     scores = rng.random(200)
     spec = replace(spam_spec, primary_metric=metric, threshold_confidence=None)
     threshold = choose_threshold(y, scores, spec)
-    assert operating_score(y, scores, spec) == pytest.approx(
-        binary_metrics(y, scores, threshold, "spam")[metric], abs=1e-15)
+    assert operating_score(y, scores, spec) == binary_metrics(y, scores, threshold, "spam")[metric]
+
+
+def test_the_rates_are_the_metrics_but_roc_auc():
+    assert set(rates(1, 1, 1, 1)) == set(RATE_NAMES) == set(METRIC_NAMES) - {"roc_auc"}
+
+
+@pytest.mark.parametrize("metric", ["precision", "mcc", "f1"])
+def test_operating_score_when_nothing_is_flagged(spam_spec, metric):
+    """Every ham scored 1.0: the rule flags nothing, and a rate with no denominator is 0."""
+    y = np.array(["spam", "ham", "ham"])
+    scores = np.array([0.5, 1.0, 1.0])
+    spec = replace(spam_spec, primary_metric=metric, max_false_positive_rate=0.0,
+                   threshold_confidence=None)
+    assert operating_score(y, scores, spec) == 0.0
+
+
+def test_scores_that_are_not_numbers_are_refused(spam_spec):
+    with pytest.raises(ValueError, match="1 of 3 validation scores are not finite"):
+        choose_threshold(["spam", "ham", "ham"], np.array([0.9, np.nan, 0.1]), spam_spec)
