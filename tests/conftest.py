@@ -306,9 +306,12 @@ def run_out_of_core(root: Path, rows: int = 3000) -> Catalog:
     labelled_texts(rows).to_csv(dataset, index=False)
     chunk_validation.collect(cat, spec, str(dataset), chunk_rows=500, part_rows=700)
     prepare_parts.prepare(cat, spec, part_rows=600)
+    # three passes over the parts, not the engine's up to 15 for so few rows (enough passes
+    # to see 150,000 rows): each pass crosses every part boundary again, and the rest is time
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(incremental, "BATCH_ROWS", 400)
-        stages.train_stage(cat, spec, stage_engines.OutOfCore(sample_rows=1000), n_jobs=1)
+        stages.train_stage(cat, spec, stage_engines.OutOfCore(sample_rows=1000, epochs=3),
+                           n_jobs=1)
     stages.evaluate_stage(cat, spec, stage_engines.OutOfCore())
     # the generated texts are not English enough for every behavioural test (DIR cases):
     # deploy past the gate, as a user would, with the override recorded
