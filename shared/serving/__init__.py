@@ -1,7 +1,8 @@
 """The deployed model answering: the predictor, the HTTP service, the batch command, the log.
 
 - ``predictor``: one object answers for stage 7, the batch command and the service
-  (``input_checks``: scikit-learn's data-frame question answered at once for arrays);
+  (``input_checks``: scikit-learn's data-frame question answered at once for the exact
+  array types a model's steps pass);
   ``explain``: one text through the model, step by step;
 - ``service`` (the FastAPI application), ``serve`` (the command), ``guards``,
   ``batching`` and ``health``; ``hot_reload``: a new release or a rollback served without

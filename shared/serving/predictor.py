@@ -145,7 +145,9 @@ class Predictor:
 
     def __post_init__(self) -> None:
         self.vocabulary = Vocabulary.of(self.model)  # None: no unknown-word share
-        input_checks.install()  # about a third of a one-text prediction, for no answer
+        # scikit-learn's data-frame question, a third of a one-text prediction, answered at
+        # once for the arrays the model's steps pass (always False for them)
+        input_checks.install()
 
     @classmethod
     def from_deployed(
