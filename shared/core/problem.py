@@ -40,7 +40,7 @@ PLACEHOLDER_MODES = ("replace", "keep")
 #: the optional feature groups a spec's ``feature_groups`` may name: the keys of
 #: ``shared.model.features.OPTIONAL_GROUPS`` (tests/model/test_features.py checks that they agree),
 #: listed here so that stages 1 to 3 validate a spec without importing scikit-learn
-FEATURE_GROUPS = ("char", "shape", "lexicon")
+FEATURE_GROUPS = ("char", "shape", "lexicon", "embedding")
 
 #: how stages 2 to 5 hold the data: all in memory, in chunks and partitions, or decided by size
 ENGINES = ("auto", "memory", "out_of_core")

@@ -1,5 +1,6 @@
 """Text features: word and character n-gram TF-IDF, a text's shape, a sentiment lexicon,
-and NB log-count-ratio scaling.
+a pretrained encoder's sentence vectors (``shared.model.embedding``), and NB log-count-ratio
+scaling.
 
 Every TF-IDF pipeline's ``features`` step is a ``FeatureUnion``: the word n-grams,
 always, then each optional group of :data:`OPTIONAL_GROUPS`, which stage 4's
@@ -24,6 +25,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from shared.core.text_rules import MAX_TEXT_CHARS
+from shared.model.embedding import SentenceEmbedding
 from shared.model.text import text_step_tags
 
 # No vocabulary term can hold a newline: texts are cleaned (white space collapsed to
@@ -336,6 +338,7 @@ def binned_lexicon() -> SentimentLexicon:
 #: ``shared.core.modelfile.TRUSTED_TYPES``.
 OPTIONAL_GROUPS: dict[str, Callable[[], Any]] = {
     "char": char_tfidf, "shape": TextShape, "lexicon": SentimentLexicon,
+    "embedding": SentenceEmbedding,
 }
 
 

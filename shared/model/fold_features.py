@@ -89,15 +89,24 @@ class FoldFeatures:
         return self._texts[key]
 
     def prepare(self, pipelines: list[Pipeline], n_jobs: int) -> None:
-        """Fit every block the pipelines need on every fold (in parallel), once."""
+        """Fit every block the pipelines need on every fold (in parallel), once.
+
+        A group that remembers each text's features in its process (``remembers_texts``:
+        the sentence encoder) is computed here, in this process, so that every fold after the
+        first finds most of its texts remembered; in workers, each would encode them again.
+        """
         todo = {(key, fold): (pipeline, vectorizer)
                 for pipeline in pipelines for key, vectorizer in self.blocks(pipeline)
                 for fold in range(len(self.folds)) if (key, fold) not in self._blocks}
+        here = {k: v for k, v in todo.items() if getattr(v[1], "remembers_texts", False)}
+        elsewhere = {k: v for k, v in todo.items() if k not in here}
+        for key, (pipeline, vectorizer) in here.items():
+            self._blocks[key] = _fit_block(clone(vectorizer), *self.fold_texts(pipeline, key[1]))
         fitted = Parallel(n_jobs=n_jobs)(
             delayed(_fit_block)(clone(vectorizer), *self.fold_texts(pipeline, fold))
-            for (key, fold), (pipeline, vectorizer) in todo.items()
+            for (key, fold), (pipeline, vectorizer) in elsewhere.items()
         )
-        self._blocks.update(zip(todo, fitted, strict=True))
+        self._blocks.update(zip(elsewhere, fitted, strict=True))
 
     def parts(self, pipeline: Pipeline, fold: int) -> list[tuple[sp.csr_matrix, sp.csr_matrix]]:
         """The (training, validation) matrices of each block of the pipeline's features."""

@@ -26,6 +26,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from shared.model.embedding import searched_groups
 from shared.model.features import (
     OPTIONAL_GROUPS,
     LogCountRatio,
@@ -45,6 +46,10 @@ DEFAULT_GROUPS = ("char",)
 #: they are tried at each family's best configuration only (``Candidate.local_grids``,
 #: ``shared.model.grid_extension``) instead of doubling a grid of 24 to 32 configurations a family
 FULL_GRID_GROUPS = ("char",)
+#: groups tried at the best configuration only, on both budgets (they cost more than the rest),
+#: of logistic regression and the linear SVM: complement NB refuses negative values, and NB
+#: scaling weighs a column by its presence in each class, which a dense column always has
+LOCAL_ONLY_GROUPS = ("embedding",)
 
 
 def majority_baseline() -> Pipeline:
@@ -99,9 +104,11 @@ def text_normaliser(spec: Any) -> TextNormalizer | None:
                           names=spec.name_blinding)
 
 
-def for_spec(spec: Any) -> list[Candidate]:
-    """Stage 4's candidates for stage 1's spec: its seed, feature groups and text path."""
-    return candidates(spec.seed, spec.feature_groups, text_normaliser(spec))
+def for_spec(spec: Any, train_rows: int | None = None) -> list[Candidate]:
+    """Stage 4's candidates for stage 1's spec: its seed, feature groups (those searched on
+    ``train_rows`` texts: ``embedding.searched_groups``) and text path."""
+    return candidates(spec.seed, searched_groups(spec.feature_groups, train_rows),
+                      text_normaliser(spec))
 
 
 def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
@@ -136,17 +143,24 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
                                      else "passthrough"),
          ("features", word_tfidf(min_df=2)), ("clf", forest)]
     )
-    def grids(nb_scaled: bool = False) -> tuple[dict, dict, dict]:
-        """The quick grid's groups, the full grid's and the full budget's local grids."""
-        quick = feature_group_grid(groups, nb_scaled)
-        words = {**feature_group_grid([g for g in groups if g in FULL_GRID_GROUPS], nb_scaled),
+    crossed = [g for g in groups if g not in LOCAL_ONLY_GROUPS]
+
+    def grids(nb_scaled: bool = False, dense: bool = False) -> tuple[dict, dict, dict]:
+        """The quick grid's groups, the full grid's and each budget's local grids (``dense``:
+        with the groups of ``LOCAL_ONLY_GROUPS``)."""
+        quick = feature_group_grid(crossed, nb_scaled)
+        words = {**feature_group_grid([g for g in crossed if g in FULL_GRID_GROUPS], nb_scaled),
                  "features__word__ngram_range": [(1, 1), (1, 2)],
                  "features__word__min_df": [1, 2]}
-        local = {"full": feature_group_grid([g for g in groups if g not in FULL_GRID_GROUPS],
-                                            nb_scaled)}
+        only_local = feature_group_grid([g for g in groups if g in LOCAL_ONLY_GROUPS]) \
+            if dense else {}
+        local = {"full": {**feature_group_grid([g for g in crossed if g not in FULL_GRID_GROUPS],
+                                               nb_scaled), **only_local},
+                 "quick": only_local}
         return quick, words, local
 
     quick, words, local = grids()
+    _, _, dense_local = grids(dense=True)
     nb_quick, nb_words, nb_local = grids(nb_scaled=True)
     shown = _features_description(groups)
     return [
@@ -160,13 +174,13 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
             "logistic regression", f"{shown}, logistic regression", 2,
             text_pipeline(lr, normaliser=normaliser),
             {"quick": {"clf__C": [3.0, 10.0], **quick},
-             "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}}, local_grids=local,
+             "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}}, local_grids=dense_local,
         ),
         Candidate(
             "linear SVM", f"{shown}, linear SVM with sigmoid-calibrated scores", 3,
             text_pipeline(svm, normaliser=normaliser),
             {"quick": {"clf__estimator__C": [0.1, 0.5], **quick},
-             "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}}, local_grids=local,
+             "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}}, local_grids=dense_local,
         ),
         Candidate(
             "NB-SVM", f"{shown} scaled by NB log-count ratios, logistic regression", 4,

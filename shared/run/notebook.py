@@ -59,6 +59,10 @@ def setup() -> None:
             set_matplotlib_formats("png", metadata={"Software": None})
         except (ImportError, AttributeError):
             pass
+    if "shared.model.embedding" in loaded:
+        # sentence vectors kept on disk: stage 4 encodes the training texts once, and stages
+        # 5 to 7 and later runs find them (SENTENCE_VECTOR_STORE=off keeps them in memory)
+        loaded["shared.model.embedding"].remember_on_disk()
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_colwidth", 90)
     pd.set_option("display.width", 120)

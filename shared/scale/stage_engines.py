@@ -174,7 +174,7 @@ class InMemory:
 
         train = cat.read("train")
         budget_used = training.resolve_budget(budget, len(train))
-        return SearchPlan(train, models.for_spec(spec), budget_used, search,
+        return SearchPlan(train, models.for_spec(spec, len(train)), budget_used, search,
                           training.resolve_search(search, budget_used), n_iter)
 
     def search(self, spec: ProblemSpec, plan: SearchPlan, n_jobs: int = -1) -> SearchResult:

@@ -132,7 +132,7 @@ def test_minimum_texts_per_label(spec, test_size, folds, minimum):
 
 
 def test_each_task_names_the_feature_groups_its_search_switches():
-    assert get_task("sentiment").spec.feature_groups == ("char", "lexicon")
+    assert get_task("sentiment").spec.feature_groups == ("char", "lexicon", "embedding")
     assert get_task("spam").spec.feature_groups == ("char", "shape")
 
 

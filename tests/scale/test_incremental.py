@@ -79,7 +79,9 @@ def test_the_nbsvm_candidate_searches_the_spec_s_feature_groups():
     spec = get_task("sentiment").spec
     candidate, pipeline = nbsvm(spec)
     grid = candidate.grids[incremental.GRID]
-    assert set(grid) == {"clf__alpha"} | {f"features__{g}" for g in spec.feature_groups}
+    # every group but the sentence encoder, which costs too much at out-of-core sizes
+    assert set(grid) == {"clf__alpha"} | {f"features__{g}" for g in spec.feature_groups
+                                          if g != "embedding"}
     assert any(isinstance(v, SentimentLexicon) for v in grid["features__lexicon"])
     assert isinstance(pipeline.named_steps["nb"], LogCountRatio)
     assert isinstance(pipeline.named_steps["clf"], SGDClassifier)
