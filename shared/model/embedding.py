@@ -29,7 +29,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,9 @@ def vectors(texts: Iterable[str]) -> np.ndarray:
     others are encoded together (:meth:`minilm.MiniLM.encode` gives a text the same bits
     alone or in a batch, so remembering changes no answer)."""
     texts = [str(text) for text in texts]
+    if _FORGETTING:
+        return minilm.encoder().encode(texts) if texts else np.zeros((0, minilm.WIDTH),
+                                                                     dtype=np.float32)
     distinct = list(dict.fromkeys(texts))
     with _LOCK:
         found = {t: _REMEMBERED[t] for t in distinct if t in _REMEMBERED}
@@ -133,6 +136,19 @@ class VectorStore:
 
 
 _STORE: VectorStore | None = None
+_FORGETTING = False
+
+
+@contextlib.contextmanager
+def forgetting() -> Iterator[None]:
+    """Within it, every text is encoded anew: neither memory nor the store is read or
+    written (``shared.deploy.model_cost`` times a model's cost for a new text)."""
+    global _FORGETTING
+    before, _FORGETTING = _FORGETTING, True
+    try:
+        yield
+    finally:
+        _FORGETTING = before
 
 
 def default_store_path() -> Path | None:

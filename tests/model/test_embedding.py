@@ -25,7 +25,7 @@ def test_remembered_and_stored_vectors_are_the_encoded_ones(tmp_path, monkeypatc
     store = embedding.VectorStore(tmp_path / "vectors.sqlite")
     fresh = minilm.encoder().encode(TEXTS[:2])
     store.put(dict(zip(TEXTS[:2], fresh, strict=True)))
-    assert all(np.array_equal(store.get(TEXTS[:2])[t], v) for t, v in zip(TEXTS, fresh))
+    assert all(np.array_equal(store.get(TEXTS[:2])[t], v) for t, v in zip(TEXTS[:2], fresh, strict=True))
     monkeypatch.setattr(embedding, "_STORE", store)
     embedding._REMEMBERED.clear()
     assert np.array_equal(embedding.vectors(TEXTS), fresh[[0, 1, 0]])
@@ -71,3 +71,14 @@ def test_a_model_with_the_group_saved_and_loaded_answers_the_same(tmp_path):
     modelfile.save_model(model, path)
     loaded = modelfile.load_model(path)
     assert np.array_equal(loaded.predict_proba(TEXTS), model.predict_proba(TEXTS))
+
+
+def test_forgetting_encodes_every_text_anew(monkeypatch):
+    calls = []
+    real = minilm.MiniLM.encode
+    monkeypatch.setattr(minilm.MiniLM, "encode", lambda self, t: calls.append(len(t)) or real(self, t))
+    embedding.vectors(TEXTS)
+    with embedding.forgetting():
+        embedding.vectors(TEXTS)
+    embedding.vectors(TEXTS)
+    assert calls[-1:] == [3]
