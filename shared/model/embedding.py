@@ -94,7 +94,7 @@ def vectors(texts: Iterable[str]) -> np.ndarray:
 
 class VectorStore:
     """Sentence vectors on disk, by the SHA-256 of their text, in one SQLite file per
-    encoder (its weights' SHA-256 is in the file's name), shared by the processes of a run
+    encoder (its weights' SHA-256 and its version are in the file's name), shared by the processes of a run
     and by later runs: stage 4 encodes the training texts, stages 5 to 7 and the next run
     find them. Every process of a search may write at once (WAL, a 60 s busy timeout)."""
 
@@ -153,7 +153,8 @@ def forgetting() -> Iterator[None]:
 
 def default_store_path() -> Path | None:
     """``SENTENCE_VECTOR_STORE`` (a file, or ``off``), else the user's cache folder
-    (``XDG_CACHE_HOME`` or ``~/.cache``)/ml-workflow/sentence-vectors-<weights>.sqlite."""
+    (``XDG_CACHE_HOME`` or ``~/.cache``)/ml-workflow/sentence-vectors-<weights>-v<version>.sqlite
+    (``minilm.VERSION``: vectors computed otherwise are never mixed in)."""
     chosen = os.environ.get("SENTENCE_VECTOR_STORE", "")
     if chosen.lower() == "off":
         return None
@@ -161,7 +162,7 @@ def default_store_path() -> Path | None:
         return Path(chosen)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     weights = minilm.FILES["model.safetensors"][:12]
-    return cache / "ml-workflow" / f"sentence-vectors-{weights}.sqlite"
+    return cache / "ml-workflow" / f"sentence-vectors-{weights}-v{minilm.VERSION}.sqlite"
 
 
 def remember_on_disk(path: Path | None = None) -> None:

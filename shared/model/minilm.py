@@ -37,10 +37,13 @@ FILES = {
     "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
 }
 WIDTH, HEADS, LAYERS = 384, 12, 6
+#: changes whenever the computation does (its last bits included): stored vectors of another
+#: version are not read (``shared.model.embedding.VectorStore``)
+VERSION = 2
 #: the encoder's own limit (its sentence_bert_config.json): longer texts are cut, as there
 MAX_TOKENS = 256
-#: texts of one token count are encoded together, up to about this many tokens a batch
-BATCH_TOKENS = 1024
+#: texts are encoded together, up to this many tokens a batch (a longer text alone)
+BATCH_TOKENS = 2048
 
 
 class EncoderFilesError(RuntimeError):
@@ -180,43 +183,60 @@ class MiniLM:
     def encode(self, texts: list[str]) -> np.ndarray:
         """The sentence vectors of ``texts``, in their order.
 
-        Texts are encoded in batches of texts of the same token count, never padded: a text
-        then gets the very bits it gets alone. Padded to a longer batch-mate's length, its
-        vector moved by up to 2e-7 with the batch (the matrix products block differently),
-        which would make a text's features depend on the texts scored beside it.
+        Texts are encoded together, about ``BATCH_TOKENS`` tokens at a time, and never padded:
+        the token rows of all texts are stacked for the dense layers (a row's result does not
+        depend on the rows beside it), and attention is computed per group of texts of one
+        length. A text then gets the very bits it gets alone. Padded to a longer batch-mate's
+        length instead, its vector moved by up to 2e-7 with the batch (the products sum in
+        another order), which would make a text's features depend on the texts beside it.
         """
         ids = [self.tokenize(text) for text in texts]
-        by_length: dict[int, list[int]] = {}
-        for i, tokens in enumerate(ids):
-            by_length.setdefault(len(tokens), []).append(i)
         vectors = np.zeros((len(texts), WIDTH), dtype=np.float32)
-        for length, members in by_length.items():
-            rows = max(1, BATCH_TOKENS // length)
-            for start in range(0, len(members), rows):
-                batch = members[start:start + rows]
-                vectors[batch] = self._forward(np.array([ids[i] for i in batch]))
+        start = 0
+        while start < len(ids):
+            stop, tokens = start + 1, len(ids[start])
+            while stop < len(ids) and tokens + len(ids[stop]) <= BATCH_TOKENS:
+                tokens += len(ids[stop])
+                stop += 1
+            vectors[start:stop] = self._forward(ids[start:stop])
+            start = stop
         return vectors
 
-    def _forward(self, tokens: np.ndarray) -> np.ndarray:
-        """Mean-pooled, unit-length last hidden states of a (texts, length) array of ids."""
-        rows, length = tokens.shape
-        x = self.words[tokens] + self.positions[:length] + self.segment
-        x = _layer_norm(x.reshape(rows * length, WIDTH), *self.norm)
-        size = WIDTH // HEADS
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        """Mean-pooled, unit-length last hidden states of texts given as token ids."""
+        lengths = np.array([len(ids) for ids in batch])
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        tokens = np.concatenate([np.asarray(ids) for ids in batch])
+        positions = np.concatenate([np.arange(n) for n in lengths])
+        x = _layer_norm(self.words[tokens] + self.positions[positions] + self.segment, *self.norm)
+        # the rows of each group of texts of one length, text after text
+        groups = {}
+        for n in np.unique(lengths):
+            members = np.flatnonzero(lengths == n)
+            groups[int(n)] = (members[:, None] * 0 + starts[members][:, None]
+                              + np.arange(n)).ravel()
         for w in self.layers:
-            qkv = (x @ w["qkv"] + w["qkv_bias"]).reshape(rows, length, 3, HEADS, size)
-            q, k, v = qkv.transpose(2, 0, 3, 1, 4)
-            # a Python float keeps the products in float32 (a NumPy float64 would not)
-            scores = np.matmul(q, k.transpose(0, 1, 3, 2)) * (1.0 / size ** 0.5)
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            context = np.matmul(scores, v).transpose(0, 2, 1, 3).reshape(rows * length, WIDTH)
+            qkv = x @ w["qkv"] + w["qkv_bias"]
+            context = np.empty_like(x)
+            for n, rows in groups.items():
+                context[rows] = _attention(qkv[rows], n)
             x = _layer_norm(x + context @ w["out"] + w["out_bias"], *w["norm1"])
             up = x @ w["up"] + w["up_bias"]
             up = 0.5 * up * (1.0 + np.tanh(0.7978845608 * (up + 0.044715 * up * up * up)))
             x = _layer_norm(x + up @ w["down"] + w["down_bias"], *w["norm2"])
-        pooled = x.reshape(rows, length, WIDTH).mean(1)
+        pooled = np.add.reduceat(x, starts, axis=0) / lengths[:, None].astype(np.float32)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def _attention(qkv: np.ndarray, length: int) -> np.ndarray:
+    """Multi-head self-attention of texts of one ``length``, their token rows stacked."""
+    texts, size = len(qkv) // length, WIDTH // HEADS
+    q, k, v = qkv.reshape(texts, length, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
+    # a Python float keeps the products in float32 (a NumPy float64 would not)
+    scores = np.matmul(q, k.transpose(0, 1, 3, 2)) * (1.0 / size ** 0.5)
+    scores = np.exp(scores - scores.max(-1, keepdims=True))
+    scores /= scores.sum(-1, keepdims=True)
+    return np.matmul(scores, v).transpose(0, 2, 1, 3).reshape(texts * length, WIDTH)
 
 
 def _layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
