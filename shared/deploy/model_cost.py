@@ -53,8 +53,8 @@ def median_ms(call: Callable[[], Any], repeats: int, calls_per_repeat: int = 1) 
     return statistics.median(times)
 
 
-def predict_cost(model: Any, texts: Sequence[str], batch_size: int = 100, repeats: int = 7,
-                 single_calls: int = 20) -> PredictCost:
+def predict_cost(model: Any, texts: Sequence[str], batch_size: int = 50, repeats: int = 5,
+                 single_calls: int = 10) -> PredictCost:
     """Measure ``model.predict_proba`` in this process on ``texts`` (cycled as needed).
 
     A repeat times ``single_calls`` one-text calls (on different texts) and one
@@ -70,7 +70,7 @@ def predict_cost(model: Any, texts: Sequence[str], batch_size: int = 100, repeat
     singles = [[texts[i % len(texts)]] for i in range(single_calls)]
     batch = [texts[i % len(texts)] for i in range(batch_size)]
     with forgetting():
-        model.predict_proba(batch)  # warm-up: first-call allocations are not the steady cost
+        model.predict_proba(batch[:5])  # warm-up: first-call allocations are not the steady cost
         cycle = iter(singles * repeats)
         single = median_ms(lambda: model.predict_proba(next(cycle)), repeats, single_calls)
         batch_ms = median_ms(lambda: model.predict_proba(batch), repeats)

@@ -139,6 +139,12 @@ _STORE: VectorStore | None = None
 _FORGETTING = False
 
 
+def forget_always() -> None:
+    """From now on in this process, every text is encoded anew (the service: ``create_app``)."""
+    global _FORGETTING
+    _FORGETTING = True
+
+
 @contextlib.contextmanager
 def forgetting() -> Iterator[None]:
     """Within it, every text is encoded anew: neither memory nor the store is read or

@@ -82,3 +82,9 @@ def test_forgetting_encodes_every_text_anew(monkeypatch):
         embedding.vectors(TEXTS)
     embedding.vectors(TEXTS)
     assert calls[-1:] == [3]
+
+
+def test_a_service_encodes_every_text_anew(monkeypatch):
+    monkeypatch.setattr(embedding, "_FORGETTING", False)
+    embedding.forget_always()
+    assert embedding._FORGETTING
