@@ -272,6 +272,9 @@ def run_spec(
     ``value_sources``, so the manifest and the model card can show it.
     """
     spec, sources = default_spec(task, dataset)
+    if isinstance(overrides.get("feature_groups"), str):  # "-p feature_groups char,lexicon"
+        overrides["feature_groups"] = tuple(
+            g.strip() for g in overrides["feature_groups"].split(",") if g.strip())
     changed = {name: value for name, value in overrides.items()
                if value is not None and value != getattr(spec, name, object())}
     result = spec.with_overrides(**overrides)

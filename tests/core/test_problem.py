@@ -151,3 +151,11 @@ def test_feature_groups_round_trip_and_an_older_spec_gets_the_default(spec, tmp_
     assert spec.with_overrides(feature_groups=()).feature_groups == ()
     old = {k: v for k, v in spec.to_dict().items() if k != "feature_groups"}
     assert ProblemSpec.from_dict(old).feature_groups == ("char",)
+
+
+def test_a_run_names_the_feature_groups_as_one_comma_separated_parameter():
+    spec, sources = tasks.run_spec("sentiment", "builtin", feature_groups="char, lexicon")
+    assert spec.feature_groups == ("char", "lexicon")
+    assert sources["feature_groups"] == "override -p"
+    with pytest.raises(ProblemSpecError, match="feature_groups="):
+        tasks.run_spec("sentiment", "builtin", feature_groups="char,emoji")
