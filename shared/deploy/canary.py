@@ -50,7 +50,7 @@ HTTP_TOLERANCE = 1e-6
 
 def run(staging: Path, task: str) -> tuple[Gate, float | None, dict[str, float] | None]:
     """The canary's checks on ``staging``, the p95 latency per text in ms, and what the
-    model's ``predict_proba`` costs for one text and for a batch of 50 (both None if it did
+    model's ``predict_proba`` costs for one text and for a batch of 20 (both None if it did
     not get that far). The gate passes only when every check passed."""
     checks: list[GateCheck] = []
     try:

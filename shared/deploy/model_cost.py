@@ -53,7 +53,7 @@ def median_ms(call: Callable[[], Any], repeats: int, calls_per_repeat: int = 1) 
     return statistics.median(times)
 
 
-def predict_cost(model: Any, texts: Sequence[str], batch_size: int = 50, repeats: int = 5,
+def predict_cost(model: Any, texts: Sequence[str], batch_size: int = 20, repeats: int = 3,
                  single_calls: int = 10) -> PredictCost:
     """Measure ``model.predict_proba`` in this process on ``texts`` (cycled as needed).
 
