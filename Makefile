@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_DATASETS)),)
 export DATA_CACHE_DIR ?= $(SHARED_DATASETS)
 endif
 
-.PHONY: install run test unit nbval notebooks lab lint diff-setup clean
+.PHONY: install run test unit nbval notebooks lab lint diff-setup clean clean-vectors
 
 install: $(STAMP)
 
@@ -62,3 +62,7 @@ diff-setup: $(STAMP)
 
 clean:
 	rm -rf data/sentiment data/spam models/sentiment models/spam reports
+
+# the sentence vectors kept for later runs (shared.model.embedding.VectorStore)
+clean-vectors:
+	rm -f "$${SENTENCE_VECTOR_STORE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/ml-workflow/sentence-vectors-}"*

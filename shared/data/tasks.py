@@ -116,7 +116,7 @@ SENTIMENT = Task(
             "character n-grams; VADER's sentiment lexicon, whose scores turn a word's "
             "polarity after a negation ('not good'), which a bag of words cannot; and the "
             "sentence vectors of a frozen pretrained encoder (all-MiniLM-L6-v2), which knows "
-            "words the training texts never held. The encoder costs about 4 ms a text, so "
+            "words the training texts never held. The encoder costs 4-20 ms a text, so "
             "it is searched on training sets of at most 5,000 texts.",
             "Drift rules, each against the test-split reference, for windows of 40 or more "
             "predictions: PSI of the confidence distribution above max_confidence_psi (0.25, "

@@ -24,6 +24,7 @@ each training text in every fold.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import sqlite3
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from shared.model import minilm
 from shared.model.text import text_step_tags
@@ -51,8 +52,8 @@ CACHED_TEXTS = 1 << 15
 
 _REMEMBERED: OrderedDict[str, np.ndarray] = OrderedDict()
 _LOCK = threading.Lock()
-#: encoded at once, this many new texts or more use every core (one text alone: one thread,
-#: as a service answering requests side by side wants); the bits are the same either way
+#: encoded at once, this many new texts or more use every core (a notebook holds BLAS to one
+#: thread); fewer keep the process's setting. The bits are the same either way
 MANY_TEXTS = 64
 
 
@@ -62,7 +63,7 @@ def vectors(texts: Iterable[str]) -> np.ndarray:
     others are encoded together (:meth:`minilm.MiniLM.encode` gives a text the same bits
     alone or in a batch, so remembering changes no answer)."""
     texts = [str(text) for text in texts]
-    if _FORGETTING:
+    if _FORGETTING or _FORGETTING_HERE.get():
         return minilm.encoder().encode(texts) if texts else np.zeros((0, minilm.WIDTH),
                                                                      dtype=np.float32)
     distinct = list(dict.fromkeys(texts))
@@ -75,8 +76,8 @@ def vectors(texts: Iterable[str]) -> np.ndarray:
         found.update(store.get([t for t in distinct if t not in found]))
     new = [t for t in distinct if t not in found]
     if new:
-        cores = os.cpu_count() if len(new) >= MANY_TEXTS else 1
-        with threadpool_limits(cores, user_api="blas"):
+        with (threadpool_limits(os.cpu_count(), user_api="blas") if len(new) >= MANY_TEXTS
+              else contextlib.nullcontext()):
             encoded = dict(zip(new, minilm.encoder().encode(new), strict=True))
         if store is not None:
             store.put(encoded)
@@ -93,15 +94,16 @@ def vectors(texts: Iterable[str]) -> np.ndarray:
 
 
 class VectorStore:
-    """Sentence vectors on disk, by the SHA-256 of their text, in one SQLite file per
-    encoder (its weights' SHA-256 and its version are in the file's name), shared by the processes of a run
-    and by later runs: stage 4 encodes the training texts, stages 5 to 7 and the next run
-    find them. Every process of a search may write at once (WAL, a 60 s busy timeout)."""
+    """Sentence vectors on disk, by the SHA-256 of their text, in one SQLite file per encoder
+    and numeric setup (:func:`default_store_path`), shared by the stages of a run and by later
+    runs: stage 4 encodes the training texts, stages 5 to 7 and the next run find them. Several
+    processes may write at once (WAL, a 60 s busy timeout). It only grows: delete the file to
+    empty it (``make clean-vectors``)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        with self._connect() as db:
+        with contextlib.closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE IF NOT EXISTS vectors (sha TEXT PRIMARY KEY, vector BLOB)")
 
@@ -136,7 +138,8 @@ class VectorStore:
 
 
 _STORE: VectorStore | None = None
-_FORGETTING = False
+_FORGETTING = False  # the whole process (a service: forget_always)
+_FORGETTING_HERE: contextvars.ContextVar[bool] = contextvars.ContextVar("forgetting", default=False)
 
 
 def forget_always() -> None:
@@ -149,26 +152,33 @@ def forget_always() -> None:
 def forgetting() -> Iterator[None]:
     """Within it, every text is encoded anew: neither memory nor the store is read or
     written (``shared.deploy.model_cost`` times a model's cost for a new text)."""
-    global _FORGETTING
-    before, _FORGETTING = _FORGETTING, True
+    token = _FORGETTING_HERE.set(True)
     try:
         yield
     finally:
-        _FORGETTING = before
+        _FORGETTING_HERE.reset(token)
 
 
 def default_store_path() -> Path | None:
     """``SENTENCE_VECTOR_STORE`` (a file, or ``off``), else the user's cache folder
-    (``XDG_CACHE_HOME`` or ``~/.cache``)/ml-workflow/sentence-vectors-<weights>-v<version>.sqlite
-    (``minilm.VERSION``: vectors computed otherwise are never mixed in)."""
+    (``XDG_CACHE_HOME`` or ``~/.cache``)/ml-workflow/sentence-vectors-<encoder>-<setup>.sqlite
+    (``minilm.encoder_id``, :func:`numeric_setup`: vectors computed otherwise are never mixed
+    in)."""
     chosen = os.environ.get("SENTENCE_VECTOR_STORE", "")
     if chosen.lower() == "off":
         return None
     if chosen:
         return Path(chosen)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    weights = minilm.FILES["model.safetensors"][:12]
-    return cache / "ml-workflow" / f"sentence-vectors-{weights}-v{minilm.VERSION}.sqlite"
+    return cache / "ml-workflow" / f"sentence-vectors-{minilm.encoder_id()}-{numeric_setup()}.sqlite"
+
+
+def numeric_setup() -> str:
+    """A short hash of what a vector's last bits depend on besides the encoder: NumPy's version
+    and its BLAS (name, version, CPU kernels). Vectors from another setup are not mixed in."""
+    blas = sorted(f"{i.get('internal_api')}-{i.get('version')}-{i.get('architecture')}"
+                  for i in threadpool_info() if i.get("user_api") == "blas")
+    return hashlib.sha256(repr((np.__version__, blas)).encode()).hexdigest()[:10]
 
 
 def remember_on_disk(path: Path | None = None) -> None:
@@ -203,11 +213,20 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):
         self.weight = weight
 
     def fit(self, X, y=None) -> SentenceEmbedding:  # noqa: N803
-        """Nothing to learn: the encoder is frozen."""
+        """Nothing to learn: the encoder is frozen. Records which encoder (weights and
+        computation: ``minilm.encoder_id``) the model around it is trained on."""
+        self.encoder_ = minilm.encoder_id()
         return self
 
     def transform(self, X) -> sp.csr_matrix:  # noqa: N803
-        """One row of 384 values per text."""
+        """One row of 384 values per text; refused if the model was trained on another
+        encoder, whose vectors its weights were not fitted to."""
+        trained = getattr(self, "encoder_", None)
+        if trained is not None and trained != minilm.encoder_id():
+            raise ValueError(
+                f"this model's sentence-embedding group was trained on encoder {trained}, and "
+                f"this installation has {minilm.encoder_id()}: install the project's pinned "
+                "versions (`make install`) or retrain and redeploy (stages 4 to 6)")
         return sp.csr_matrix(self.weight * vectors(X).astype(np.float64))
 
     def __sklearn_tags__(self):  # noqa: D105

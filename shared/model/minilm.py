@@ -39,11 +39,16 @@ FILES = {
 WIDTH, HEADS, LAYERS = 384, 12, 6
 #: changes whenever the computation does (its last bits included): stored vectors of another
 #: version are not read (``shared.model.embedding.VectorStore``)
-VERSION = 2
+VERSION = 3
 #: the encoder's own limit (its sentence_bert_config.json): longer texts are cut, as there
 MAX_TOKENS = 256
 #: texts are encoded together, up to this many tokens a batch (a longer text alone)
 BATCH_TOKENS = 2048
+
+
+def encoder_id() -> str:
+    """The weights and the computation, in one name: ``<weights' SHA-256, 12 digits>-v<VERSION>``."""
+    return f"{FILES['model.safetensors'][:12]}-v{VERSION}"
 
 
 class EncoderFilesError(RuntimeError):
@@ -106,7 +111,7 @@ class WordPiece:
         kept = []
         for char in text:
             code = ord(char)
-            if code in (0, 0xFFFD) or (unicodedata.category(char) in ("Cc", "Cf")
+            if code in (0, 0xFFFD) or (unicodedata.category(char).startswith("C")
                                        and char not in "\t\n\r"):
                 continue
             if char in "\t\n\r" or unicodedata.category(char) == "Zs":

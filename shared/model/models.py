@@ -162,7 +162,7 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
     quick, words, local = grids()
     _, _, dense_local = grids(dense=True)
     nb_quick, nb_words, nb_local = grids(nb_scaled=True)
-    shown = _features_description(groups)
+    shown, dense_shown = _features_description(crossed), _features_description(groups)
     return [
         Candidate(
             "complement naive Bayes", f"{shown}, complement naive Bayes", 1,
@@ -171,13 +171,13 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
              "full": {"clf__alpha": [0.1, 0.3, 1.0], **words}}, local_grids=local,
         ),
         Candidate(
-            "logistic regression", f"{shown}, logistic regression", 2,
+            "logistic regression", f"{dense_shown}, logistic regression", 2,
             text_pipeline(lr, normaliser=normaliser),
             {"quick": {"clf__C": [3.0, 10.0], **quick},
              "full": {"clf__C": [1.0, 3.0, 10.0, 30.0], **words}}, local_grids=dense_local,
         ),
         Candidate(
-            "linear SVM", f"{shown}, linear SVM with sigmoid-calibrated scores", 3,
+            "linear SVM", f"{dense_shown}, linear SVM with sigmoid-calibrated scores", 3,
             text_pipeline(svm, normaliser=normaliser),
             {"quick": {"clf__estimator__C": [0.1, 0.5], **quick},
              "full": {"clf__estimator__C": [0.05, 0.2, 0.5], **words}}, local_grids=dense_local,

@@ -142,7 +142,7 @@ def candidates(seed: int, normaliser: TextNormalizer | None = None,
         raise ValueError(f"unknown feature group(s) {unknown}: choose among "
                          f"{', '.join(OPTIONAL_GROUPS)}")
     chars = {"features__char": ["drop", hashing_chars()]}
-    groups = [g for g in groups if g != "embedding"]  # ~4 ms a text: not for out-of-core sizes
+    groups = [g for g in groups if g != "embedding"]  # ms a text: not for out-of-core sizes
 
     def sgd(loss: str) -> SGDClassifier:
         return SGDClassifier(loss=loss, penalty="l2", alpha=1e-5, max_iter=15, tol=1e-4,

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from shared.core import command_line
+from shared.model.embedding import forget_always
 from shared.serving.guards import KEYS_VARIABLE, ApiKeyError, is_loopback, load_keys
 from shared.serving.hot_reload import ReleaseRefused, load_release
 from shared.serving.predictor import Predictor
@@ -125,6 +126,7 @@ class WorkerApp:
 
     async def __call__(self, scope: dict, receive: object, send: object) -> None:
         if self.app is None:  # the lifespan start-up, before the worker takes requests
+            forget_always()
             self.app = create_app(load(self.settings), self.settings)
             _freeze_startup_objects()
             _exit_with_parent()
@@ -144,6 +146,10 @@ def serve(
     from uvicorn.supervisors import Multiprocess
 
     check_access(settings, insecure)
+    # a service process encodes every request's texts anew: its texts rarely repeat, and a
+    # cost measured on remembered texts would be another service's (the in-process services
+    # of the canary and of notebook 6 keep the memory of the process they run in)
+    forget_always()
     predictor = load(settings)  # refuses a tampered or untrusted model before listening
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]

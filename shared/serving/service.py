@@ -53,7 +53,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.core.catalog import PROJECT_DIR, Catalog
 from shared.core.manifest import MODEL_NAME
 from shared.core.text_rules import MAX_TEXT_CHARS
-from shared.model.embedding import forget_always
 from shared.serving import prediction_log
 from shared.serving.batching import Batcher, CountArrivals, LogUnavailableError, ModelFailedError
 from shared.serving.guards import (
@@ -204,9 +203,6 @@ def create_app(predictor: Predictor, settings: Settings) -> Any:
     """The ASGI application answering for ``predictor``, then for whichever release ``deployed``
     links to (``shared.serving.hot_reload``): load limit, admin guard, key check, body limit, FastAPI."""
     spec = predictor.spec  # its task and description; the rest is read from the served one
-    # every request's sentence vectors are computed anew: a service's texts rarely repeat, and
-    # its cost measured on remembered texts would be another service's cost
-    forget_always()
     log_path = settings.prediction_log
     card_name = settings.catalog.path("model_card").name
     batcher = Batcher(predictor, log_path, SOURCE, settings.store_text, settings.max_batch,

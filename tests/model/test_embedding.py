@@ -13,6 +13,25 @@ from shared.model import embedding, minilm, models
 TEXTS = ["A joy from start to finish.", "Dull, slow and far too long.", "A joy from start to finish."]
 
 
+@pytest.fixture(autouse=True)
+def fresh_memory(monkeypatch):
+    """Each test starts with an empty memory, no store, and remembering on (another test in
+    the process may have started a service, which forgets for the whole process)."""
+    monkeypatch.setattr(embedding, "_FORGETTING", False)
+    monkeypatch.setattr(embedding, "_STORE", None)
+    embedding._REMEMBERED.clear()
+
+
+@pytest.fixture
+def encoded(monkeypatch):
+    """The number of texts of each call of the encoder, in order."""
+    calls = []
+    real = minilm.MiniLM.encode
+    monkeypatch.setattr(minilm.MiniLM, "encode",
+                        lambda self, texts: calls.append(len(texts)) or real(self, texts))
+    return calls
+
+
 def test_the_group_gives_the_encoder_s_vectors_times_its_weight():
     features = embedding.SentenceEmbedding(weight=0.5).fit(TEXTS)
     matrix = features.transform(TEXTS).toarray()
@@ -21,24 +40,25 @@ def test_the_group_gives_the_encoder_s_vectors_times_its_weight():
     assert list(features.get_feature_names_out()[:2]) == ["dim0", "dim1"]
 
 
-def test_remembered_and_stored_vectors_are_the_encoded_ones(tmp_path, monkeypatch):
+def test_remembered_and_stored_vectors_are_the_encoded_ones(tmp_path, monkeypatch, encoded):
     store = embedding.VectorStore(tmp_path / "vectors.sqlite")
     fresh = minilm.encoder().encode(TEXTS[:2])
     store.put(dict(zip(TEXTS[:2], fresh, strict=True)))
-    assert all(np.array_equal(store.get(TEXTS[:2])[t], v) for t, v in zip(TEXTS[:2], fresh, strict=True))
+    assert all(np.array_equal(store.get(TEXTS[:2])[t], v)
+               for t, v in zip(TEXTS[:2], fresh, strict=True))
     monkeypatch.setattr(embedding, "_STORE", store)
-    embedding._REMEMBERED.clear()
     assert np.array_equal(embedding.vectors(TEXTS), fresh[[0, 1, 0]])
+    assert encoded == [2]  # the store's vectors were read, nothing encoded again
 
 
-def test_a_damaged_stored_row_is_encoded_again(tmp_path, monkeypatch):
+def test_a_damaged_stored_row_is_encoded_again(tmp_path, monkeypatch, encoded):
     store = embedding.VectorStore(tmp_path / "vectors.sqlite")
     with store._connect() as db:
         db.execute("INSERT INTO vectors VALUES (?, ?)", (store.key(TEXTS[1]), b"short"))
     assert store.get([TEXTS[1]]) == {}
     monkeypatch.setattr(embedding, "_STORE", store)
-    embedding._REMEMBERED.clear()
     assert np.array_equal(embedding.vectors([TEXTS[1]]), minilm.encoder().encode([TEXTS[1]]))
+    assert encoded == [1, 1]
 
 
 def test_the_store_is_the_user_s_cache_unless_told_otherwise(tmp_path, monkeypatch):
@@ -73,18 +93,24 @@ def test_a_model_with_the_group_saved_and_loaded_answers_the_same(tmp_path):
     assert np.array_equal(loaded.predict_proba(TEXTS), model.predict_proba(TEXTS))
 
 
-def test_forgetting_encodes_every_text_anew(monkeypatch):
-    calls = []
-    real = minilm.MiniLM.encode
-    monkeypatch.setattr(minilm.MiniLM, "encode", lambda self, t: calls.append(len(t)) or real(self, t))
+def test_forgetting_encodes_every_text_anew(encoded):
     embedding.vectors(TEXTS)
     with embedding.forgetting():
         embedding.vectors(TEXTS)
     embedding.vectors(TEXTS)
-    assert calls[-1:] == [3]
+    assert encoded == [2, 3]
 
 
-def test_a_service_encodes_every_text_anew(monkeypatch):
-    monkeypatch.setattr(embedding, "_FORGETTING", False)
+def test_a_service_process_encodes_every_text_anew(encoded):
     embedding.forget_always()
-    assert embedding._FORGETTING
+    embedding.vectors(TEXTS)
+    embedding.vectors(TEXTS)
+    assert encoded == [3, 3]
+
+
+def test_a_model_trained_on_another_encoder_is_refused(monkeypatch):
+    features = embedding.SentenceEmbedding().fit(TEXTS)
+    assert features.encoder_ == minilm.encoder_id()
+    monkeypatch.setattr(minilm, "VERSION", minilm.VERSION + 1)
+    with pytest.raises(ValueError, match="trained on encoder .* retrain"):
+        features.transform(TEXTS)
