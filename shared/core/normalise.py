@@ -16,9 +16,8 @@
    held in lower case ("Oluwaseun"; sentiment), or words written like a name that they never
    held at all (spam, which keeps brands and cues such as "PayPal" and "HMRC").
 
-Plain Python and the two word lists; ``shared.model.text.TextNormalizer`` is the pipeline step that
-applies it, the same in training, evaluation, the batch command and the service.
-"""
+Plain Python and the two word lists; ``shared.model.text.TextNormalizer`` is the pipeline step
+that applies it, the same in training, evaluation, the batch command and the service."""
 
 from __future__ import annotations
 
@@ -220,15 +219,20 @@ _WORD_PART = re.compile(r"[^\W\d_]+")
 
 @functools.cache
 def _common_words() -> frozenset[str]:
-    """English words that are not first names: a capitalised one ("Avoid", "Loved", "My") is
-    a word at the start of a sentence. A lower-case ``web2`` entry is a name too when ``web2``
-    also lists it capitalised and Faker lists it as a first name ("Grace", "Will", "Amy");
-    either source alone would not do ("The" is a capitalised ``web2`` entry, "My" a Faker
-    name). The check's names are never among them (they are no English words)."""
+    """English words that are no first names ("Avoid", "Loved" at a sentence's start). A ``web2``
+    word that Faker lists as a first name ("Tyrone") is a name when capitalised, unless the
+    training texts held it in lower case ("will", "bill") or taught no case at all."""
+    from shared.core.names import faker_first_names
+
+    return english_words() - faker_first_names()
+
+
+@functools.cache
+def _common_words_before() -> frozenset[str]:
+    """Older files' rule, and a caseless corpus's ("Love it"): "Grace" a name, "Tyrone" a word."""
     from shared.core.names import faker_first_names, web2_words
 
-    first_names = faker_first_names()
-    names = {w.lower() for w in web2_words() if w[:1].isupper() and w.lower() in first_names}
+    names = {w.lower() for w in web2_words() if w[:1].isupper()} & faker_first_names()
     return english_words() - names
 
 
@@ -237,7 +241,8 @@ def _capitalised(token: str) -> bool:
     return len(token) > 1 and token[0].isupper() and any(c.islower() for c in token)
 
 
-def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str]) -> bool:
+def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str],
+             name_words: bool = True) -> bool:
     lower = token.lower()
     if lower in names:
         return True
@@ -248,12 +253,13 @@ def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str
     if joined and all(p in names for p in re.split(r"['’-]", core.lower())):
         return True
     first = re.split(r"['’]", core)[0] if joined else core
+    common = _common_words() if name_words and known else _common_words_before()
     if mode == "list_and_capitalised":
         return (_capitalised(first) and not _in(first.lower(), known)
-                and not _in(first.lower(), _common_words()))
+                and not _in(first.lower(), common))
     if mode == "list_and_unseen":  # "Jessica", never "PayPal", "HMRC" or a word of training
         return (len(first) > 1 and first[0].isupper() and first[1:].islower()
-                and first.lower() not in known and not _in(first.lower(), _common_words()))
+                and first.lower() not in known and not _in(first.lower(), common))
     return False
 
 
@@ -262,14 +268,15 @@ DECIDED_WORDS = 200_000
 
 
 def blind_names(text: str, mode: str = "list", known: Collection[str] = (),
-                decided: dict[str, bool] | None = None) -> str:
+                decided: dict[str, bool] | None = None, name_words: bool = True) -> str:
     """Person first names replaced by ``xxname``: those of the list (any case), and with
     ``mode`` "list_and_capitalised" also capitalised words whose lower-case form, or its stem
     ("Loved": "love"), is neither in ``known``, the words the training texts held in lower
     case, nor an English word that is no first name ("Avoid", "Inedible" at the start of a
     sentence in a small corpus). A corpus written in lower case teaches no case (``known``
-    empty), so there the English words alone decide. A name that is also a rare English word
-    ("Tyrone") is not blinded by this rule.
+    empty), so there the English words alone decide. A first name that is also an English word
+    ("Tyrone", "Grace") is blinded by this rule when the training texts never held it in lower
+    case (:func:`_common_words`).
 
     ``mode`` "list_and_unseen" (spam) also blinds a word written "Jessica" (one capital, then
     lower case) that the training texts never held in any case (``known``) and that is no
@@ -280,19 +287,19 @@ def blind_names(text: str, mode: str = "list", known: Collection[str] = (),
 
     ``decided``, when given, holds what was decided for each word before with the same
     ``mode`` and ``known`` (:func:`text_path` keeps one per path): a word is judged once.
-    """
+    ``name_words`` False: the rule of older model files (:func:`_common_words_before`)."""
     if mode == "off":
         return text
     names = blinding_names()
 
     def is_name(token: str) -> bool:
         if decided is None:
-            return _is_name(token, names, mode, known)
+            return _is_name(token, names, mode, known, name_words)
         found = decided.get(token)
         if found is None:
             if len(decided) >= DECIDED_WORDS:
                 decided.clear()
-            found = decided[token] = _is_name(token, names, mode, known)
+            found = decided[token] = _is_name(token, names, mode, known, name_words)
         return found
 
     # most texts name nobody: say so with set operations before looking at any token
@@ -320,7 +327,7 @@ def _fixed_steps(text: str, confusables: bool, placeholders: bool | str) -> str:
 
 
 def text_path(confusables: bool, placeholders: bool | str, leet: bool, names: str,
-              known: Collection[str]) -> Callable[[str], str]:
+              known: Collection[str], name_words: bool = True) -> Callable[[str], str]:
     """The steps switched on, in the one order, as one function of a text. ``placeholders``
     is False (off), True (the placeholder alone) or "keep" (the placeholder, then what it
     stands for: :func:`mask_placeholders`)."""
@@ -330,7 +337,7 @@ def text_path(confusables: bool, placeholders: bool | str, leet: bool, names: st
         text = _fixed_steps(text, confusables, placeholders)
         if leet:
             text = deleet(text, known)
-        return blind_names(text, names, known, decided)
+        return blind_names(text, names, known, decided, name_words)
     return run
 
 

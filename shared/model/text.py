@@ -78,12 +78,17 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
     alone) or "keep" (the placeholder, then what it stands for).
     """
 
+    #: a model file written before ``name_words`` has none: it reads False, and its capitalised
+    #: first names that are also English words ("Tyrone") stay words, as they did
+    name_words: bool = False
+
     def __init__(self, confusables: bool = True, placeholders: bool | str = True,
-                 leet: bool = True, names: str = "list") -> None:
+                 leet: bool = True, names: str = "list", name_words: bool = True) -> None:
         self.confusables = confusables
         self.placeholders = placeholders
         self.leet = leet
         self.names = names
+        self.name_words = name_words
 
     def fit(self, X: Iterable[str], y: object = None) -> TextNormalizer:  # noqa: N803
         """Remember the words written in lower case in the (cleaned) training texts."""
@@ -111,7 +116,7 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
 
             seen = frozenset(self.known_words_.split("\n")) if self.known_words_ else frozenset()
             path = self._path = text_path(self.confusables, self.placeholders, self.leet,
-                                          self.names, seen)
+                                          self.names, seen, self.name_words)
         return path
 
     def transform(self, X: Iterable[str]) -> np.ndarray:  # noqa: N803
