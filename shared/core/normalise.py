@@ -229,7 +229,7 @@ def _common_words() -> frozenset[str]:
 
 @functools.cache
 def _common_words_before() -> frozenset[str]:
-    """Older files' rule, and a caseless corpus's ("Love it"): "Grace" a name, "Tyrone" a word."""
+    """Older files', caseless corpora's ("Love it") and spam's rule: "Grace" a name, "Tyrone" not."""
     from shared.core.names import faker_first_names, web2_words
 
     names = {w.lower() for w in web2_words() if w[:1].isupper()} & faker_first_names()
@@ -253,13 +253,13 @@ def _is_name(token: str, names: frozenset[str], mode: str, known: Collection[str
     if joined and all(p in names for p in re.split(r"['’-]", core.lower())):
         return True
     first = re.split(r"['’]", core)[0] if joined else core
-    common = _common_words() if name_words and known else _common_words_before()
     if mode == "list_and_capitalised":
+        common = _common_words() if name_words and known else _common_words_before()
         return (_capitalised(first) and not _in(first.lower(), known)
                 and not _in(first.lower(), common))
     if mode == "list_and_unseen":  # "Jessica", never "PayPal", "HMRC" or a word of training
         return (len(first) > 1 and first[0].isupper() and first[1:].islower()
-                and first.lower() not in known and not _in(first.lower(), common))
+                and first.lower() not in known and not _in(first.lower(), _common_words_before()))
     return False
 
 
