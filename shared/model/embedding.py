@@ -63,14 +63,11 @@ def vectors(texts: Iterable[str]) -> np.ndarray:
     others are encoded together (:meth:`minilm.MiniLM.encode` gives a text the same bits
     alone or in a batch, so remembering changes no answer)."""
     texts = [str(text) for text in texts]
-    if _FORGETTING or _FORGETTING_HERE.get():
-        return minilm.encoder().encode(texts) if texts else np.zeros((0, minilm.WIDTH),
-                                                                     dtype=np.float32)
+    if _FORGETTING or _FORGETTING_HERE.get() or not texts:
+        return minilm.encoder().encode(texts)
     distinct = list(dict.fromkeys(texts))
     with _LOCK:
         found = {t: _REMEMBERED[t] for t in distinct if t in _REMEMBERED}
-        for text in found:
-            _REMEMBERED.move_to_end(text)
     store = _STORE
     if store is not None and len(found) < len(distinct):
         found.update(store.get([t for t in distinct if t not in found]))
@@ -82,14 +79,13 @@ def vectors(texts: Iterable[str]) -> np.ndarray:
         if store is not None:
             store.put(encoded)
         found.update(encoded)
-    with _LOCK:
+    with _LOCK:  # the texts of this call become the most recently used
         for text in distinct:
             if len(text) <= CACHED_CHARS:
                 _REMEMBERED[text] = found[text]
+                _REMEMBERED.move_to_end(text)
         while len(_REMEMBERED) > CACHED_TEXTS:
             _REMEMBERED.popitem(last=False)
-    if not texts:
-        return np.zeros((0, minilm.WIDTH), dtype=np.float32)
     return np.vstack([found[t] for t in texts])
 
 

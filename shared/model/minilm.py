@@ -217,11 +217,8 @@ class MiniLM:
         positions = np.concatenate([np.arange(n) for n in lengths])
         x = _layer_norm(self.words[tokens] + self.positions[positions] + self.segment, *self.norm)
         # the rows of each group of texts of one length, text after text
-        groups = {}
-        for n in np.unique(lengths):
-            members = np.flatnonzero(lengths == n)
-            groups[int(n)] = (members[:, None] * 0 + starts[members][:, None]
-                              + np.arange(n)).ravel()
+        groups = {int(n): (starts[lengths == n][:, None] + np.arange(n)).ravel()
+                  for n in np.unique(lengths)}
         for w in self.layers:
             qkv = x @ w["qkv"] + w["qkv_bias"]
             context = np.empty_like(x)
