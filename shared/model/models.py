@@ -145,23 +145,21 @@ def candidates(seed: int, groups: Sequence[str] = DEFAULT_GROUPS,
     )
     crossed = [g for g in groups if g not in LOCAL_ONLY_GROUPS]
 
-    def grids(nb_scaled: bool = False, dense: bool = False) -> tuple[dict, dict, dict]:
-        """The quick grid's groups, the full grid's and each budget's local grids (``dense``:
-        with the groups of ``LOCAL_ONLY_GROUPS``)."""
+    def grids(nb_scaled: bool = False) -> tuple[dict, dict, dict]:
+        """The quick grid's groups, the full grid's and the full budget's local grids."""
         quick = feature_group_grid(crossed, nb_scaled)
         words = {**feature_group_grid([g for g in crossed if g in FULL_GRID_GROUPS], nb_scaled),
                  "features__word__ngram_range": [(1, 1), (1, 2)],
                  "features__word__min_df": [1, 2]}
-        only_local = feature_group_grid([g for g in groups if g in LOCAL_ONLY_GROUPS]) \
-            if dense else {}
-        local = {"full": {**feature_group_grid([g for g in crossed if g not in FULL_GRID_GROUPS],
-                                               nb_scaled), **only_local},
-                 "quick": only_local}
+        local = {"full": feature_group_grid([g for g in crossed if g not in FULL_GRID_GROUPS],
+                                            nb_scaled)}
         return quick, words, local
 
     quick, words, local = grids()
-    _, _, dense_local = grids(dense=True)
     nb_quick, nb_words, nb_local = grids(nb_scaled=True)
+    # the families that weigh dense columns also try LOCAL_ONLY_GROUPS, on both budgets
+    only_local = feature_group_grid([g for g in groups if g in LOCAL_ONLY_GROUPS])
+    dense_local = {"full": {**local["full"], **only_local}, "quick": only_local}
     shown, dense_shown = _features_description(crossed), _features_description(groups)
     return [
         Candidate(
