@@ -31,7 +31,7 @@ def dataset_default(dataset: str) -> str:
     return f"data set {dataset} default"
 
 
-#: how the text path blinds person first names (``shared.core.normalise.blind_names``): not at
+#: how the text path blinds person first names (``shared.core.name_rules.blind_names``): not at
 #: all, from the name list, or also capitalised words the training texts never held in lower
 #: case, or (spam) also words written "Jessica" that the training texts never held at all
 NAME_BLINDING = ("off", "list", "list_and_capitalised", "list_and_unseen")

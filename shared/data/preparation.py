@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from shared.core import normalise
 from shared.core.catalog import Catalog
+from shared.core.names import NAME_TOKEN
 from shared.core.problem import ProblemSpec
 from shared.core.records import CollectionReport, PreparationReport
 from shared.core.text_rules import clean_text, dedup_key
@@ -196,7 +197,7 @@ def examples(texts: Sequence[str], path: Callable[[str], str], n: int = 8) -> li
     most one per kind of change (a name, each placeholder, a de-leeted word), then any."""
     changed = sorted(((t, after) for t in texts if (after := path(t)) != t),
                      key=lambda pair: (len(pair[0]), pair[0]))
-    kinds = [normalise.NAME_TOKEN, *normalise.PLACEHOLDERS]
+    kinds = [NAME_TOKEN, *normalise.PLACEHOLDERS]
     chosen: list[tuple[str, str]] = []
     for kind in kinds:
         first = next((p for p in changed if kind in p[1] and p not in chosen), None)

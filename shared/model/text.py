@@ -67,7 +67,7 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
     """Pipeline step after :class:`TextCleaner`: the text path of ``shared.core.normalise``
     (confusables, typed placeholders, de-leet, name blinding), in that order.
 
-    ``fit`` keeps the words the training texts teach (``shared.core.normalise.known_words``: those
+    ``fit`` keeps the words the training texts teach (``shared.core.name_rules.known_words``: those
     held in lower case, or for ``names="list_and_unseen"`` every word), as one newline-joined
     string (skops would write a set word by word): de-leet accepts them as words, and the
     name rules blind a capitalised word only if it is not among them. The name list itself
@@ -92,13 +92,13 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Iterable[str], y: object = None) -> TextNormalizer:  # noqa: N803
         """Remember the words written in lower case in the (cleaned) training texts."""
-        from shared.core.normalise import known_words
+        from shared.core.name_rules import known_words
 
         return self.fit_words(known_words([str(t) for t in X], self.names))
 
     def fit_words(self, words: Iterable[str]) -> TextNormalizer:
         """Remember ``words`` as :meth:`fit` remembers those its texts teach (out of core, the
-        training stream's: ``shared.core.normalise.WordCollector``)."""
+        training stream's: ``shared.core.name_rules.WordCollector``)."""
         from shared.core.problem import NAME_BLINDING
 
         if self.names not in NAME_BLINDING:

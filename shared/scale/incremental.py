@@ -49,8 +49,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from shared.core.catalog import Catalog
+from shared.core.name_rules import WordCollector
 from shared.core.names import gender_augmented
-from shared.core.normalise import WordCollector
 from shared.core.problem import ProblemSpec
 from shared.core.text_rules import clean_text
 from shared.data import near_duplicates, partitions

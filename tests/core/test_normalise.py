@@ -1,5 +1,5 @@
-"""The text path: confusables, typed placeholders, de-leet and name blinding, one by one and
-as the pipeline step."""
+"""The text path: confusables, typed placeholders and de-leet one by one (name blinding:
+``test_name_rules.py``), and the steps together as the pipeline step."""
 
 import numpy as np
 import pytest
@@ -110,35 +110,6 @@ def test_deleet_reads_digits_and_symbols_as_letters_only_when_that_makes_a_word(
     assert normalise.deleet(text) == expected
 
 
-def test_listed_names_are_blinded_in_any_case_and_words_stay_words():
-    assert normalise.blind_names("Aisha and dave loved it") == f"{NAME_TOKEN} and {NAME_TOKEN} " \
-        "loved it"
-    assert normalise.blind_names("Will and Grace will grace the stage, Mark my words") == \
-        "Will and Grace will grace the stage, Mark my words"
-    assert normalise.blind_names("Fatima's cake") == f"{NAME_TOKEN}'s cake"
-
-
-def test_lower_cased_text_is_blinded_from_the_list():
-    assert normalise.blind_names("mohammed recommended it") == f"{NAME_TOKEN} recommended it"
-
-
-def test_capitalised_words_never_seen_in_lower_case_are_blinded_when_asked():
-    seen = {"loved", "it", "the", "will", "love", "great"}
-    text = "Oluwaseun loved it, Chidi Loved it, Will loved it, Avoid it"
-    assert normalise.blind_names(text, "list", seen) == text  # not in the list: kept
-    assert normalise.blind_names(text, "list_and_capitalised", seen) == \
-        f"{NAME_TOKEN} loved it, {NAME_TOKEN} Loved it, Will loved it, Avoid it"
-    # a first name that is also an English word ("tyrone" is one in web2) is a name when the
-    # training texts never held it in lower case; "will" they held, so "Will" stays
-    assert normalise.blind_names("Tyrone came", "list_and_capitalised", seen) == \
-        f"{NAME_TOKEN} came"
-    # the rule of model files written before it kept such names as words
-    assert normalise.blind_names("Tyrone came", "list_and_capitalised", seen,
-                                 name_words=False) == "Tyrone came"
-    # all capitals ("FREE") and stems of seen words ("Loves") are not names
-    assert normalise.blind_names("FREE Loves", "list_and_capitalised", seen) == "FREE Loves"
-
-
 def test_an_older_model_file_s_step_keeps_its_name_rule():
     step = TextNormalizer(names="list_and_capitalised").fit(["The hotel was great"])
     del step.name_words  # as a step read from a file written before the parameter
@@ -155,32 +126,6 @@ def test_the_step_keeps_the_raw_text_and_learns_lower_case_words():
     assert "great" in step.known_words_.split("\n")
 
 
-def test_a_corpus_written_in_lower_case_teaches_no_case():
-    """rt-polarity is all lower case: "jessica" there says nothing about "Jessica"."""
-    assert normalise.known_words(["jessica loved it", "the film was great"], "list") == set()
-    seen = normalise.known_words(["jessica loved it"] * 19 + ["The film was great"], "list")
-    assert seen == {"film", "was", "great"}
-    # with no case learnt, English words that are no first names stand in for it
-    # (there a first name that is also a word stays a word: "Love it" keeps its "Love")
-    assert normalise.blind_names("Loved it, Tyrone? Oluwaseun did", "list_and_capitalised") == \
-        f"Loved it, Tyrone? {NAME_TOKEN} did"
-    with pytest.raises(ValueError, match="names='everything'"):
-        TextNormalizer(names="everything").fit(["x"])
-
-
-@pytest.mark.parametrize("mode", ["list", "list_and_capitalised", "list_and_unseen"])
-def test_words_collected_a_batch_at_a_time_are_the_words_of_all_texts(mode):
-    texts = ["jessica loved it"] * 30 + ["The film was great", "Priya said Awful", "ok"]
-    collector = normalise.WordCollector(mode)
-    for start in range(0, len(texts), 7):
-        collector.update(texts[start:start + 7])
-    assert collector.words() == normalise.known_words(texts, mode)
-    collector.update(["The Hotel was quiet"] * 3)  # now enough texts use capitals
-    assert collector.words() == normalise.known_words(texts + ["The Hotel was quiet"] * 3, mode)
-    assert TextNormalizer(names=mode).fit_words(collector.words()).known_words_ == \
-        TextNormalizer(names=mode).fit(texts + ["The Hotel was quiet"] * 3).known_words_
-
-
 @pytest.mark.parametrize("spec_name", ["spec", "spam_spec"])  # placeholders alone, and kept
 def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec_name, request):
     spec = request.getfixturevalue(spec_name)
@@ -195,14 +140,6 @@ def test_a_pipeline_with_the_text_path_round_trips_through_skops(tmp_path, spec_
     assert modelfile.save_model(loaded, tmp_path / "again.skops").read_bytes() == path.read_bytes()
 
 
-def test_spam_blinds_unseen_name_like_words_but_keeps_brands_and_cues():
-    known = normalise.known_words(["Your Amazon parcel", "FREE entry, text WIN"],
-                                  "list_and_unseen")
-    text = "Hi Chidi, Oluwaseun: your Amazon PayPal HMRC FREE refund"
-    assert normalise.blind_names(text, "list_and_unseen", known) == \
-        f"Hi {NAME_TOKEN}, {NAME_TOKEN}: your Amazon PayPal HMRC FREE refund"
-
-
 @pytest.mark.parametrize(("text", "kept"), [
     ("Mail jo.smith@example.com or call +44 7700 900456!", "Mail xxemail or call xxphone !"),
     ("Booked for 12/05/2024, room 12, from 10:30", "Booked for 12/05/2024, room 12, from 10:30"),
@@ -212,15 +149,3 @@ def test_spam_blinds_unseen_name_like_words_but_keeps_brands_and_cues():
 def test_contacts_are_redacted_with_the_text_paths_placeholders(text, kept):
     assert normalise.redact_contacts(text) == kept
 
-
-@pytest.mark.parametrize("mode", ["list", "list_and_capitalised", "list_and_unseen"])
-def test_a_word_judged_once_is_blinded_as_when_judged_each_time(mode):
-    texts = ["Jessica loved it", "Hi Chidi, Oluwaseun: your Amazon PayPal HMRC FREE refund",
-             "O'Brien's film, with Will and Grace", "Loved it. Avoid Tyrone's sequel"] * 2
-    known = normalise.known_words(["the film was good", "Your Amazon parcel"], mode)
-    decided: dict[str, bool] = {}
-    remembered = [normalise.blind_names(t, mode, known, decided) for t in texts]
-    assert remembered == [normalise.blind_names(t, mode, known) for t in texts]
-    assert decided and all(isinstance(v, bool) for v in decided.values())
-    path = normalise.text_path(True, True, True, mode, known)
-    assert [path(t) for t in texts] == [path(t) for t in texts]
