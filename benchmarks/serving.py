@@ -48,6 +48,7 @@ from shared.core.catalog import Catalog
 from shared.core.manifest import load_deployed
 from shared.data.tasks import TASKS
 from shared.deploy.model_cost import median_ms, predict_cost
+from shared.model.embedding import forgetting
 from shared.serving import prediction_log
 
 MAX_REQUESTS = 20_000
@@ -59,7 +60,9 @@ def in_process(cat: Catalog, texts: list[str], repeats: int = 15) -> dict:
     """Raw predict_proba (single, batch of 100) and the Predictor on one text, in this process.
 
     The Predictor's one-text calls are timed interleaved with the raw model's
-    on the same texts, so a slower spell of the shared machine hits both alike.
+    on the same texts, so a slower spell of the shared machine hits both alike. Every call
+    costs what a new text costs: the sentence vectors this process would remember between
+    repeats are forgotten (``forgetting``), as the service forgets them.
     """
     model, _ = load_deployed(cat.deployed_dir)
     figures = {"raw": predict_cost(model, texts, BATCH).as_dict()}
@@ -73,10 +76,12 @@ def in_process(cat: Catalog, texts: list[str], repeats: int = 15) -> dict:
     calls.update({name: getattr(predictor, name) for name in ("score", "predict")
                   if hasattr(predictor, name)})
     times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            cycle = iter(singles)
-            times[name].append(median_ms(lambda c=call, i=cycle: c(next(i)), 1, len(singles)))
+    with forgetting():
+        for _ in range(repeats):
+            for name, call in calls.items():
+                cycle = iter(singles)
+                times[name].append(median_ms(lambda c=call, i=cycle: c(next(i)), 1,
+                                             len(singles)))
     raw = statistics.median(times.pop("raw"))
     for name, values in times.items():
         figures[f"predictor_{name}_ms"] = round(statistics.median(values), 3)
