@@ -26,7 +26,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from shared.model.embedding import searched_groups
+from shared.model.embedding import WEIGHTS, searched_groups
 from shared.model.features import (
     OPTIONAL_GROUPS,
     LogCountRatio,
@@ -214,14 +214,15 @@ def feature_group_grid(groups: Sequence[str] | None = None,
     with NB scaling, whose lexicon also holds the polarity's bin (``binned_lexicon``)."""
     names = list(OPTIONAL_GROUPS) if groups is None else list(groups)
     makers = {**OPTIONAL_GROUPS, **({"lexicon": binned_lexicon} if nb_scaled else {})}
-    return {f"features__{name}": ["drop", _group(name, makers[name])] for name in names}
+    return {f"features__{name}": ["drop", *_group(name, makers[name])] for name in names}
 
 
 @functools.cache
-def _group(name: str, make: Any) -> Any:
-    """One unfitted instance per group for the whole process: a grid point holds the
-    estimator itself, and configurations drawn twice (the same seed) must compare equal."""
-    return make()
+def _group(name: str, make: Any) -> tuple[Any, ...]:
+    """One unfitted instance per group for the whole process (the sentence vectors: one per
+    scale of ``embedding.WEIGHTS``): a grid point holds the estimator itself, and
+    configurations drawn twice (the same seed) must compare equal."""
+    return tuple(make(weight=w) for w in WEIGHTS) if name == "embedding" else (make(),)
 
 
 def _word_step(pipeline: Pipeline) -> tuple[int, TfidfVectorizer | KnownWords]:
@@ -317,7 +318,8 @@ def describe_params(params: dict[str, Any]) -> str:
         if key == "features__char":
             parts.append("word+char n-grams" if value != "drop" else "word n-grams")
         elif key.removeprefix("features__") in OPTIONAL_GROUPS:
-            parts.append(f"without {name}" if value == "drop" else f"with {name}")
+            weight = f" at weight {value.weight:g}" if name == "embedding" and value != "drop" else ""
+            parts.append(f"without {name}" if value == "drop" else f"with {name}{weight}")
         elif name == "ngram_range":
             parts.append(f"words {value[0]}-{value[1]}")
         elif isinstance(value, float):

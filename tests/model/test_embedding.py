@@ -82,6 +82,9 @@ def test_the_encoder_is_tried_at_the_best_of_the_families_that_suit_it(budget):
         local = candidate.local_grids.get(budget, {})
         assert ("features__embedding" in local) == (name in ("logistic regression", "linear SVM"))
         assert "features__embedding" not in candidate.grids.get(budget, {})
+        if "features__embedding" in local:  # off, and at each scale
+            assert [getattr(v, "weight", v) for v in local["features__embedding"]] == \
+                ["drop", *embedding.WEIGHTS]
 
 
 def test_a_model_with_the_group_saved_and_loaded_answers_the_same(tmp_path):
