@@ -29,11 +29,12 @@ _WORD_PART = re.compile(r"[^\W\d_]+")
 
 
 @functools.cache
-def _name_words() -> frozenset[str]:
-    """English words that Faker also lists as first names ("will", "grace", "tyrone"), with
-    their endings ("marks"): what a corpus written in lower case can teach (``WordCollector``)."""
+def _name_words() -> dict[str, str]:
+    """English words that Faker also lists as first names ("will", "grace", "tyrone"), and
+    the same with an ending ("marks", "loved"), each to its word: what a corpus written in lower
+    case can teach (``WordCollector``)."""
     words = english_words() & faker_first_names()
-    return frozenset(w + ending for w in words for ending in ("", *SUFFIXES))
+    return {w + ending: w for w in words for ending in ("", *SUFFIXES)}
 
 
 @functools.cache
@@ -161,19 +162,22 @@ class WordCollector:
         self.mode = mode
         self.texts = self.cased = 0
         self._words: set[str] = set()
-        self._name_words: set[str] = set()  # those of texts in lower case
+        self._name_words: set[str] = set()  # for a corpus written in lower case
 
     def update(self, texts: Iterable[str]) -> None:
         """Take in the words of ``texts``."""
+        forms = _name_words()
         for text in texts:
             self.texts += 1
             if self.mode == "list_and_unseen":
                 self._words.update(w.lower() for w in _WORD_PART.findall(text))
-            elif not text.islower():
+                continue
+            if text != text.lower():  # it uses capitals (a text without letters does not)
                 self.cased += 1
                 self._words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
-            elif self.mode == "list_and_capitalised":
-                self._name_words.update(_name_words().intersection(_WORD_PART.findall(text)))
+            if self.mode == "list_and_capitalised":  # the word and its stem: "loved", "love"
+                for form in forms.keys() & set(_WORD_PART.findall(text)):
+                    self._name_words.update((form, forms[form]))
 
     def words(self) -> set[str]:
         """The words learnt from every text so far."""

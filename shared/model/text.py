@@ -91,7 +91,8 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
         self.name_words = name_words
 
     def fit(self, X: Iterable[str], y: object = None) -> TextNormalizer:  # noqa: N803
-        """Remember the words written in lower case in the (cleaned) training texts."""
+        """Remember what the (cleaned) training texts teach: the words they write in lower
+        case (``shared.core.name_rules.known_words``)."""
         from shared.core.name_rules import known_words
 
         return self.fit_words(known_words([str(t) for t in X], self.names))

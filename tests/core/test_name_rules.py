@@ -36,20 +36,22 @@ def test_capitalised_words_never_seen_in_lower_case_are_blinded_when_asked():
     assert name_rules.blind_names("FREE Loves", "list_and_capitalised", seen) == "FREE Loves"
 
 
-def test_a_corpus_written_in_lower_case_teaches_no_case():
+def test_a_corpus_written_in_lower_case_teaches_no_case_only_the_names_it_uses_as_words():
     """rt-polarity is all lower case: "jessica" there says nothing about "Jessica"."""
     assert name_rules.known_words(["jessica loved it", "the film was great"], "list") == set()
     seen = name_rules.known_words(["jessica loved it"] * 19 + ["The film was great"], "list")
     assert seen == {"film", "was", "great"}
     # with no case learnt, English words that are no first names stand in for it; of the
-    # first names that are also words, those the corpus uses are words ("will", "marks", and
-    # "loved": Faker lists "Love"), the others names ("Tyrone")
-    texts = ["jessica will see it", "it marks a low point", "we loved the film"]
-    assert name_rules.known_words(texts, "list_and_capitalised") == {"will", "marks", "loved"}
+    # first names that are also words, those the corpus uses are words, with their stems
+    # ("will", "marks", "loved": Faker lists "Love"), the others names ("Tyrone")
+    texts = ["jessica will see it", "it marks a low point", "we loved the film", "10/10"]
     known = name_rules.known_words(texts, "list_and_capitalised")
-    assert name_rules.blind_names("Loved it, Tyrone? Will Oluwaseun? Marks did",
+    assert known == {"will", "marks", "mark", "loved", "love"}
+    assert name_rules.blind_names("Loved it, Tyrone? Will Oluwaseun? Mark, Love it",
                                   "list_and_capitalised", known) == \
-        f"Loved it, {NAME_TOKEN}? Will {NAME_TOKEN}? Marks did"
+        f"Loved it, {NAME_TOKEN}? Will {NAME_TOKEN}? Mark, Love it"
+    # a text without letters uses no capitals: 20 of them and one cased text are no cased corpus
+    assert name_rules.known_words(["10/10 :)"] * 20 + ["The film"], "list") == set()
     # the rule with nothing learnt, as model files written before it have: "Tyrone" a word
     assert name_rules.blind_names("Loved it, Tyrone? Oluwaseun did", "list_and_capitalised") == \
         f"Loved it, Tyrone? {NAME_TOKEN} did"

@@ -8,6 +8,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from shared.model import models
+from shared.model.embedding import SentenceEmbedding
 from shared.model.features import SentimentLexicon, char_tfidf
 from shared.model.models import Vocabulary
 from shared.model.text import TextCleaner
@@ -46,6 +47,10 @@ def test_describe_params():
     assert "word+char" in models.describe_params({"features__char": char_tfidf()})
     assert models.describe_params({"features__lexicon": SentimentLexicon(),
                                    "features__shape": "drop"}) == "with lexicon, without shape"
+    # the search tells configurations apart by their description: each scale has its own
+    scales = [models.describe_params({"features__embedding": SentenceEmbedding(weight=w)})
+              for w in (0.5, 1.0)]
+    assert scales == ["with embedding at weight 0.5", "with embedding at weight 1"]
 
 
 def test_a_task_names_the_groups_its_grids_search():
