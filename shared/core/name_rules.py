@@ -176,8 +176,9 @@ class WordCollector:
                 self.cased += 1
                 self._words.update(w for w in _LOWER_WORD.findall(text) if w.islower())
             if self.mode == "list_and_capitalised":  # the word and its stem: "loved", "love"
-                for form in forms.keys() & set(_WORD_PART.findall(text)):
-                    self._name_words.update((form, forms[form]))
+                for word in _WORD_PART.findall(text):
+                    if word in forms:
+                        self._name_words.update((word, forms[word]))
 
     def words(self) -> set[str]:
         """The words learnt from every text so far."""
