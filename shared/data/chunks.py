@@ -12,6 +12,7 @@ table is refused with the file, the line and what to do.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,14 +124,15 @@ def iter_source_chunks(
     """(name, origin, details, chunks) of a data set: a user's file or folder read in chunks,
     or a named set (built-in or public: small by construction) loaded whole and cut in chunks.
 
-    Every chunk carries ``dataset`` (``shared.data.sources``). With ``positive_label``
+    Every chunk carries ``dataset`` (``shared.data.sources``). With ``positive_label``, or
+    when the first chunk's labels are 0/1 (``label_mapping.inferred_positive``: 1 positive),
     a user file's labels are mapped while streaming
     (``shared.data.label_mapping.StreamingLabelMap``); the chunks end with a
     DataSourceError when the label column did not hold exactly two values, and
     ``details["label_mapping"]`` records the mapping once they are all read.
     Several data sets joined with ``+`` are refused: mixing them is done in memory.
     """
-    from shared.data.label_mapping import StreamingLabelMap
+    from shared.data.label_mapping import StreamingLabelMap, inferred_positive
     from shared.data.sources import load_part, parse_dataset, part_options
     from shared.data.tasks import get_task
 
@@ -156,9 +158,16 @@ def iter_source_chunks(
     raw = iter_file_chunks(path, options["text_column"], options["label_column"],
                            options["source_column"], chunk_rows=chunk_rows,
                            date_column=options["date_column"])
-    wanted = options["positive_label"]
-    mapper = StreamingLabelMap(wanted, get_task(task).spec, path, options["label_column"]) \
-        if wanted not in (None, "") and str(wanted).strip() else None
+    wanted, spec = options["positive_label"], get_task(task).spec
+    inferred = False
+    if wanted in (None, "") or not str(wanted).strip():  # 0/1 labels: 1 the positive class
+        first = next(raw, None)
+        raw = itertools.chain([] if first is None else [first], raw)
+        wanted = None if first is None else inferred_positive(
+            first["label"], spec, path, options["label_column"], first_part=True)
+        inferred = wanted is not None
+    mapper = StreamingLabelMap(wanted, spec, path, options["label_column"], inferred) \
+        if wanted is not None else None
 
     def chunks() -> Iterator[pd.DataFrame]:
         for chunk in raw:

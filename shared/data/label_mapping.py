@@ -4,12 +4,16 @@ A user's file may say ``good``/``bad``, ``1``/``0`` or ``spam``/``ok``; the
 task says ``positive``/``negative`` or ``spam``/``ham``. The user names the
 value that means the positive class (``positive_label``); the rule for the
 rest is in :func:`map_labels`, and :func:`check_usable_labels` refuses a file
-in which no row could ever be kept because of its labels.
+in which no row could ever be kept because of its labels. A column of 0 and 1
+(or -1 and 1) needs no name: 1 is the positive class, as scikit-learn reads
+such labels (``pos_label=1``), and the run says so (:func:`inferred_positive`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +53,30 @@ def map_labels(
         for key, value in zip(keys, labels, strict=True)
     ]
     return pd.Series(mapped, index=labels.index, dtype=object), mapping
+
+
+#: label columns read without ``positive_label``: their values, 1 the positive class
+CONVENTIONAL_VALUES = ({"0", "1"}, {"-1", "1"})
+
+
+def inferred_positive(labels: Iterable[object], spec: ProblemSpec,
+                      path: str | os.PathLike[str] = "file", label_column: str = "label",
+                      first_part: bool = False) -> str | None:
+    """``"1"`` when the (non-empty) values of ``labels`` are 0 and 1, or -1 and 1: the
+    positive class is then 1, scikit-learn's ``pos_label`` default, and a warning says so
+    and how to say otherwise. None for any other values (the task's own labels among them).
+    ``first_part``: ``labels`` is the first chunk of a stream, which may hold one of the two
+    values only (:class:`StreamingLabelMap` checks the whole column at the end)."""
+    values = {key for key in map(_label_key, labels) if key is not None}
+    if not any(values == pair or (first_part and values and values < pair)
+               for pair in CONVENTIONAL_VALUES):
+        return None
+    other = "-1" if "-1" in values else "0"
+    warnings.warn(
+        f"{path}: column {label_column!r} holds {other} and 1, read as {spec.negative_label!r} "
+        f"and {spec.positive_label!r} (1 the positive class, as scikit-learn reads such labels); "
+        f"pass positive_label={other} if {other} means {spec.positive_label!r}", stacklevel=2)
+    return "1"
 
 
 def _label_key(value: object) -> str | None:
@@ -121,11 +149,14 @@ class StreamingLabelMap:
     """
 
     def __init__(self, positive_label: str, spec: ProblemSpec,
-                 path: str | os.PathLike[str] = "file", label_column: str = "label") -> None:
+                 path: str | os.PathLike[str] = "file", label_column: str = "label",
+                 inferred: bool = False) -> None:
         self.positive = str(positive_label).strip()
         self.spec = spec
         self.path = path
         self.label_column = label_column
+        #: the positive label was read from the first chunk's 0/1 (:func:`inferred_positive`)
+        self.inferred = inferred
         #: distinct stripped values seen -> rows (at most MAX_REMEMBERED + 1 remembered)
         self.seen: dict[str, int] = {}
         self.more = False
@@ -148,6 +179,11 @@ class StreamingLabelMap:
         values = sorted(self.seen)
         shown = preview([f"{v} ({self.seen[v]:,} rows)" for v in values]) + \
             (" and more" if self.more else "")
+        if self.inferred and (self.more or set(values) not in CONVENTIONAL_VALUES):
+            raise DataSourceError(
+                f"{self.path}: column {self.label_column!r} began with 0/1 labels, read with 1 "
+                f"as {self.spec.positive_label!r}, but its values are {shown}. Pass "
+                f"positive_label=<the value that means {self.spec.positive_label!r}>.")
         where = f"{self.path}: with positive_label={self.positive!r}, column {self.label_column!r}"
         if self.positive not in self.seen:
             raise DataSourceError(

@@ -35,7 +35,7 @@ from shared.core.csv_reader import (  # noqa: F401 - iter_csv and _check_columns
     iter_csv,
 )
 from shared.core.records import DataSourceError, LoadedData
-from shared.data.label_mapping import check_usable_labels, map_labels
+from shared.data.label_mapping import check_usable_labels, inferred_positive, map_labels
 from shared.data.tasks import get_task
 
 
@@ -62,7 +62,9 @@ def load_file(
     quarantined.
 
     Labels: without ``positive_label`` the label column must already hold the
-    task's label names (e.g. ``negative``/``positive``); other values are
+    task's label names (e.g. ``negative``/``positive``), or be 0 and 1 (or -1
+    and 1: 1 is then ``positive_label``, with a warning,
+    ``shared.data.label_mapping.inferred_positive``); other values are
     quarantined as "unknown label". With ``positive_label`` (which needs
     ``task``), labels are compared as stripped strings (a Parquet integer 1 is
     ``"1"``) and mapped:
@@ -97,6 +99,8 @@ def load_file(
             "data rows; add the labelled texts below the header line"
         )
     if spec is not None:
+        if positive_label is None:  # 0/1 labels: 1 the positive class, with a warning
+            positive_label = inferred_positive(frame["label"], spec, path, label_column)
         if positive_label is not None:
             labels, mapping = map_labels(frame["label"], positive_label, spec, path, label_column)
             frame["label"] = labels

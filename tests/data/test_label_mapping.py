@@ -69,12 +69,49 @@ def test_positive_label_that_does_not_occur(write_file):
 
 
 def test_labels_that_are_not_the_tasks_need_positive_label(write_file):
-    path = write_file("reviews.csv", "text,label\ngreat,1\nawful,0\n")
+    # 1 and 2 (as in the Yelp and Amazon polarity sets, where 2 is positive) are no convention
+    path = write_file("reviews.csv", "text,label\ngreat,2\nawful,1\n")
     with pytest.raises(DataSourceError) as error:
         load_dataset(str(path), "sentiment")
     message = str(error.value)
-    assert "reviews.csv" in message and "['0', '1']" in message
+    assert "reviews.csv" in message and "['1', '2']" in message
     assert "positive_label" in message
+
+
+@pytest.mark.parametrize(("task", "negative", "spec"), [("sentiment", "0", SENTIMENT),
+                                                        ("spam", "-1", SPAM)])
+def test_labels_of_0_and_1_are_read_with_1_positive_and_a_warning(write_file, task, negative,
+                                                                   spec):
+    path = write_file("mine.csv", f"text,label\ngreat,1\nawful,{negative}\nok, 1 \n")
+    with pytest.warns(UserWarning, match=rf"mine.csv: column 'label' holds {negative} and 1, "
+                                         rf"read as '{spec.negative_label}' and "
+                                         rf"'{spec.positive_label}'.*positive_label={negative}"):
+        loaded = load_dataset(str(path), task)
+    assert loaded.frame["label"].tolist() == [spec.positive_label, spec.negative_label,
+                                              spec.positive_label]
+    assert loaded.details["label_mapping"] == {"1": spec.positive_label,
+                                               negative: spec.negative_label}
+    # named, 0 is the positive class, and nothing is guessed
+    flipped = load_dataset(str(path), task, positive_label=negative)
+    assert flipped.frame["label"].tolist()[:2] == [spec.negative_label, spec.positive_label]
+
+
+def test_a_stream_of_0_and_1_is_read_with_1_positive_and_checked_at_the_end(write_file):
+    from shared.data.chunks import iter_source_chunks
+
+    good = write_file("big.csv", "text,label\n" + "a,1\nb,1\n" * 3 + "c,0\n")
+    with pytest.warns(UserWarning, match="read as 'negative' and 'positive'"):
+        _, _, details, chunks = iter_source_chunks(str(good), "sentiment", chunk_rows=2)
+    labels = [label for chunk in chunks for label in chunk["label"]]
+    assert labels == ["positive"] * 6 + ["negative"] and details["label_mapping"] == \
+        {"1": "positive", "0": "negative"}
+    # the first chunk looked like 0/1, the column is not: refused once it is all read
+    bad = write_file("bad.csv", "text,label\na,1\nb,0\nc,2\n")
+    with pytest.warns(UserWarning):
+        chunks = iter_source_chunks(str(bad), "sentiment", chunk_rows=2)[3]
+    with pytest.raises(DataSourceError, match=r"bad.csv: column 'label' began with 0/1 labels.*"
+                                              r"'2 \(1 rows\)'.*positive_label="):
+        list(chunks)
 
 
 def test_a_streaming_mapping_of_two_values_is_kept():
