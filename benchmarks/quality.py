@@ -81,7 +81,8 @@ def select(
     """Stage 4's full-budget search (over the spec's feature groups) and 'best' choice: the
     unfitted chosen pipeline, what was chosen, and its out-of-fold scores from the search."""
     began = time.perf_counter()
-    candidates = models.for_spec(spec)
+    # the groups stage 4 searches on this many training texts (not the encoder's, over 5,000)
+    candidates = models.for_spec(spec, len(texts))
     train = pd.DataFrame({"text": list(texts), "label": list(labels)})
     result = training.run_search(candidates, train, spec, "full", method)
     choice = training.choose_configuration(result, candidates, "best", spec.cv_folds)
