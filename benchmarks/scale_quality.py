@@ -55,7 +55,7 @@ def in_memory(data: pd.DataFrame, spec, search: bool) -> dict[str, object]:
         model, info, _ = select(data["text"], data["label"], spec, "auto")
         name = f"{info['model']} ({info['params']})"
     else:
-        candidate = next(c for c in models.for_spec(spec) if c.name == "NB-SVM")
+        candidate = next(c for c in models.for_spec(spec, len(data)) if c.name == "NB-SVM")
         model = training.configured(candidate, {"clf__C": 3.0, "features__char": char_tfidf(),
                                                 "features__lexicon": binned_lexicon()})
         name = "NB-SVM (C=3, word+char n-grams, lexicon; benchmarks/quality.py's choice)"

@@ -159,13 +159,12 @@ def iter_source_chunks(
                            options["source_column"], chunk_rows=chunk_rows,
                            date_column=options["date_column"])
     wanted, spec = options["positive_label"], get_task(task).spec
-    inferred = False
-    if wanted in (None, "") or not str(wanted).strip():  # 0/1 labels: 1 the positive class
+    inferred = wanted is None or not str(wanted).strip()  # an empty one counts as not given
+    if inferred:  # 0/1 labels: 1 the positive class, checked once the column is read
         first = next(raw, None)
         raw = itertools.chain([] if first is None else [first], raw)
         wanted = None if first is None else inferred_positive(
             first["label"], spec, path, options["label_column"], first_part=True)
-        inferred = wanted is not None
     mapper = StreamingLabelMap(wanted, spec, path, options["label_column"], inferred) \
         if wanted is not None else None
 

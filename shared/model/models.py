@@ -26,7 +26,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from shared.model.embedding import WEIGHTS, searched_groups
+from shared.model.embedding import WEIGHTS, SentenceEmbedding, searched_groups
 from shared.model.features import (
     OPTIONAL_GROUPS,
     LogCountRatio,
@@ -104,9 +104,9 @@ def text_normaliser(spec: Any) -> TextNormalizer | None:
                           names=spec.name_blinding)
 
 
-def for_spec(spec: Any, train_rows: int | None = None) -> list[Candidate]:
+def for_spec(spec: Any, train_rows: int) -> list[Candidate]:
     """Stage 4's candidates for stage 1's spec: its seed, feature groups (those searched on
-    ``train_rows`` texts: ``embedding.searched_groups``) and text path."""
+    ``train_rows`` training texts: ``embedding.searched_groups``) and text path."""
     return candidates(spec.seed, searched_groups(spec.feature_groups, train_rows),
                       text_normaliser(spec))
 
@@ -318,8 +318,8 @@ def describe_params(params: dict[str, Any]) -> str:
         if key == "features__char":
             parts.append("word+char n-grams" if value != "drop" else "word n-grams")
         elif key.removeprefix("features__") in OPTIONAL_GROUPS:
-            weight = f" at weight {value.weight:g}" if name == "embedding" and value != "drop" else ""
-            parts.append(f"without {name}" if value == "drop" else f"with {name}{weight}")
+            scale = f" at weight {value.weight:g}" if isinstance(value, SentenceEmbedding) else ""
+            parts.append(f"without {name}" if value == "drop" else f"with {name}{scale}")
         elif name == "ngram_range":
             parts.append(f"words {value[0]}-{value[1]}")
         elif isinstance(value, float):
