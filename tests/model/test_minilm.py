@@ -1,4 +1,4 @@
-"""The NumPy sentence encoder: BERT's tokenizer, the pinned files, and vectors that mean
+"""The sentence encoder: BERT's tokenizer, the pinned files, and vectors that mean
 something and do not depend on the texts encoded beside them."""
 
 import hashlib
@@ -56,6 +56,7 @@ def test_a_text_gets_the_same_bits_alone_in_any_batch_and_on_any_number_of_threa
     alone = np.vstack([encoder.encode([t]) for t in texts])
     assert np.array_equal(encoder.encode(texts), alone)
     assert np.array_equal(encoder.encode(texts[::-1])[::-1], alone)
+    assert np.array_equal(encoder.encode(texts, threads=2), alone)
     with threadpool_limits(1):
         assert np.array_equal(encoder.encode(texts), alone)
 
