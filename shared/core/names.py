@@ -36,7 +36,13 @@ NAME_TOKEN = "xxname"
 #: the share of names (and gender pairs) held out for stage 5's checks: one in ``HOLD_OUT``
 HOLD_OUT = 5
 _NAME_ATTRIBUTES = ("first_names", "first_names_male", "first_names_female",
-                    "first_names_nonbinary")
+                    "first_names_nonbinary", "first_names_unisex",
+                    # lists some locales keep apart: Estonia's Estonian and Russian names,
+                    # Japan's and China's first names in Latin letters ("Hiroshi", "Mei")
+                    "first_names_est", "first_names_male_est", "first_names_female_est",
+                    "first_names_rus", "first_names_male_rus", "first_names_female_rus",
+                    "first_romanized_names", "first_romanized_names_male",
+                    "first_romanized_names_female")
 _WORDLIKE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
