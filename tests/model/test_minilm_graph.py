@@ -1,6 +1,8 @@
 """The encoder's ONNX graph: the same computation as the NumPy reference, 8-bit weights that
 keep the vectors' meaning, and a pinned build that is cached and checked."""
 
+import hashlib
+
 import numpy as np
 import onnxruntime
 import pytest
@@ -38,17 +40,28 @@ def test_eight_bit_weights_keep_each_vector_near_the_float_one(encoder):
     assert cosines.min() > 0.97, cosines
 
 
-def test_the_build_is_the_pinned_one_and_is_cached(tmp_path, monkeypatch, encoder):
+@pytest.fixture(scope="module")
+def built(encoder):
+    """One real build of the quantized graph (2-3 s), shared by the tests below."""
+    return minilm_graph.quantized_bytes(encoder)
+
+
+def test_the_build_is_the_pinned_one_and_is_cached(tmp_path, monkeypatch, encoder, built):
+    assert hashlib.sha256(built).hexdigest() == minilm_graph.QUANTIZED_SHA256
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    builds = []
+    monkeypatch.setattr(minilm_graph, "quantized_bytes", lambda enc: builds.append(1) or built)
     path = minilm_graph.cached_path("id")
-    data = minilm_graph.checked_graph(encoder, "id")
-    assert path.read_bytes() == data
+    assert minilm_graph.checked_graph(encoder, "id") == built == path.read_bytes()
+    assert minilm_graph.checked_graph(encoder, "id") == built and len(builds) == 1  # cached
     path.write_bytes(b"changed")  # a damaged cache is built again, not used
-    assert minilm_graph.checked_graph(encoder, "id") == data == path.read_bytes()
+    assert minilm_graph.checked_graph(encoder, "id") == built == path.read_bytes()
+    assert len(builds) == 2
 
 
-def test_a_build_other_than_the_pinned_one_is_refused(tmp_path, monkeypatch, encoder):
+def test_a_build_other_than_the_pinned_one_is_refused(tmp_path, monkeypatch, encoder, built):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(minilm_graph, "quantized_bytes", lambda enc: built)
     monkeypatch.setattr(minilm_graph, "QUANTIZED_SHA256", "0" * 64)
     with pytest.raises(minilm_graph.GraphBuildError, match="not the pinned 0{64}.*make install"):
         minilm_graph.checked_graph(encoder, "id")
