@@ -45,7 +45,7 @@ FILES = {
 WIDTH, HEADS, LAYERS = 384, 12, 6
 #: changes whenever the computation does (its last bits included): stored vectors of another
 #: version are not read (``shared.model.embedding.VectorStore``)
-VERSION = 4
+VERSION = 5
 #: the float32 NumPy computation (:meth:`MiniLM.float_vectors`), which models written before
 #: the 8-bit graph were trained on: they keep loading and keep their answers
 FLOAT_VERSION = 3
