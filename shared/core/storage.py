@@ -20,6 +20,12 @@ if TYPE_CHECKING:  # pandas is imported where a table is read or written, not at
     import pandas as pd
 
 
+
+def user_cache_folder() -> Path:
+    """The project's folder in the user's cache (``XDG_CACHE_HOME`` or ``~/.cache``): what is
+    kept there (sentence vectors, the encoder's built graph) can be rebuilt, and is checked."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ml-workflow"
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success.

@@ -36,12 +36,14 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from shared.core import storage
 from shared.model import minilm
 from shared.model.text import text_step_tags
 
@@ -172,17 +174,16 @@ def default_store_path() -> Path | None:
         return None
     if chosen:
         return Path(chosen)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "ml-workflow" / f"sentence-vectors-{minilm.encoder_id()}-{numeric_setup()}.sqlite"
+    return (storage.user_cache_folder()
+            / f"sentence-vectors-{minilm.encoder_id()}-{numeric_setup()}.sqlite")
 
 
 def numeric_setup() -> str:
     """A short hash of what a vector's last bits depend on besides the encoder: ONNX Runtime's
     version, and the CPU's architecture and vector instructions, by which its kernels are
     chosen. Vectors from another setup are not mixed in."""
-    import onnxruntime
-
-    return hashlib.sha256(repr((onnxruntime.__version__, platform.machine(),
+    # its installed version, without importing it into every notebook kernel that sets up
+    return hashlib.sha256(repr((metadata.version("onnxruntime"), platform.machine(),
                                 _vector_instructions())).encode()).hexdigest()[:10]
 
 

@@ -202,7 +202,7 @@ class MiniLM:
         A text alone gets the very bits it gets in any batch and with any number of threads,
         so remembering a vector, or scoring a text in a batch rather than in a request, changes
         no answer."""
-        run = minilm_graph.session(self, encoder_id()).run
+        run = minilm_graph.session(self).run
 
         def one(ids: list[int]) -> np.ndarray:
             tokens = np.array([ids], dtype=np.int64)
@@ -214,9 +214,7 @@ class MiniLM:
                 pooled = list(pool.map(one, ids))
         else:
             pooled = [one(i) for i in ids]
-        vectors = np.zeros((len(texts), WIDTH), dtype=np.float32)
-        if pooled:
-            vectors[:] = pooled
+        vectors = np.array(pooled, dtype=np.float32).reshape(len(texts), WIDTH)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
     def encode_as(self, version: int, texts: list[str], threads: int = 1) -> np.ndarray:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
     import onnx
     import onnxruntime
 
-#: changes whenever the graph or its quantization does
-GRAPH_VERSION = 2
 #: the SHA-256 of the quantized graph built from the pinned weights with the pinned onnx and
 #: onnxruntime (``requirements.lock``); another build is refused, not silently used
 QUANTIZED_SHA256 = "e4d3ca34b41572cf5f935b6b073115ca65ec88729419556471b5ad6502f75861"
@@ -130,17 +127,15 @@ def quantized_bytes(encoder) -> bytes:
         return target.read_bytes()
 
 
-def cached_path(weights_id: str) -> Path:
-    """Where the quantized graph is kept: the user's cache folder (``XDG_CACHE_HOME`` or
-    ``~/.cache``)/ml-workflow/."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "ml-workflow" / f"minilm-{weights_id}-int8-v{GRAPH_VERSION}.onnx"
+def cached_path() -> Path:
+    """Where the quantized graph is kept, named by its pinned SHA-256."""
+    return storage.user_cache_folder() / f"minilm-int8-{QUANTIZED_SHA256[:12]}.onnx"
 
 
-def checked_graph(encoder, weights_id: str) -> bytes:
+def checked_graph(encoder) -> bytes:
     """The quantized graph, from the cache when its bytes are the pinned ones, else built (and
     cached); a build that differs from the pin is refused."""
-    path = cached_path(weights_id)
+    path = cached_path()
     if path.exists():
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() == QUANTIZED_SHA256:
@@ -161,7 +156,7 @@ def checked_graph(encoder, weights_id: str) -> bytes:
 
 
 @functools.cache
-def session(encoder, weights_id: str) -> onnxruntime.InferenceSession:
+def session(encoder) -> onnxruntime.InferenceSession:
     """An ONNX Runtime session of the quantized graph, one thread a call."""
     import onnxruntime
 
@@ -169,5 +164,5 @@ def session(encoder, weights_id: str) -> onnxruntime.InferenceSession:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return onnxruntime.InferenceSession(checked_graph(encoder, weights_id), options,
+    return onnxruntime.InferenceSession(checked_graph(encoder), options,
                                         providers=["CPUExecutionProvider"])

@@ -51,11 +51,11 @@ def test_the_build_is_the_pinned_one_and_is_cached(tmp_path, monkeypatch, encode
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     builds = []
     monkeypatch.setattr(minilm_graph, "quantized_bytes", lambda enc: builds.append(1) or built)
-    path = minilm_graph.cached_path("id")
-    assert minilm_graph.checked_graph(encoder, "id") == built == path.read_bytes()
-    assert minilm_graph.checked_graph(encoder, "id") == built and len(builds) == 1  # cached
+    path = minilm_graph.cached_path()
+    assert minilm_graph.checked_graph(encoder) == built == path.read_bytes()
+    assert minilm_graph.checked_graph(encoder) == built and len(builds) == 1  # cached
     path.write_bytes(b"changed")  # a damaged cache is built again, not used
-    assert minilm_graph.checked_graph(encoder, "id") == built == path.read_bytes()
+    assert minilm_graph.checked_graph(encoder) == built == path.read_bytes()
     assert len(builds) == 2
 
 
@@ -64,5 +64,5 @@ def test_a_build_other_than_the_pinned_one_is_refused(tmp_path, monkeypatch, enc
     monkeypatch.setattr(minilm_graph, "quantized_bytes", lambda enc: built)
     monkeypatch.setattr(minilm_graph, "QUANTIZED_SHA256", "0" * 64)
     with pytest.raises(minilm_graph.GraphBuildError, match="not the pinned 0{64}.*make install"):
-        minilm_graph.checked_graph(encoder, "id")
-    assert not minilm_graph.cached_path("id").exists()
+        minilm_graph.checked_graph(encoder)
+    assert not minilm_graph.cached_path().exists()
