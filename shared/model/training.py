@@ -33,6 +33,8 @@ from shared.model.scoring import positive_scores
 SEARCHES = ("auto", *search.METHODS)
 SELECTION_RULES = ("best", "one_standard_error")
 QUICK_BUDGET_MAX_ROWS = 2_000
+#: the learning curve's training sizes, as shares of each fold's training part
+LEARNING_CURVE = (0.25, 0.5, 1.0)
 
 
 def resolve_budget(budget: str, train_rows: int) -> str:
@@ -215,9 +217,9 @@ def learning_curve(
 
     After successive halving the chosen configuration was scored in every round,
     on ever larger subsets: those rounds are its curve, at no extra cost.
-    Otherwise it is refitted on growing parts of each fold
-    (``shared.model.search.learning_curve``: five points on a small data set, three on a real
-    one), the whole of each fold being the search's own fits.
+    Otherwise it is refitted on a quarter and a half of each fold
+    (``shared.model.search.learning_curve``), the whole of each fold being the search's own
+    fits: three points, each costing a search's worth of fits of one configuration.
     """
     rounds = result.table[result.table["config"] == chosen["config"]].sort_values("round")
     if len(rounds) > 1:
@@ -225,10 +227,7 @@ def learning_curve(
         return pd.DataFrame([search.curve_point(int(row["texts"] * share), row)
                              for _, row in rounds.iterrows()])
     config = search.Configuration(candidate, chosen["raw_params"])
-    # on a real data set each point costs a search's worth of fits of one configuration
-    fractions = (0.2, 0.4, 0.6, 0.8, 1.0) if len(train) <= QUICK_BUDGET_MAX_ROWS \
-        else (0.25, 0.5, 1.0)
-    return search.learning_curve(config, train["text"], train["label"], spec, fractions,
+    return search.learning_curve(config, train["text"], train["label"], spec, LEARNING_CURVE,
                                  n_jobs=n_jobs, searched=chosen.to_dict())
 
 
