@@ -1,6 +1,7 @@
 """Name lists, the held-out split and gender swaps."""
 
 import numpy as np
+import pytest
 
 from shared.core import names
 
@@ -17,6 +18,21 @@ def test_blinding_names_exclude_english_words_and_the_held_out_names():
 def test_the_word_list_is_read_as_plain_data_only():
     words = names.web2_words()
     assert "grace" in words and "Jessica" in words and len(words) > 200_000
+
+
+def test_the_lists_are_read_from_the_packages_once_then_from_a_checked_copy(monkeypatch,
+                                                                               tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    read = names._word_lists.__wrapped__
+    packages = read()
+    (copy,) = (tmp_path / "ml-workflow").glob("word-lists-*.json")
+    assert read() == packages and len(packages["faker"]) > 20_000
+    monkeypatch.setattr(names, "_read_faker", lambda: pytest.fail("the copy was not used"))
+    assert read()["faker"] == packages["faker"]
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    copy.write_text('{"web2": ["a"], "faker": [1]}', encoding="utf-8")  # damaged: rebuilt
+    assert read() == packages
 
 
 def test_gender_swap_keeps_case_and_says_when_nothing_changed():
