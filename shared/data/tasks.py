@@ -32,7 +32,7 @@ SHARED_NOTES = (
     "Stage 5's gate also needs each kind of behavioural test (data/builtin/<task>/"
     "behaviour.csv: MFT, INV, DIR) to pass at least min_behaviour_pass_rate (75%) of its "
     "cases, every case of the protected capabilities (protected_capabilities: 'name', texts "
-    "that differ only in a person's name) to pass, and every slice of at least "
+    "that differ only in a person's name; for sentiment also 'gender') to pass, and every slice of at least "
     "min_slice_texts (30) texts of both labels (length band, source, the MFT and INV cases) "
     "to reach the target minus slice_margin (0.15): a slice of 60 texts has a standard error "
     "of about 0.06 on its own, so a narrower margin would fail good models on noise. A "
@@ -83,6 +83,7 @@ SENTIMENT = Task(
         max_unknown_word_share=0.3,
         name_blinding="list_and_capitalised",
         gender_augmentation=True,
+        protected_capabilities=("name", "gender"),
         feature_groups=("char", "lexicon", "embedding"),
         interval_margin=0.10,
         notes=(
@@ -100,7 +101,10 @@ SENTIMENT = Task(
             "P(positive) may spread by at most max_name_spread (0.02) on average.",
             "Gendered words carry meaning, so they are not blinded: instead every training "
             "text with one also appears gender-swapped (gender_augmentation, Lu et al. 2018), "
-            "so 'wife' cannot learn a weight that 'husband' lacks.",
+            "so 'wife' cannot learn a weight that 'husband' lacks. Gender is a protected "
+            "capability (protected_capabilities) held to the name check's limits: stage 5 "
+            "swaps pairs that include ten held out of the augmentation ('landlord', "
+            "'landlady'), and every gender case of the behavioural tests must pass.",
             "Both errors cost about the same, so F1 on the positive class with a 0.5 "
             "threshold is the headline metric.",
             "The target of 0.70 comes from the learning curve of bag-of-words models on the "

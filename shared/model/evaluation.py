@@ -54,7 +54,7 @@ def gate(
     ``shared.model.interval_gate``); with ``behaviour``, each kind of behavioural test passes
     at least ``min_behaviour_pass_rate`` of its cases and every case of a protected
     capability (``protected_capabilities``) passes; with ``sensitivity``, each check of a
-    protected capability (names; gender once protected) has at most ``max_name_flips`` flips
+    protected capability (names; gender for sentiment) has at most ``max_name_flips`` flips
     and a mean spread of at most ``max_name_spread``. The one place PASS/FAIL is decided."""
     primary = spec.primary_metric
     checks = [

@@ -56,3 +56,18 @@ def test_gender_templates_are_scored_with_the_feminine_variant(spec):
     row = result.table.iloc[0]
     assert {row["low_text"], row["high_text"]} <= {"My husband loved the spa.",
                                                     "My wife loved the spa."}
+
+
+def test_sentiment_gates_a_model_that_learnt_gender_and_spam_only_reports_it(spec, spam_spec):
+    texts = ["my husband loved it", "my wife hated it", "great hotel", "awful hotel"] * 4
+    labels = ["positive", "negative", "positive", "negative"] * 4
+    learnt = models.text_pipeline(LogisticRegression(C=100)).fit(texts, labels)
+    templates = pd.DataFrame({"kind": ["gender"], "template": ["My husband stayed here."]})
+    result = {"gender": sensitivity.run(learnt, templates, 0.5, spec, "gender")}
+    assert result["gender"].flips == 1
+    metrics = {"f1": 0.9, "recall": 0.9, "false_positive_rate": 0.0}
+    sentiment = evaluation.gate(metrics, {"f1": 0.5}, spec, sensitivity=result)
+    assert sentiment.verdict == "FAIL" and any("gender check" in c.check
+                                               for c in sentiment.checks)
+    spam = evaluation.gate(metrics, {"recall": 0.5}, spam_spec, sensitivity=result)
+    assert not any("gender check" in c.check for c in spam.checks)
