@@ -133,6 +133,9 @@ class ProblemSpec:
     #: changes with the name alone, and at most this mean spread of P(positive) across names
     max_name_flips: int = 0
     max_name_spread: float = 0.02
+    #: the gender check's mean spread, where gender is protected (its flips: max_name_flips).
+    #: Gendered words are not blinded, so they keep some weight that names lose
+    max_gender_spread: float = 0.05
     #: the optional feature groups (``FEATURE_GROUPS``) stage 4's grids switch off and on
     #: next to the word n-grams; the others stay off (``shared.model.models.candidates``)
     feature_groups: tuple[str, ...] = ("char",)
@@ -260,6 +263,7 @@ class ProblemSpec:
             problems.append(f"max_name_flips={self.max_name_flips!r}: use a whole number of at "
                             "least 0")
         _check_fraction(problems, "max_name_spread", self.max_name_spread)
+        _check_fraction(problems, "max_gender_spread", self.max_gender_spread)
         unknown_groups = [g for g in self.feature_groups if g not in FEATURE_GROUPS]
         if (isinstance(self.feature_groups, str) or unknown_groups
                 or len(set(self.feature_groups)) != len(self.feature_groups)):

@@ -102,9 +102,13 @@ SENTIMENT = Task(
             "Gendered words carry meaning, so they are not blinded: instead every training "
             "text with one also appears gender-swapped (gender_augmentation, Lu et al. 2018), "
             "so 'wife' cannot learn a weight that 'husband' lacks. Gender is a protected "
-            "capability (protected_capabilities) held to the name check's limits: stage 5 "
-            "swaps pairs that include ten held out of the augmentation ('landlord', "
-            "'landlady'), and every gender case of the behavioural tests must pass.",
+            "capability (protected_capabilities): every gender case of the behavioural tests "
+            "must pass, and stage 5's gender check, which also swaps ten pairs held out of "
+            "the augmentation ('landlord', 'landlady'), may flip no label (max_name_flips) "
+            "and spread P(positive) by at most max_gender_spread (0.05) on average. That is "
+            "looser than names' 0.02: names are blinded, gendered words keep their meaning and "
+            "some weight (mean spreads 0.008 to 0.029 in runs on four data sets and two "
+            "feature sets).",
             "Both errors cost about the same, so F1 on the positive class with a 0.5 "
             "threshold is the headline metric.",
             "The target of 0.70 comes from the learning curve of bag-of-words models on the "

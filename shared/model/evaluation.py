@@ -55,7 +55,8 @@ def gate(
     at least ``min_behaviour_pass_rate`` of its cases and every case of a protected
     capability (``protected_capabilities``) passes; with ``sensitivity``, each check of a
     protected capability (names; gender for sentiment) has at most ``max_name_flips`` flips
-    and a mean spread of at most ``max_name_spread``. The one place PASS/FAIL is decided."""
+    and a mean spread of at most ``max_name_spread`` (gender: ``max_gender_spread``). The one
+    place PASS/FAIL is decided."""
     primary = spec.primary_metric
     checks = [
         GateCheck(f"{primary} >= {spec.target:.2f}", round(metrics[primary], 4),
@@ -85,7 +86,7 @@ def gate(
             continue  # measured and reported; judged once the spec protects it
         checks.append(GateCheck(
             f"{kind} check: at most {spec.max_name_flips} flips and mean spread <= "
-            f"{spec.max_name_spread:.2f} ({result.flips} flips of {len(result.table)} "
+            f"{result.spread_limit(spec):.2f} ({result.flips} flips of {len(result.table)} "
             f"templates, max spread {result.max_spread:.3f})",
             round(result.mean_spread, 4), result.passed(spec)))
     if slices is not None:

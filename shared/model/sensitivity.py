@@ -11,8 +11,9 @@ The names are held out of the names the text path blinds (``shared.core.names.ch
 the check measures whether blinding generalises to names its list does not hold. A template
 of ``kind`` "gender" is scored as written and with every masculine word made feminine
 (``shared.core.names.feminine``: the pairs the training was augmented with and ten held out of
-it). The gate (``shared.model.evaluation.gate``) requires at most ``max_name_flips`` flips and a
-mean spread of at most ``max_name_spread`` for each check.
+it). The gate (``shared.model.evaluation.gate``) requires, of each protected check, at most
+``max_name_flips`` flips and a mean spread of at most ``max_name_spread`` (gender:
+``max_gender_spread``).
 
 Scope and limits: English templates, Latin-script first names, binary gendered word pairs. A
 pass says that swapping these names or words in these sentences does not move the model; it
@@ -97,7 +98,12 @@ class SensitivityResult:
         return self.table.sort_values(["spread", "template"], ascending=[False, True]).head(n)
 
     def passed(self, spec: ProblemSpec) -> bool:
-        return self.flips <= spec.max_name_flips and self.mean_spread <= spec.max_name_spread
+        return self.flips <= spec.max_name_flips and self.mean_spread <= self.spread_limit(spec)
+
+    def spread_limit(self, spec: ProblemSpec) -> float:
+        """The largest mean spread the spec allows this check (names: ``max_name_spread``;
+        gender: ``max_gender_spread``)."""
+        return spec.max_gender_spread if self.kind == "gender" else spec.max_name_spread
 
     def summary(self) -> dict[str, Any]:
         """What ``metrics.json`` keeps."""

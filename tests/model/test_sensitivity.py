@@ -71,3 +71,13 @@ def test_sentiment_gates_a_model_that_learnt_gender_and_spam_only_reports_it(spe
                                                for c in sentiment.checks)
     spam = evaluation.gate(metrics, {"recall": 0.5}, spam_spec, sensitivity=result)
     assert not any("gender check" in c.check for c in spam.checks)
+
+
+def test_gender_has_its_own_spread_limit_and_the_same_zero_flips(spec):
+    table = pd.DataFrame({"flip": [False, False], "spread": [0.03, 0.04]})
+    spread = sensitivity.SensitivityResult("gender", table)
+    assert spread.passed(spec)  # 0.035 <= max_gender_spread (0.05)
+    assert not sensitivity.SensitivityResult("name", table).passed(spec)  # > 0.02
+    flipped = sensitivity.SensitivityResult("gender", table.assign(flip=[True, False]))
+    assert not flipped.passed(spec)
+    assert not spread.passed(spec.with_overrides(max_gender_spread=0.03))
