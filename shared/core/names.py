@@ -124,26 +124,41 @@ def _word_lists() -> dict[str, list[str]]:
     packages (0.4 s: a pickle of 236,000 words and 80 locale modules), then from a JSON copy
     in the user's cache (``storage.user_cache_folder``), which every stage's kernel and
     every service worker would otherwise pay again. The copy is named by both packages'
-    versions and this module's code, so an upgrade or an edit reads the packages anew, and a
-    copy that is not two lists of strings is rebuilt."""
+    versions, the Unicode tables the Latin-script test reads and this module's code, so an
+    upgrade or an edit reads the packages anew; a copy that is not two non-empty lists of
+    strings is rebuilt, and without a cache folder the packages are read every time."""
     from importlib import metadata
 
     from shared.core import storage
 
     made_by = (f"faker {metadata.version('faker')}, english-words "
-               f"{metadata.version('english-words')}, ").encode() + Path(__file__).read_bytes()
-    path = storage.user_cache_folder() / f"word-lists-{hashlib.sha256(made_by).hexdigest()[:16]}.json"
+               f"{metadata.version('english-words')}, unicode {unicodedata.unidata_version}, "
+               ).encode() + Path(__file__).read_bytes()
     try:
-        lists = json.loads(path.read_text(encoding="utf-8"))
-        if set(lists) == {"web2", "faker"} and all(
-                isinstance(v, list) and all(isinstance(w, str) for w in v) for v in lists.values()):
-            return lists
-    except (OSError, ValueError):
-        pass  # not there yet, or damaged: read the packages
+        path: Path | None = (storage.user_cache_folder()
+                             / f"word-lists-{hashlib.sha256(made_by).hexdigest()[:16]}.json")
+    except RuntimeError:  # no home folder and no XDG_CACHE_HOME
+        path = None
+    if path is not None and _good_lists(lists := _read_copy(path)):
+        return lists
     lists = {"web2": _read_web2(), "faker": _read_faker()}
-    with contextlib.suppress(OSError):  # a read-only cache folder: still right, only slower
-        storage.write_text(path, json.dumps(lists, ensure_ascii=False))
+    if path is not None:
+        with contextlib.suppress(OSError):  # a read-only cache folder: still right, only slower
+            storage.write_text(path, json.dumps(lists, ensure_ascii=False))
     return lists
+
+
+def _read_copy(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not there yet, or not JSON
+        return None
+
+
+def _good_lists(lists: object) -> bool:
+    return (isinstance(lists, dict) and set(lists) == {"web2", "faker"}
+            and all(isinstance(v, list) and v and all(isinstance(w, str) for w in v)
+                    for v in lists.values()))
 
 
 def held_out(item: str) -> bool:

@@ -91,8 +91,8 @@ class ProblemSpec:
     max_model_mb: float = 200.0
     max_invalid_scores: int = 0
     min_behaviour_pass_rate: float = 0.75
-    #: behavioural capabilities whose every case must pass: the answer must not change
-    #: with a person's name (data/builtin/<task>/behaviour.csv, INV "name")
+    #: behavioural capabilities whose every case must pass (data/builtin/<task>/behaviour.csv:
+    #: INV "name", "gender"); stage 5's gate also judges the sensitivity check of each
     protected_capabilities: tuple[str, ...] = ("name",)
     slice_margin: float = 0.15
     min_slice_texts: int = 30
@@ -130,7 +130,8 @@ class ProblemSpec:
     #: gendered word too (``shared.core.names.gender_swap``)
     gender_augmentation: bool = False
     #: stage 5's name check (``shared.model.sensitivity``): at most this many templates whose label
-    #: changes with the name alone, and at most this mean spread of P(positive) across names
+    #: changes with the name alone (and with gender, where protected), and at most this mean
+    #: spread of P(positive) across names
     max_name_flips: int = 0
     max_name_spread: float = 0.02
     #: the gender check's mean spread, where gender is protected (its flips: max_name_flips).

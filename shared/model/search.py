@@ -272,7 +272,7 @@ def _growth(configs: list[Configuration]) -> tuple[list[int], dict[int, int | No
 
 def learning_curve(
     config: Configuration, texts: Sequence[str], labels: Sequence[str], spec: ProblemSpec,
-    fractions: Sequence[float] = (0.2, 0.4, 0.6, 0.8, 1.0), n_jobs: int = -1,
+    fractions: Sequence[float] = (0.25, 0.5, 1.0), n_jobs: int = -1,
     searched: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Training and validation score against the number of training texts.

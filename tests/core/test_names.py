@@ -1,5 +1,7 @@
 """Name lists, the held-out split and gender swaps."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -31,8 +33,20 @@ def test_the_lists_are_read_from_the_packages_once_then_from_a_checked_copy(monk
     assert read()["faker"] == packages["faker"]
     monkeypatch.undo()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    copy.write_text('{"web2": ["a"], "faker": [1]}', encoding="utf-8")  # damaged: rebuilt
-    assert read() == packages
+    for damaged in ('{"web2": ["a"], "faker": [1]}', '{"web2": [], "faker": []}',
+                    '["web2", "faker"]', "null", "{not json"):
+        copy.write_text(damaged, encoding="utf-8")
+        assert read() == packages, damaged
+        assert json.loads(copy.read_text(encoding="utf-8")) == packages  # rewritten
+
+
+def test_without_a_cache_folder_the_lists_come_from_the_packages(monkeypatch):
+    def no_home() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr("pathlib.Path.home", staticmethod(no_home))
+    assert len(names._word_lists.__wrapped__()["faker"]) > 20_000
 
 
 def test_gender_swap_keeps_case_and_says_when_nothing_changed():
