@@ -31,7 +31,8 @@ def test_each_kernel_warms_up_with_its_notebooks_imports_and_the_model_code_it_n
     assert "from shared.run.notebook import setup" in first
     assert "matplotlib" not in first and "modelfile" not in first  # stage 1 draws, fits nothing
     assert "import matplotlib.pyplot as plt" in training
-    assert training.endswith("import shared.core.modelfile")  # it writes the trained model
+    assert "import shared.core.modelfile" in training  # it writes the trained model
+    assert "blinding_names()" in training and "blinding_names" not in first
     assert "from shared.deploy import deployment" in deployment
     for stage in range(1, 8):  # each warm-up is code a kernel can run
         compile(kernels.warm_up_for(stage), f"warm-up {stage}", "exec")
