@@ -21,7 +21,6 @@ Ten pairs are held out of the augmentation, for stage 5's gender check.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
@@ -134,31 +133,25 @@ def _word_lists() -> dict[str, list[str]]:
     made_by = (f"faker {metadata.version('faker')}, english-words "
                f"{metadata.version('english-words')}, unicode {unicodedata.unidata_version}, "
                ).encode() + Path(__file__).read_bytes()
-    try:
-        path: Path | None = (storage.user_cache_folder()
-                             / f"word-lists-{hashlib.sha256(made_by).hexdigest()[:16]}.json")
-    except RuntimeError:  # no home folder and no XDG_CACHE_HOME
-        path = None
-    if path is not None and _good_lists(lists := _read_copy(path)):
-        return lists
-    lists = {"web2": _read_web2(), "faker": _read_faker()}
-    if path is not None:
-        with contextlib.suppress(OSError):  # a read-only cache folder: still right, only slower
-            storage.write_text(path, json.dumps(lists, ensure_ascii=False))
-    return lists
+
+    def build() -> tuple[dict[str, list[str]], bytes]:
+        lists = {"web2": _read_web2(), "faker": _read_faker()}
+        return lists, json.dumps(lists, ensure_ascii=False).encode("utf-8")
+
+    return storage.user_cached(f"word-lists-{hashlib.sha256(made_by).hexdigest()[:16]}.json",
+                               _checked_copy, build)
 
 
-def _read_copy(path: Path) -> object:
+def _checked_copy(data: bytes) -> dict[str, list[str]] | None:
+    """The lists of a copy, or None unless it is two non-empty lists of strings."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # not there yet, or not JSON
+        lists = json.loads(data)
+    except ValueError:  # not JSON (or not UTF-8)
         return None
-
-
-def _good_lists(lists: object) -> bool:
-    return (isinstance(lists, dict) and set(lists) == {"web2", "faker"}
+    good = (isinstance(lists, dict) and set(lists) == {"web2", "faker"}
             and all(isinstance(v, list) and v and all(isinstance(w, str) for w in v)
                     for v in lists.values()))
+    return lists if good else None
 
 
 def held_out(item: str) -> bool:

@@ -12,19 +12,45 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # pandas is imported where a table is read or written, not at import
     import pandas as pd
 
+T = TypeVar("T")
 
 
 def user_cache_folder() -> Path:
     """The project's folder in the user's cache (``XDG_CACHE_HOME`` or ``~/.cache``): what is
-    kept there (sentence vectors, the encoder's built graph) can be rebuilt, and is checked."""
+    kept there (sentence vectors, the encoder's built graph, the name lists) can be rebuilt,
+    and is checked."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ml-workflow"
+
+
+def user_cached(name: str, read: Callable[[bytes], T | None],
+                build: Callable[[], tuple[T, bytes]]) -> T:
+    """A value kept as the file ``name`` in :func:`user_cache_folder`: what ``read`` makes of
+    the file's bytes, unless it refuses them (None: a stale or damaged copy); otherwise the
+    value and the bytes ``build`` returns, the bytes kept there atomically for the next
+    process. Without a usable cache folder (no home folder, read-only) the value is built
+    each time: slower, and the same."""
+    try:
+        path: Path | None = user_cache_folder() / name
+    except RuntimeError:  # no home folder and no XDG_CACHE_HOME
+        path = None
+    if path is not None:
+        with contextlib.suppress(OSError):  # not there yet
+            value = read(path.read_bytes())
+            if value is not None:
+                return value
+    value, data = build()
+    if path is not None:
+        with contextlib.suppress(OSError):
+            write_bytes(path, data)
+    return value
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:

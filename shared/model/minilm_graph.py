@@ -129,30 +129,31 @@ def quantized_bytes(encoder) -> bytes:
 
 def cached_path() -> Path:
     """Where the quantized graph is kept, named by its pinned SHA-256."""
-    return storage.user_cache_folder() / f"minilm-int8-{QUANTIZED_SHA256[:12]}.onnx"
+    return storage.user_cache_folder() / _cached_name()
+
+
+def _cached_name() -> str:
+    return f"minilm-int8-{QUANTIZED_SHA256[:12]}.onnx"
 
 
 def checked_graph(encoder) -> bytes:
     """The quantized graph, from the cache when its bytes are the pinned ones, else built (and
-    cached); a build that differs from the pin is refused."""
-    path = cached_path()
-    if path.exists():
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() == QUANTIZED_SHA256:
-            return data
-    data = quantized_bytes(encoder)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != QUANTIZED_SHA256:
-        raise GraphBuildError(
-            f"the quantized encoder built here has SHA-256 {digest}, not the pinned "
-            f"{QUANTIZED_SHA256}: onnx or onnxruntime is not the version in requirements.lock; "
-            "run `make install`")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        storage.write_bytes(path, data)
-    except OSError:
-        pass  # a read-only cache folder costs a rebuild per process, nothing else
-    return data
+    cached: ``storage.user_cached``); a build that differs from the pin is refused."""
+
+    def pinned(data: bytes) -> bytes | None:
+        return data if hashlib.sha256(data).hexdigest() == QUANTIZED_SHA256 else None
+
+    def build() -> tuple[bytes, bytes]:
+        data = quantized_bytes(encoder)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != QUANTIZED_SHA256:
+            raise GraphBuildError(
+                f"the quantized encoder built here has SHA-256 {digest}, not the pinned "
+                f"{QUANTIZED_SHA256}: onnx or onnxruntime is not the version in "
+                "requirements.lock; run `make install`")
+        return data, data
+
+    return storage.user_cached(_cached_name(), pinned, build)
 
 
 @functools.cache

@@ -33,8 +33,6 @@ from shared.model.scoring import positive_scores
 SEARCHES = ("auto", *search.METHODS)
 SELECTION_RULES = ("best", "one_standard_error")
 QUICK_BUDGET_MAX_ROWS = 2_000
-#: the learning curve's training sizes, as shares of each fold's training part
-LEARNING_CURVE = (0.25, 0.5, 1.0)
 
 
 def resolve_budget(budget: str, train_rows: int) -> str:
@@ -227,8 +225,8 @@ def learning_curve(
         return pd.DataFrame([search.curve_point(int(row["texts"] * share), row)
                              for _, row in rounds.iterrows()])
     config = search.Configuration(candidate, chosen["raw_params"])
-    return search.learning_curve(config, train["text"], train["label"], spec, LEARNING_CURVE,
-                                 n_jobs=n_jobs, searched=chosen.to_dict())
+    return search.learning_curve(config, train["text"], train["label"], spec, n_jobs=n_jobs,
+                                 searched=chosen.to_dict())
 
 
 def versus_baseline(chosen: pd.Series, baseline: pd.DataFrame, metric: str) -> pd.DataFrame:

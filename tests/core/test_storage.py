@@ -34,3 +34,35 @@ def test_sha256_file(tmp_path):
     assert storage.sha256_file(tmp_path / "a") == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
+
+
+def test_user_cached_reads_a_good_copy_and_rebuilds_a_refused_one(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    builds = []
+
+    def build() -> tuple[str, bytes]:
+        builds.append(1)
+        return "value", b"good"
+
+    def read(data: bytes) -> str | None:
+        return "value" if data == b"good" else None
+
+    assert storage.user_cached("thing.bin", read, build) == "value" and len(builds) == 1
+    assert storage.user_cached("thing.bin", read, build) == "value" and len(builds) == 1
+    copy = storage.user_cache_folder() / "thing.bin"
+    copy.write_bytes(b"damaged")
+    assert storage.user_cached("thing.bin", read, build) == "value" and len(builds) == 2
+    assert copy.read_bytes() == b"good"
+
+
+def test_user_cached_builds_each_time_without_a_cache_folder(monkeypatch):
+    def no_home() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr("pathlib.Path.home", staticmethod(no_home))
+    builds = []
+    for _ in range(2):
+        assert storage.user_cached("x", lambda data: "old", lambda: (builds.append(1) or "new",
+                                                                     b"new")) == "new"
+    assert len(builds) == 2
