@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_DATASETS)),)
 export DATA_CACHE_DIR ?= $(SHARED_DATASETS)
 endif
 
-.PHONY: install run test unit nbval notebooks lab lint diff-setup clean clean-vectors
+.PHONY: install run test unit nbval notebooks lab ui lint diff-setup clean clean-vectors
 
 install: $(STAMP)
 
@@ -52,6 +52,14 @@ notebooks: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
+
+# The run history (shared/run/tracking.py) in MLflow's web UI, on this machine only.
+UI_PORT ?= 5000
+ui: $(STAMP)
+	mkdir -p mlruns
+	MLFLOW_DISABLE_TELEMETRY=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+		$(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(UI_PORT) --workers 1 \
+		--backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shared tests benchmarks notebooks

@@ -29,6 +29,8 @@ class Command:
 #: every command, in the order the README's table and ``--help`` list them
 COMMANDS: dict[str, Command] = {
     "run": Command("shared.run.runner", "run the seven notebooks in order (the whole workflow)"),
+    "runs": Command("shared.run.history", "list the newest runs of a task from the run history "
+                    "(MLflow; 'make ui' opens it in a browser)"),
     "predict": Command("shared.serving.predict", "score a CSV or Parquet file with the deployed model"),
     "serve": Command("shared.serving.serve", "serve the deployed model over HTTP (127.0.0.1 by default)"),
     "monitor": Command("shared.monitoring.monitor", "check the logged predictions for drift; exit 1 on "

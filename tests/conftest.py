@@ -231,6 +231,25 @@ def copy_of(template: Path, root: Path) -> Catalog:
     return Catalog.for_task("sentiment", root)
 
 
+#: the stages :func:`track_a_run` records as ran (stage 7 is recorded as skipped)
+TRACKED_STAGES = ("01", "02", "03", "04", "05", "06")
+
+
+def track_a_run(cat: Catalog, uri: str, skipped_from: str = "") -> tuple[object, object]:
+    """A real :class:`~shared.run.tracking.Tracker` recording ``cat``'s stages 1-6 as ran and
+    stage 7 as skipped (produced by ``skipped_from``), as the runner calls it; returns the
+    tracker and what it recorded. A tracking failure fails the test."""
+    from shared.core import catalog
+    from shared.run import tracking
+
+    tracker = tracking.Tracker(uri, cat, "builtin", {"04_model_training.ipynb": {"n_iter": 4}},
+                               {"target": 0.7}, warn=pytest.fail)
+    for key in TRACKED_STAGES:
+        tracker.stage(catalog.stage(key), "ran", 1.5)
+    tracker.stage(catalog.stage("07"), "skipped", produced_by=skipped_from)
+    return tracker, tracker.finish()
+
+
 @pytest.fixture(scope="session")
 def deployed_project(tmp_path_factory, deployed_template) -> Catalog:
     """A sentiment project deployed once for the session; tests must not change it."""

@@ -176,3 +176,27 @@ def test_the_tests_mirror_the_wings():
     for test in sorted(tests.glob("test_*.py")):
         module = test.stem.removeprefix("test_")
         assert not list(PACKAGE.glob(f"*/{module}.py")), f"move {test.name} into its wing"
+
+
+def test_only_the_tracker_imports_mlflow():
+    """MLflow stays out of the kernels, the service, the batch command and the monitor: one
+    module writes the run history, and it imports MLflow inside the function that needs it."""
+    importers = sorted(str(path.relative_to(PACKAGE.parent)) for path in source_files()
+                       if any(name.split(".")[0] == "mlflow" for _, name in imported(path)))
+    assert importers == ["shared/run/tracking.py"]
+    tree = ast.parse((PACKAGE / "run" / "tracking.py").read_text(encoding="utf-8"))
+    top = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    assert not any("mlflow" in ast.unparse(node) for node in top)
+
+
+def test_serving_commands_load_without_mlflow():
+    import subprocess
+    import sys
+
+    modules = ("shared.serving.serve", "shared.serving.predict", "shared.monitoring.monitor",
+               "shared.monitoring.watch", "shared.run.runner", "shared.run.notebook")
+    code = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
+            "assert 'mlflow' not in sys.modules, 'mlflow was imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=PACKAGE.parent, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

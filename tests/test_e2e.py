@@ -117,6 +117,34 @@ def test_every_executed_notebook_is_also_a_web_page(run):
     assert all(f'href="{n.replace(".ipynb", ".html")}"' in index for n in NOTEBOOKS)
     assert "Gate: PASS" in index
 
+def _history(root, task):
+    from shared.run import tracking
+
+    client = tracking.client(tracking.embedded_uri(root))
+    experiment = client.get_experiment_by_name(tracking.experiment_name(task)).experiment_id
+    runs = client.search_runs([experiment], order_by=["attributes.start_time ASC"])
+    parents = [r for r in runs if r.data.tags["kind"] == "pipeline"]
+    return parents, {p.info.run_id: {r.data.tags["stage"]: r for r in runs
+                                     if r.data.tags.get("mlflow.parentRunId") == p.info.run_id}
+                     for p in parents}
+
+
+def test_the_run_is_recorded_in_its_history(run):
+    from shared.deploy import release
+
+    task, root, stdout = run
+    assert "run history: MLflow run" in stdout
+    parents, stages = _history(root, task)
+    first = parents[0]
+    assert first.data.tags["dataset"] == "builtin" and first.info.status == "FINISHED"
+    assert sorted(stages[first.info.run_id]) == [f"{n:02d}" for n in range(1, 8)]
+    assert {r.data.tags["action"] for r in stages[first.info.run_id].values()} == {"ran"}
+    cat = Catalog.for_task(task, root)
+    assert first.data.metrics["name_check.flips"] == 0
+    assert release.history(cat)["run"].tolist()[0] == first.info.run_id[:8]
+    index = (cat.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert "Among earlier runs" in index and "is the first of this task and data set" in index
+
 
 def test_a_second_run_with_nothing_changed_runs_nothing(run):
     task, root, _ = run
@@ -126,3 +154,27 @@ def test_a_second_run_with_nothing_changed_runs_nothing(run):
     )
     assert again.returncode == 0, again.stderr
     assert [f"{n:02d} up to date" for n in range(1, 8)] == again.stdout.splitlines()[:7]
+    # recorded as an incremental run: each stage links to the run that produced its outputs
+    parents, stages = _history(root, task)
+    first, second = parents[0].info.run_id, parents[-1].info.run_id
+    assert parents[-1].data.tags["incremental"] == "true"
+    assert {key: r.data.tags["produced_by"] for key, r in stages[second].items()} == {
+        key: r.info.run_id for key, r in stages[first].items()}
+    index = (Catalog.for_task(task, root).reports_dir / "index.html").read_text(encoding="utf-8")
+    assert "found stage 5 up to date and kept the evaluation of run" in index
+
+
+def test_retention_reaches_the_histories_copies_of_texts(run, tmp_path):
+    import shutil
+    import time
+
+    from shared.serving import retention
+
+    task, root, _ = run
+    shutil.copytree(root, tmp_path / "copy", symlinks=True)
+    cat = Catalog.for_task(task, tmp_path / "copy")
+    counts = retention.apply(cat, 30, now=time.time() + 400 * 86_400)
+    assert counts["run history files"] >= 7  # each stage's page, and the reference predictions
+    kept = {p.name for p in (cat.tracking_dir / "artifacts" / task).rglob("*") if p.is_file()}
+    assert {"model.skops", "manifest.json", "metrics.json"} <= kept
+    assert not any(name.endswith(".html") for name in kept)

@@ -149,6 +149,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
              "the monitor command's figures, one row per window"),
     Artifact("monitoring_alerts", "models/{task}/monitoring/alerts.csv", "csv",
              "the monitor command's alert table"),
+    Artifact("release_runs", "models/{task}/releases/runs.json", "json",
+             "the tracked run (MLflow run id and name) that produced each release"),
     Artifact("alert_notifications", "models/{task}/monitoring/notifications.json", "json",
              "the watch loop's alerts that are firing, and when each was last sent"),
     # shipped with the project
@@ -197,8 +199,13 @@ STAGES: tuple[Stage, ...] = (
 NOTEBOOKS: tuple[str, ...] = tuple(stage.notebook for stage in STAGES)
 
 #: artifacts written while the model serves, not by a stage: the service's and the batch
-#: command's prediction log, and the watch loop's notification state (``shared.monitoring.watch``)
-RUNTIME_ARTIFACTS: tuple[str, ...] = ("prediction_log", "alert_notifications")
+#: command's prediction log, the watch loop's notification state (``shared.monitoring.watch``),
+#: and the runner's link from each release to the tracked run that made it
+#: (``shared.run.tracking``)
+#: the embedded run history's folder under a run's root (git ignores it)
+TRACKING_FOLDER = "mlruns"
+
+RUNTIME_ARTIFACTS: tuple[str, ...] = ("prediction_log", "alert_notifications", "release_runs")
 
 
 def producer(name: str) -> Stage | None:
@@ -336,6 +343,11 @@ class Catalog:
     def releases_dir(self) -> Path:
         """``models/<task>/releases/``: every kept deployment, one folder each."""
         return self.models_dir / "releases"
+
+    @property
+    def tracking_dir(self) -> Path:
+        """``mlruns/``: the embedded run history of every task (``shared.run.tracking``)."""
+        return self.root / TRACKING_FOLDER
 
     @property
     def reports_dir(self) -> Path:

@@ -144,8 +144,12 @@ def manifest_of(cat: Catalog, name: str) -> Manifest:
 
 
 def history(cat: Catalog) -> pd.DataFrame:
-    """One row per kept release, newest first: live, time, model, primary metric, gate."""
+    """One row per kept release, newest first: live, time, model, primary metric, gate, and
+    the tracked run that produced it (the first 8 characters of its MLflow run id, as
+    ``python -m shared runs`` shows them; "" when that run was not tracked)."""
     live = live_release(cat)
+    links = cat.path("release_runs")
+    runs = storage.read_json(links) if links.is_file() else {}
     rows = []
     for name in reversed(release_names(cat)):
         try:
@@ -153,7 +157,7 @@ def history(cat: Catalog) -> pd.DataFrame:
         except (OSError, ValueError, RecordError) as error:
             rows.append({"release": name, "live": name == live, "deployed_at": "",
                          "model_version": "", "metric": "", "value": float("nan"),
-                         "gate": f"unreadable manifest: {error}"})
+                         "gate": f"unreadable manifest: {error}", "run": ""})
             continue
         metrics = manifest.metrics
         primary = metrics.primary_metric
@@ -164,8 +168,10 @@ def history(cat: Catalog) -> pd.DataFrame:
             "release": name, "live": name == live, "deployed_at": manifest.deployed_at,
             "model_version": manifest.model_version, "metric": primary,
             "value": round(float(metrics.test[primary]), 4), "gate": gate,
+            "run": str(runs.get(name, {}).get("run_id", ""))[:8],
         })
-    columns = ["release", "live", "deployed_at", "model_version", "metric", "value", "gate"]
+    columns = ["release", "live", "deployed_at", "model_version", "metric", "value", "gate",
+               "run"]
     return pd.DataFrame(rows, columns=columns)
 
 

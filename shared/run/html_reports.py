@@ -51,12 +51,15 @@ RAN, SKIPPED, FAILED, NOT_RUN = "ran", "up to date (skipped)", "FAILED", "not ru
 
 def index_page(
     cat: Catalog, record: RunRecord, title: str, this_run: dict[str, str] | None = None,
+    standing: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``reports/<task>/index.html``: the run summary and a link to every page.
 
     ``this_run`` maps each stage key to what this run did with it: ``"ran"``,
     ``"skipped"`` or ``"failed"``; a stage it does not name was not run. Without
-    it (an older caller), the record's last action is shown.
+    it (an older caller), the record's last action is shown. ``standing``
+    (``shared.run.history.standing``) places this run's primary metric among the
+    earlier runs of its task and data set in the run history.
     """
     rows = []
     for stage in STAGES:
@@ -87,7 +90,8 @@ def index_page(
         title = f"{title}: FAILED at stage {failed_at[0]}"
     body = [f"<h1>{html.escape(title)}</h1>", "<h2>Stages</h2>",
             "<table><tr><th></th><th>stage</th><th>notebook</th><th>this run</th>"
-            "<th>time</th></tr>", *rows, "</table>", _evaluation_section(cat, record, this_run)]
+            "<th>time</th></tr>", *rows, "</table>", _evaluation_section(cat, record, this_run),
+            _standing_section(standing)]
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")
@@ -136,6 +140,30 @@ def _evaluation_section(
             f"{evaluation.threshold:.3f}; 95% interval of {primary}: {interval.get('low', 0):.3f}"
             f" to {interval.get('high', 0):.3f}.</p><table>{metric_rows}</table>"
             f"<h2>{gate}: {evaluation.gate.verdict}</h2><ul>{checks}</ul>")
+
+
+def _standing_section(standing: dict[str, Any] | None) -> str:
+    """This run's primary metric among the earlier runs of its task and data set."""
+    if standing is None:
+        return ""
+    metric, value = html.escape(standing["metric"]), standing["value"]
+    lead = f"This run's {metric}"
+    if standing.get("kept_from") is not None:
+        lead = (f"This run found stage 5 up to date and kept the evaluation of run "
+                f"{html.escape(standing['kept_from'].name)}: its {metric}")
+    if standing["runs"] == 1:
+        return (f"<h2>Among earlier runs</h2><p>{lead}, {value:.3f}, is the first of this task "
+                "and data set in the run history.</p>")
+    best = standing["best"]
+    rows = "".join(
+        f"<tr><td>{html.escape(row.started)}</td><td>{html.escape(row.name)}</td>"
+        f"<td class='num'>{row.value:.3f}</td><td>{html.escape(row.gate)}</td></tr>"
+        for row in standing["earlier"])
+    return (f"<h2>Among earlier runs</h2><p>{lead}, {value:.3f}, ranks {standing['rank']} of "
+            f"{standing['runs']} evaluated runs of this task and data set in the run history "
+            f"(best: {best.value:.3f}, run {html.escape(best.name)}). The newest earlier "
+            f"ones:</p><table><tr><th>started (UTC)</th><th>run</th><th>{metric}</th>"
+            f"<th>gate</th></tr>{rows}</table>")
 
 
 _STYLE = """

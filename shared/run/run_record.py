@@ -45,6 +45,9 @@ class StageRecord(Record):
     last_action: str = "ran"
     #: the data set the stage last ran on (the runner's --dataset); "" in older records
     dataset: str = ""
+    #: the run history's record of the run that wrote these outputs (``shared.run.tracking``);
+    #: "" when that run was not tracked
+    tracking_run: str = ""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from shared.core.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, STAGES, C
 from shared.core.records import DataSourceError, EvaluationReport, RecordError
 from shared.data.sources import check_dataset_name, source_files
 from shared.data.tasks import TASKS, UnknownTaskError, get_task
-from shared.run import html_reports
+from shared.run import history, html_reports, tracking
 from shared.run.kernels import Kernels, RunError, execute
 from shared.run.run_record import (
     FAILED,
@@ -145,12 +145,15 @@ def run(
     task: str = "sentiment", dataset: str = "builtin", overrides: dict[str, Any] | None = None,
     root: Path = PROJECT_DIR, regenerate: bool = False, force: bool = False,
     start: str | None = None, only: str | None = None, log: Any = print,
+    tracking_uri: str | None = None,
 ) -> list[StageResult]:
     """Run the stages in order, skipping up-to-date ones unless told otherwise.
 
     ``force`` runs every stage; ``start`` runs that stage and the ones after it;
     ``only`` runs that one stage. The last two first check that the stages
     writing their inputs are current. Stops at the first failing notebook.
+    With ``tracking_uri``, the run is recorded in that MLflow store
+    (``shared.run.tracking``); without it, nowhere.
     """
     os.environ.setdefault("PYTHONHASHSEED", "0")
     root = Path(root).resolve()
@@ -175,6 +178,9 @@ def run(
     results: list[StageResult] = []
     this_run: dict[str, str] = {}  # what this run did with each stage, for the index page
     kernels = Kernels(NOTEBOOKS_DIR, [stage.number for stage in chosen])
+    tracker = (tracking.Tracker(tracking_uri, cat, dataset, parameters, overrides or {})
+               if tracking_uri else None)
+    status = "KILLED"  # until the loop ends or a notebook fails
     try:
         for position, stage in enumerate(chosen):
             output = cat.reports_dir / stage.notebook
@@ -186,6 +192,8 @@ def run(
                     {**record.stages[stage.key].to_dict(), "last_action": "skipped"}))
                 results.append(StageResult(stage, "skipped", None, output))
                 this_run[stage.key] = "skipped"
+                if tracker is not None:
+                    tracker.stage(stage, "skipped", produced_by=record.stages[stage.key].tracking_run)
                 continue
             # on a terminal papermill draws a bar of the stage's cells on the next line
             log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="\n" if progress else "",
@@ -203,6 +211,9 @@ def run(
                 record = record.with_stage(stage, StageRecord(fingerprint, FAILED, now(),
                                                               dataset=dataset))
                 record.write(cat)
+                status = "FAILED"
+                if tracker is not None:
+                    tracker.stage(stage, "failed")
                 raise
             log(f" {seconds:5.1f} s")
             record = record.with_stage(stage, StageRecord(
@@ -213,13 +224,22 @@ def run(
             written.append(pages.submit(html_reports.notebook_page, output,
                                         html_reports.html_path(cat, stage.notebook)))
             results.append(StageResult(stage, "ran", seconds, output))
+            if tracker is not None:
+                tracker.stage(stage, "ran", seconds)
+        status = "FINISHED"
     finally:
         kernels.close()
         for page in written:
             page.result()
         pages.shutdown()
+        tracked = tracker.finish(status) if tracker is not None else None
+        if tracked is not None:
+            record = tracking.link(cat, record, tracked)
+            log(f"run history: MLflow run {tracked.name!r} ({tracked.run_id[:8]}) in "
+                f"{tracked.uri}; the runner waited {tracked.waited_seconds:.2f} s for it")
         record.write(cat)
-        html_reports.index_page(cat, record, f"Run of task {task!r} ({dataset})", this_run)
+        html_reports.index_page(cat, record, f"Run of task {task!r} ({dataset})", this_run,
+                                history.standing_of(tracker) if tracked is not None else None)
     return results
 
 
@@ -269,6 +289,7 @@ def summary(task: str, root: Path, results: list[StageResult]) -> str:
         ("deployed model", cat.deployed_dir), ("prediction log", cat.path("prediction_log")),
         ("executed notebooks", cat.reports_dir),
         ("HTML report", cat.reports_dir / "index.html"),
+        ("run history", cat.tracking_dir),  # python -m shared runs; make ui
     ):
         lines.append(f"  {label:<20} {cat.relative(path)}")
     return "\n".join(lines)
@@ -305,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--only", metavar="NN", help="run stage NN alone")
     which.add_argument("--regenerate-notebooks", action="store_true",
                        help="re-run the default run and store its outputs in notebooks/")
+    history_options = parser.add_mutually_exclusive_group()
+    history_options.add_argument(
+        "--tracking-uri", help="the MLflow store that records the run (default: "
+                               "MLFLOW_TRACKING_URI, else mlruns/ under --root)")
+    history_options.add_argument("--no-tracking", action="store_true",
+                                 help="record the run in no run history")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="a Dask scheduler for the kernels (search, validation, scoring), or "
                              "'local' for a LocalCluster during the run; default: "
@@ -316,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
             overrides[name] = getattr(args, name)
     try:
         with cluster.for_run(args.dask):  # the kernels inherit DASK_SCHEDULER_ADDRESS
+            uri = None if args.no_tracking else tracking.resolve_uri(args.root, args.tracking_uri)
             results = run(args.task, args.dataset, overrides, args.root,
-                          args.regenerate_notebooks, args.force, args.start, args.only)
+                          args.regenerate_notebooks, args.force, args.start, args.only,
+                          tracking_uri=uri)
     except cluster.ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,7 +9,11 @@ What holds texts, and what happens to it once older than the limit:
   the next run writes them again;
 - a retrain's record of the feedback it read (``models/<task>/retrain/<time>/*.csv``: the
   feedback texts, the rows used, the quarantined labels): deleted; its ``retrain.json`` holds
-  counts and ids, no text, and stays (the next retrain reads where the last one stopped).
+  counts and ids, no text, and stays (the next retrain reads where the last one stopped);
+- the embedded run history's copies of texts (``mlruns/artifacts/<task>/<run>/artifacts/``:
+  each stage's HTML page or failed notebook, and a release's reference predictions): deleted;
+  the runs, their parameters, metrics and other files stay. A team's tracking server keeps
+  its own policy.
 
 Alerts and monitoring figures hold no texts and stay. A release's reference predictions are
 the test split's texts, part of the training data, and live as long as their release (the
@@ -26,6 +30,8 @@ from shared.core.catalog import Catalog
 from shared.serving import prediction_log
 
 DAY_SECONDS = 86_400.0
+#: the files of a tracked run that hold texts (``shared.run.tracking``), inside its artifacts
+TRACKED_TEXTS = ("reports/*.html", "reports/*.ipynb", "model/reference_predictions.csv")
 
 
 def _older_than(path: Path, days: float, now: float) -> bool:
@@ -36,7 +42,7 @@ def apply(cat: Catalog, retention_days: float, now: float | None = None) -> dict
     """Delete what is older than ``retention_days``; return the counts per kind."""
     now = time.time() if now is None else now
     counts = {"predictions": 0, "feedback": 0, "quarantine": 0, "reports": 0,
-              "retrain files": 0}
+              "retrain files": 0, "run history files": 0}
     log = cat.path("prediction_log")
     if log.exists():
         counts.update(prediction_log.purge(log, retention_days))
@@ -54,4 +60,10 @@ def apply(cat: Catalog, retention_days: float, now: float | None = None) -> dict
         if _older_than(table, retention_days, now):
             table.unlink()
             counts["retrain files"] += 1
+    runs = cat.tracking_dir / "artifacts" / cat.task
+    for pattern in TRACKED_TEXTS:
+        for copy in sorted(runs.glob(f"*/artifacts/{pattern}")):
+            if _older_than(copy, retention_days, now):
+                copy.unlink()
+                counts["run history files"] += 1
     return counts

@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -270,3 +271,41 @@ def test_the_index_of_a_failed_run_says_what_this_run_did(fake_run, tmp_path,
                                        dict.fromkeys(ALL, "skipped")).read_text(encoding="utf-8")
     assert "<h2>Held-out test metrics</h2>" in this_run and "<h2>Gate: PASS</h2>" in this_run
     assert set(_index_rows(this_run).values()) == {"up to date (skipped)"}
+
+
+# -- the run history, written by the runner (shared.run.tracking) ------------------------------
+def test_a_failed_run_is_recorded_as_failed_and_later_runs_link_to_their_producers(
+        fake_run, tmp_path):
+    from shared.run import tracking
+
+    uri = tracking.embedded_uri(tmp_path)
+    fake_run(tracking_uri=uri)
+    first = RunRecord.read(Catalog.for_task("spam", tmp_path))
+    with pytest.raises(runner.RunError):
+        fake_run(tracking_uri=uri, force=True, fail_in="03")
+    client = tracking.client(uri)
+    runs = client.search_runs([client.get_experiment_by_name("ml-workflow-spam").experiment_id],
+                              order_by=["attributes.start_time DESC"])
+    failed = next(r for r in runs if r.data.tags["kind"] == "pipeline")
+    assert failed.info.status == "FAILED" and failed.data.tags["stage_03"] == "failed"
+    stages = {r.data.tags["stage"]: r for r in runs
+              if r.data.tags.get("mlflow.parentRunId") == failed.info.run_id}
+    assert sorted(stages) == ["01", "02", "03"] and stages["03"].info.status == "FAILED"
+    # each stage of the first run names its tracked run, which a skipping run links to
+    assert all(s.tracking_run for s in first.stages.values())
+    assert fake_run(tracking_uri=uri) == ["03"]  # it writes what it wrote before
+    newest = client.search_runs([failed.info.experiment_id], order_by=[
+        "attributes.start_time DESC"], filter_string="tags.stage = '01'")[0]
+    assert newest.data.tags["action"] == "skipped"
+    assert newest.data.tags["produced_by"] == RunRecord.read(
+        Catalog.for_task("spam", tmp_path)).stages["01"].tracking_run
+
+
+def test_an_unreachable_tracking_server_never_breaks_the_run(fake_run, tmp_path, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert fake_run(tracking_uri=f"http://127.0.0.1:{port}") == ALL
+    warned = capsys.readouterr().err
+    assert warned.count("could not be written") == 1 and "the run goes on" in warned
+    assert (tmp_path / "reports" / "spam" / "index.html").is_file()

@@ -1,4 +1,5 @@
-"""Retention: old predictions, feedback, quarantine and reports go; recent ones stay."""
+"""Retention: old predictions, feedback, quarantine, reports and the run history's copies of
+texts go; recent ones stay."""
 
 from __future__ import annotations
 
@@ -42,15 +43,22 @@ def test_retention_deletes_what_is_older_than_the_limit_and_keeps_the_rest(tmp_p
         record.mkdir(parents=True)
         for name in ("feedback.csv", "quarantine.csv", "retrain.json"):
             (record / name).write_text("text\n")
+    tracked = cat.tracking_dir / "artifacts" / "sentiment" / "0a1b" / "artifacts"
+    for name in ("reports/05_model_evaluation.html", "model/reference_predictions.csv",
+                 "model/model.skops", "outputs/metrics.json"):
+        (tracked / name).parent.mkdir(parents=True, exist_ok=True)
+        (tracked / name).write_text("a tracked copy")
     forty_days_ago = time.time() - 40 * 86_400
     for old in (reports / "03_data_preparation.html", reports / "run.json", quarantine,
-                *old_retrain.iterdir()):
+                *old_retrain.iterdir(), *tracked.rglob("*.*")):
         os.utime(old, (forty_days_ago, forty_days_ago))
 
     counts = retention.apply(cat, 30)
 
     assert counts == {"predictions": 1, "feedback": 1, "quarantine": 1, "reports": 1,
-                      "retrain files": 2}
+                      "retrain files": 2, "run history files": 2}
+    # a tracked run keeps its model and metrics; its copies of texts go
+    assert sorted(p.name for p in tracked.rglob("*.*")) == ["metrics.json", "model.skops"]
     assert prediction_log.read(log)["text"].tolist() == ["a new text"]
     assert not quarantine.exists() and not (reports / "03_data_preparation.html").exists()
     assert (reports / "04_model_training.html").exists()

@@ -1,0 +1,177 @@
+"""Reading the run history: ``python -m shared runs``, and where a run stands among earlier ones.
+
+The history is written by ``shared.run.tracking`` (one MLflow parent run per pipeline run);
+this module lists it. ``runs`` prints the newest runs of a task as a table: when, which data
+set, the primary metric with its 95% interval, the gate, the release and what the run did with
+its stages. A run that found stage 5 up to date evaluated nothing, and shows no result: its
+stage runs name the run that produced what it kept (``produced_by``).
+
+    python -m shared runs                    # sentiment, the embedded store under the project
+    python -m shared runs --task spam --last 5
+    make ui                                  # the same runs in MLflow's web UI, on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.core import command_line
+from shared.run import tracking
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One pipeline run as the table shows it."""
+
+    run_id: str
+    name: str
+    started: str
+    dataset: str
+    metric: str
+    value: float | None
+    low: float | None
+    high: float | None
+    gate: str
+    release: str
+    stages: str
+
+    @property
+    def result(self) -> str:
+        """'f1 0.775 [0.704, 0.836]', or '-' for a run that evaluated nothing."""
+        if self.value is None:
+            return "-"
+        shown = f"{self.metric} {self.value:.3f}"
+        if self.low is not None and self.high is not None:
+            shown += f" [{self.low:.3f}, {self.high:.3f}]"
+        return shown
+
+
+def _row(run: Any) -> RunRow:
+    tags, metrics = run.data.tags, run.data.metrics
+    metric = tags.get("primary_metric", "")
+    ran = [key.removeprefix("stage_") for key, action in sorted(tags.items())
+           if key.startswith("stage_") and action == "ran"]
+    stages = ("ran " + " ".join(ran)) if ran else "nothing ran (all up to date)"
+    if any(action == "failed" for key, action in tags.items() if key.startswith("stage_")):
+        stages += ", FAILED"
+    return RunRow(
+        run_id=run.info.run_id, name=tags.get("mlflow.runName", ""),
+        started=_when(run.info.start_time), dataset=tags.get("dataset", ""), metric=metric,
+        value=metrics.get(f"test.{metric}"), low=metrics.get(f"test.{metric}.low"),
+        high=metrics.get(f"test.{metric}.high"), gate=tags.get("gate", "-"),
+        release=tags.get("release", "-"), stages=stages,
+    )
+
+
+def _when(milliseconds: int | None) -> str:
+    from datetime import UTC, datetime
+
+    if not milliseconds:
+        return ""
+    return datetime.fromtimestamp(milliseconds / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def pipeline_runs(mlflow_client: Any, experiment: str, dataset: str | None = None,
+                  last: int = 20) -> list[RunRow]:
+    """The newest ``last`` pipeline runs of an experiment (of ``dataset`` only, when given)."""
+    query = f"tags.kind = '{tracking.PIPELINE}'"
+    if dataset is not None:
+        query += " and tags.dataset = '" + dataset.replace("'", "\\'") + "'"
+    runs = mlflow_client.search_runs([experiment], filter_string=query, max_results=last,
+                                     order_by=["attributes.start_time DESC"])
+    return [_row(run) for run in runs]
+
+
+def standing(current: RunRow, earlier: list[RunRow]) -> dict[str, Any] | None:
+    """Where ``current``'s primary metric sits among ``earlier`` evaluated runs (same task and
+    data set): its rank, how many runs, the best one. None when ``current`` evaluated nothing."""
+    if current.value is None:
+        return None
+    scored = [row for row in earlier if row.value is not None and row.metric == current.metric
+              and row.run_id != current.run_id]
+    best = max(scored, key=lambda row: row.value, default=None)
+    rank = 1 + sum(row.value > current.value for row in scored)
+    return {"metric": current.metric, "value": current.value, "rank": rank,
+            "runs": len(scored) + 1, "best": best, "earlier": scored[:10]}
+
+
+def standing_of(tracker: tracking.Tracker) -> dict[str, Any] | None:
+    """:func:`standing` of the run ``tracker`` just wrote, among the earlier runs of its task
+    and data set in the same store. A run that found stage 5 up to date stands by the run that
+    evaluated what it kept (``kept_from`` names it). None when no evaluation is known or the
+    store fails."""
+    try:
+        rows = pipeline_runs(tracker.client, tracker.experiment, tracker.dataset, last=500)
+        current = next((row for row in rows if row.run_id == tracker.run.run_id), None)
+        if current is not None and current.value is None and "05" in tracker.produced_by:
+            evaluated = tracker.client.get_run(tracker.produced_by["05"])
+            parent = evaluated.data.tags.get("mlflow.parentRunId")
+            kept = next((row for row in rows if row.run_id == parent), None)
+            found = None if kept is None else standing(kept, rows)
+            return None if found is None else {**found, "kept_from": kept}
+    except Exception:  # noqa: BLE001 (the page is written without it)
+        return None
+    return None if current is None else standing(current, rows)
+
+
+def format_table(rows: list[RunRow]) -> str:
+    """The rows as a plain-text table, newest first."""
+    header = ("started (UTC)", "run", "dataset", "result [95% interval]", "gate", "release",
+              "stages")
+    lines = [(r.started, r.run_id[:8], _short(r.dataset), r.result, r.gate, r.release, r.stages)
+             for r in rows]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines,
+                                                                          strict=False)]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths,
+                                                                              strict=True)).rstrip()
+                     for line in [header, *lines])
+
+
+def _short(dataset: str, width: int = 40) -> str:
+    return dataset if len(dataset) <= width else "..." + dataset[-(width - 3):]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shared runs``: the newest runs of a task; exit 2 when the store cannot be
+    read."""
+    from shared.data.tasks import TASKS
+
+    parser = command_line.parser("runs", "List the newest runs of a task from the run history.", [
+        "python -m shared runs                          # sentiment runs, newest first",
+        "python -m shared runs --task spam --last 5",
+        "python -m shared runs --dataset sms-spam --task spam",
+        "python -m shared runs --tracking-uri http://127.0.0.1:5000",
+    ])
+    command_line.add_task_and_root(parser, TASKS, holds="mlruns/, the embedded run history")
+    parser.add_argument("--dataset", help="only runs on this data set (as given to run)")
+    parser.add_argument("--last", type=int, default=20, help="how many runs (default 20)")
+    parser.add_argument("--tracking-uri", help="the store to read (default: MLFLOW_TRACKING_URI, "
+                                               "else mlruns/ under --root)")
+    args = parser.parse_args(argv)
+    uri = tracking.resolve_uri(Path(args.root), args.tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        print(f"no run history in {tracking.shown_uri(uri)} yet: `python -m shared run` "
+              "records one")
+        return 0
+    try:
+        mlflow_client = tracking.client(uri)
+        experiment = mlflow_client.get_experiment_by_name(tracking.experiment_name(args.task))
+        rows = ([] if experiment is None else
+                pipeline_runs(mlflow_client, experiment.experiment_id, args.dataset, args.last))
+    except Exception as error:  # noqa: BLE001 (any store failure is reported the same way)
+        reason = tracking.without_credentials(str(error).splitlines()[0] if str(error) else "")
+        print(f"error: cannot read the run history at {tracking.shown_uri(uri)}: "
+              f"{type(error).__name__}: {reason}", file=sys.stderr)
+        return 2
+    if not rows:
+        print(f"no runs of task {args.task} in {tracking.shown_uri(uri)}")
+        return 0
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
