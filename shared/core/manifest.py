@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shared.core import modelfile, storage
+from shared.core import storage
 from shared.core.catalog import MissingArtifactError
 from shared.core.records import EvaluationReport, Gate, Record
 
@@ -141,6 +141,10 @@ def verify(deployed_dir: str | os.PathLike[str]) -> Manifest:
 
 def load_deployed(deployed_dir: str | os.PathLike[str]) -> tuple[Any, Manifest]:
     """The deployed model and its manifest, after checking hashes, library versions and types."""
+    # imported here: skops brings scikit-learn (1.7 s), which readers of a manifest alone, such
+    # as the runner's run history, do not need
+    from shared.core import modelfile
+
     manifest = verify(deployed_dir)
     check_libraries(manifest.libraries)
     return modelfile.load_model(Path(deployed_dir) / MODEL_NAME), manifest
