@@ -2,6 +2,7 @@
 
     git worktree add /tmp/before <commit>
     python benchmarks/alternate.py /tmp/before --task spam --pairs 5
+    python benchmarks/alternate.py . --a-option=--no-tracking   # one checkout, with and without
 
 Each pair runs the whole workflow (``python -m shared.runner --force``, in a
 fresh folder) once with the other checkout's code, then once with this one's,
@@ -35,11 +36,12 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(checkout: Path, task: str, dataset: str) -> tuple[float, float]:
+def one_run(checkout: Path, task: str, dataset: str,
+            options: tuple[str, ...] = ()) -> tuple[float, float]:
     """The wall time and the machine's CPU time of one whole run of ``checkout``'s runner."""
     with tempfile.TemporaryDirectory() as scratch:
         command = [sys.executable, "-m", "shared.runner", "--task", task, "--dataset", dataset,
-                   "--root", scratch, "--force"]
+                   "--root", scratch, "--force", *options]
         cpu = busy_cpu_seconds()
         wall = timed(command, cwd=checkout, env={"PYTHONPATH": str(checkout)})
         return wall, busy_cpu_seconds() - cpu
@@ -52,16 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", default="spam")
     parser.add_argument("--dataset", default="builtin")
     parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--a-option", action="append", default=[],
+                        help="an option of A's runs only (with '.' as the other checkout: the "
+                             "same code with and without it); repeat for several")
     args = parser.parse_args(argv)
     other = args.other.resolve()
     if not (other / "shared" / "runner.py").exists():
         parser.error(f"{other} is not a checkout of this project (no shared/run/runner.py)")
-    print(f"A: {other}\nB: {ROOT} (this checkout)\n")
+    print(f"A: {other} {' '.join(args.a_option)}\nB: {ROOT} (this checkout)\n")
     print("| pair | A wall | B wall | B - A | A CPU | B CPU | B - A |")
     print("|---|---|---|---|---|---|---|")
     walls, cpus = [], []
     for pair in range(1, args.pairs + 1):
-        a_wall, a_cpu = one_run(other, args.task, args.dataset)
+        a_wall, a_cpu = one_run(other, args.task, args.dataset, tuple(args.a_option))
         b_wall, b_cpu = one_run(ROOT, args.task, args.dataset)
         walls.append(b_wall - a_wall)
         cpus.append(b_cpu - a_cpu)

@@ -236,7 +236,8 @@ def run(
         if tracked is not None:
             record = tracking.link(cat, record, tracked)
             log(f"run history: MLflow run {tracked.name!r} ({tracked.run_id[:8]}) in "
-                f"{tracked.uri}; the runner waited {tracked.waited_seconds:.2f} s for it")
+                f"{tracked.uri} ({tracked.cpu_seconds:.1f} s of CPU beside the stages; the "
+                f"runner waited {tracked.waited_seconds:.2f} s)")
         record.write(cat)
         html_reports.index_page(cat, record, f"Run of task {task!r} ({dataset})", this_run,
                                 history.standing_of(tracker) if tracked is not None else None)
@@ -291,7 +292,8 @@ def summary(task: str, root: Path, results: list[StageResult]) -> str:
         ("HTML report", cat.reports_dir / "index.html"),
         ("run history", cat.tracking_dir),  # python -m shared runs; make ui
     ):
-        lines.append(f"  {label:<20} {cat.relative(path)}")
+        if label != "run history" or path.exists():
+            lines.append(f"  {label:<20} {cat.relative(path)}")
     return "\n".join(lines)
 
 

@@ -170,6 +170,8 @@ class TrackedRun:
     stage_runs: dict[str, str] = field(default_factory=dict)
     #: the runner's wait on tracking, in seconds (the calls ran beside the stages)
     waited_seconds: float = 0.0
+    #: the CPU time the tracking thread used, in seconds (imports included)
+    cpu_seconds: float = 0.0
 
 
 class Tracker:
@@ -222,6 +224,7 @@ class Tracker:
     def _guarded(self, call: Callable[..., None], *args: Any) -> None:
         if self._failed:
             return
+        started = time.thread_time()
         try:
             call(*args)
         except Exception as error:  # noqa: BLE001 (tracking must never break a run)
@@ -230,6 +233,8 @@ class Tracker:
             self._warn(f"warning: the run history could not be written to "
                        f"{shown_uri(self.uri)} ({type(error).__name__}: {reason}); the run goes "
                        "on without it")
+        finally:
+            self.run.cpu_seconds += time.thread_time() - started
 
     def _start(self, parameters: dict[str, Any], overrides: dict[str, Any]) -> None:
         # this thread only (Linux: a thread is a task with its own niceness): the kernels, on
