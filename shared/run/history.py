@@ -14,7 +14,7 @@ stage runs name the run that produced what it kept (``produced_by``).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,8 @@ def pipeline_runs(mlflow_client: Any, experiment: str, dataset: str | None = Non
 
 def standing(current: RunRow, earlier: list[RunRow]) -> dict[str, Any] | None:
     """Where ``current``'s primary metric sits among ``earlier`` evaluated runs (same task and
-    data set): its rank, how many runs, the best one. None when ``current`` evaluated nothing."""
+    data set): its rank, how many runs, the best one and the newest ten (as plain dicts, as
+    the recorder sends them to the runner). None when ``current`` evaluated nothing."""
     if current.value is None:
         return None
     scored = [row for row in earlier if row.value is not None and row.metric == current.metric
@@ -95,26 +96,8 @@ def standing(current: RunRow, earlier: list[RunRow]) -> dict[str, Any] | None:
     best = max(scored, key=lambda row: row.value, default=None)
     rank = 1 + sum(row.value > current.value for row in scored)
     return {"metric": current.metric, "value": current.value, "rank": rank,
-            "runs": len(scored) + 1, "best": best, "earlier": scored[:10]}
-
-
-def standing_of(tracker: tracking.Tracker) -> dict[str, Any] | None:
-    """:func:`standing` of the run ``tracker`` just wrote, among the earlier runs of its task
-    and data set in the same store. A run that found stage 5 up to date stands by the run that
-    evaluated what it kept (``kept_from`` names it). None when no evaluation is known or the
-    store fails."""
-    try:
-        rows = pipeline_runs(tracker.client, tracker.experiment, tracker.dataset, last=500)
-        current = next((row for row in rows if row.run_id == tracker.run.run_id), None)
-        if current is not None and current.value is None and "05" in tracker.produced_by:
-            evaluated = tracker.client.get_run(tracker.produced_by["05"])
-            parent = evaluated.data.tags.get("mlflow.parentRunId")
-            kept = next((row for row in rows if row.run_id == parent), None)
-            found = None if kept is None else standing(kept, rows)
-            return None if found is None else {**found, "kept_from": kept}
-    except Exception:  # noqa: BLE001 (the page is written without it)
-        return None
-    return None if current is None else standing(current, rows)
+            "runs": len(scored) + 1, "best": None if best is None else asdict(best),
+            "earlier": [asdict(row) for row in scored[:10]]}
 
 
 def format_table(rows: list[RunRow]) -> str:

@@ -58,7 +58,7 @@ def index_page(
     ``this_run`` maps each stage key to what this run did with it: ``"ran"``,
     ``"skipped"`` or ``"failed"``; a stage it does not name was not run. Without
     it (an older caller), the record's last action is shown. ``standing``
-    (``shared.run.history.standing``) places this run's primary metric among the
+    (``shared.run.history.standing``, rows as dicts) places this run's primary metric among the
     earlier runs of its task and data set in the run history.
     """
     rows = []
@@ -150,18 +150,18 @@ def _standing_section(standing: dict[str, Any] | None) -> str:
     lead = f"This run's {metric}"
     if standing.get("kept_from") is not None:
         lead = (f"This run found stage 5 up to date and kept the evaluation of run "
-                f"{html.escape(standing['kept_from'].name)}: its {metric}")
+                f"{html.escape(standing['kept_from']['name'])}: its {metric}")
     if standing["runs"] == 1:
         return (f"<h2>Among earlier runs</h2><p>{lead}, {value:.3f}, is the first of this task "
                 "and data set in the run history.</p>")
     best = standing["best"]
     rows = "".join(
-        f"<tr><td>{html.escape(row.started)}</td><td>{html.escape(row.name)}</td>"
-        f"<td class='num'>{row.value:.3f}</td><td>{html.escape(row.gate)}</td></tr>"
+        f"<tr><td>{html.escape(row['started'])}</td><td>{html.escape(row['name'])}</td>"
+        f"<td class='num'>{row['value']:.3f}</td><td>{html.escape(row['gate'])}</td></tr>"
         for row in standing["earlier"])
     return (f"<h2>Among earlier runs</h2><p>{lead}, {value:.3f}, ranks {standing['rank']} of "
             f"{standing['runs']} evaluated runs of this task and data set in the run history "
-            f"(best: {best.value:.3f}, run {html.escape(best.name)}). The newest earlier "
+            f"(best: {best['value']:.3f}, run {html.escape(best['name'])}). The newest earlier "
             f"ones:</p><table><tr><th>started (UTC)</th><th>run</th><th>{metric}</th>"
             f"<th>gate</th></tr>{rows}</table>")
 

@@ -35,7 +35,7 @@ from shared.core.catalog import NOTEBOOKS, NOTEBOOKS_DIR, PROJECT_DIR, STAGES, C
 from shared.core.records import DataSourceError, EvaluationReport, RecordError
 from shared.data.sources import check_dataset_name, source_files
 from shared.data.tasks import TASKS, UnknownTaskError, get_task
-from shared.run import history, html_reports, tracking
+from shared.run import html_reports, tracking
 from shared.run.kernels import Kernels, RunError, execute
 from shared.run.run_record import (
     FAILED,
@@ -236,11 +236,11 @@ def run(
         if tracked is not None:
             record = tracking.link(cat, record, tracked)
             log(f"run history: MLflow run {tracked.name!r} ({tracked.run_id[:8]}) in "
-                f"{tracked.uri} ({tracked.cpu_seconds:.1f} s of CPU beside the stages; the "
-                f"runner waited {tracked.waited_seconds:.2f} s)")
+                f"{tracked.uri} (its recorder used {tracked.cpu_seconds:.1f} s of CPU beside the "
+                f"stages; the runner waited {tracked.waited_seconds:.2f} s)")
         record.write(cat)
         html_reports.index_page(cat, record, f"Run of task {task!r} ({dataset})", this_run,
-                                history.standing_of(tracker) if tracked is not None else None)
+                                tracked.standing if tracked is not None else None)
     return results
 
 

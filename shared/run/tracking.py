@@ -1,9 +1,10 @@
 """Run history in MLflow: one parent run per pipeline run, one child run per stage.
 
-The runner's process writes it, from each stage's declared outputs (``shared.run.run_facts``);
-the seven notebook kernels never import MLflow, nor do the service, the batch command and the
-monitor. By default the history is embedded under the run's root: a SQLite store,
-``mlruns/mlflow.db``, and the files in ``mlruns/artifacts/<task>/`` (git ignores ``mlruns/``).
+The runner writes it, through a recorder process of its own (``shared.run.recorder``), from
+each stage's declared outputs (``shared.run.run_facts``); neither the runner's process nor the
+seven notebook kernels import MLflow, nor do the service, the batch command and the monitor.
+By default the history is embedded under the run's root: a SQLite store, ``mlruns/mlflow.db``,
+and the files in ``mlruns/artifacts/<task>/`` (git ignores ``mlruns/``).
 ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` sends the same records to a team's server.
 
 What a run records:
@@ -18,25 +19,23 @@ What a run records:
 - A stage skipped as up to date gets a child run tagged ``action=skipped`` and
   ``produced_by=<run id>``: the run that wrote what it would have written.
 
-MLflow's import and the store's opening (about 2 s of CPU) happen in a background thread that
-starts with the run, and every record is written in that thread while the next stage runs; the
-runner waits only at the end. Tracking never breaks a run: its first failure prints one warning
-(the URI without its password) and the run goes on without history.
+MLflow's import and the store's opening (about 2 s of CPU) happen in the recorder, started
+with the run at a lower priority, and every record is written there while the next stage
+runs; the runner waits only at the end. Tracking never breaks a run: its first failure prints
+one warning (the URI without its password) and the run goes on without history.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,14 +46,12 @@ from shared.core import catalog, storage
 from shared.core.catalog import PROJECT_DIR, TRACKING_FOLDER, Catalog, Stage
 from shared.core.manifest import Manifest
 from shared.core.records import RecordError
-from shared.run import run_facts
-from shared.run.html_reports import html_path
 from shared.run.run_record import RunRecord, StageRecord
 
 #: the runs of task T go to experiment "ml-workflow-T"
 EXPERIMENT_PREFIX = "ml-workflow-"
-#: how much lower than the runner's the tracking thread's priority is (os.setpriority)
-BACKGROUND_NICENESS = 10
+#: the longest the runner waits for the recorder at the end of a run
+FINISH_TIMEOUT_SECONDS = 120
 #: parent runs carry kind=pipeline, stage runs kind=stage (what ``runs`` lists and links)
 PIPELINE, STAGE = "pipeline", "stage"
 
@@ -168,152 +165,94 @@ class TrackedRun:
     uri: str
     #: stage key -> its child run's id, for the stages this run ran
     stage_runs: dict[str, str] = field(default_factory=dict)
-    #: the runner's wait on tracking, in seconds (the calls ran beside the stages)
+    #: the runner's wait for the recorder at the end, in seconds
     waited_seconds: float = 0.0
-    #: the CPU time the tracking thread used, in seconds (imports included)
+    #: the CPU time the recorder process used, in seconds (MLflow's import included)
     cpu_seconds: float = 0.0
+    #: where the run stands among earlier ones (``shared.run.history.standing``)
+    standing: dict[str, Any] | None = None
 
 
 class Tracker:
-    """Records one pipeline run, in a background thread; see the module's docstring.
+    """Records one pipeline run through a recorder process (``shared.run.recorder``); see the
+    module's docstring.
 
-    The runner calls :meth:`stage` after each stage and :meth:`finish` once; both return at
-    once except ``finish``, which waits for the records to be written.
+    The runner calls :meth:`stage` after each stage and :meth:`finish` once; ``stage``
+    returns at once, ``finish`` waits for the records to be written (at most
+    ``FINISH_TIMEOUT_SECONDS``).
     """
 
     def __init__(self, uri: str, cat: Catalog, dataset: str, parameters: dict[str, Any],
                  overrides: dict[str, Any], warn: Callable[[str], None] | None = None) -> None:
-        self.uri, self.cat, self.dataset = uri, cat, dataset
+        self.uri = uri
         self._warn = warn or (lambda message: print(message, file=sys.stderr))
-        self._failed = False
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-history")
-        self._ran: dict[str, Stage] = {}
-        self._actions: dict[str, str] = {}
-        self.client: Any = None
-        #: stage key -> the child run that produced what this run found up to date
-        self.produced_by: dict[str, str] = {}
-        self.experiment = ""
         started = datetime.now(UTC)
-        self._started_ms = int(started.timestamp() * 1000)
         self.run = TrackedRun("", f"{cat.task} {started:%Y-%m-%d %H:%M:%S}", shown_uri(uri))
-        self._submit(self._start, parameters, overrides)
+        self._process: subprocess.Popen | None = None
+        self._failure = ""
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "shared.run.recorder"], cwd=PROJECT_DIR, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as error:
+            self._failure = f"the recorder process did not start: {error}"
+        self._send({"start": {
+            "uri": uri, "root": str(cat.root), "task": cat.task, "dataset": dataset,
+            "name": self.run.name, "started_ms": int(started.timestamp() * 1000),
+            "parameters": parameters, "overrides": overrides}})
 
-    # -- what the runner calls ---------------------------------------------------------
     def stage(self, stage: Stage, action: str, seconds: float | None = None,
               produced_by: str = "") -> None:
         """Record what the run did with ``stage``: "ran", "skipped" or "failed"."""
-        self._actions[stage.key] = action
-        if action == "skipped" and produced_by:
-            self.produced_by[stage.key] = produced_by
         ended_ms = int(time.time() * 1000)
-        started_ms = ended_ms - int((seconds or 0) * 1000)
-        self._submit(self._stage, stage, action, seconds, produced_by, started_ms, ended_ms)
+        self._send({"stage": {"key": stage.key, "action": action, "seconds": seconds,
+                              "produced_by": produced_by, "ended_ms": ended_ms,
+                              "started_ms": ended_ms - int((seconds or 0) * 1000)}})
 
     def finish(self, status: str = "FINISHED") -> TrackedRun | None:
-        """Write the files and the run's totals, close the runs; None when tracking failed."""
+        """Close the run and wait for the recorder; None (after one warning) when it failed."""
         started = time.perf_counter()
-        self._submit(self._finish, status)
-        self._pool.shutdown(wait=True)
+        answer = self._answer(status)
         self.run.waited_seconds = time.perf_counter() - started
-        return None if self._failed else self.run
+        if answer is not None and answer.get("warning"):
+            self._failure = answer["warning"]
+        if self._failure:
+            self._warn(f"warning: the run history could not be written to {self.run.uri} "
+                       f"({self._failure}); the run goes on without it")
+            return None
+        self.run.run_id, self.run.stage_runs = answer["run_id"], answer["stage_runs"]
+        self.run.cpu_seconds, self.run.standing = answer["cpu_seconds"], answer["standing"]
+        return self.run
 
-    # -- the background thread ---------------------------------------------------------
-    def _submit(self, call: Callable[..., None], *args: Any) -> None:
-        self._pool.submit(self._guarded, call, *args)
-
-    def _guarded(self, call: Callable[..., None], *args: Any) -> None:
-        if self._failed:
+    def _send(self, event: dict[str, Any]) -> None:
+        if self._process is None or self._failure:
             return
-        started = time.thread_time()
         try:
-            call(*args)
-        except Exception as error:  # noqa: BLE001 (tracking must never break a run)
-            self._failed = True
-            reason = without_credentials(str(error).splitlines()[0][:300] if str(error) else "")
-            self._warn(f"warning: the run history could not be written to "
-                       f"{shown_uri(self.uri)} ({type(error).__name__}: {reason}); the run goes "
-                       "on without it")
-        finally:
-            self.run.cpu_seconds += time.thread_time() - started
+            self._process.stdin.write(json.dumps(event, default=str) + "\n")
+            self._process.stdin.flush()
+        except OSError:  # the recorder has exited: finish says why
+            pass
 
-    def _start(self, parameters: dict[str, Any], overrides: dict[str, Any]) -> None:
-        # this thread only (Linux: a thread is a task with its own niceness): the kernels, on
-        # the run's critical path, get the cores first; tracking uses the idle time
-        with contextlib.suppress(AttributeError, OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
-        self.client = client(self.uri)
-        self.experiment = experiment_id(self.client, self.uri, self.cat.task, self.cat.root)
-        tags = {"mlflow.runName": self.run.name, "kind": PIPELINE, "task": self.cat.task,
-                "dataset": self.dataset, **code_tags()}
-        self.run.run_id = self.client.create_run(self.experiment, start_time=self._started_ms,
-                                                 tags=tags).info.run_id
-        params = {"dataset": self.dataset}
-        for notebook_parameters in parameters.values():
-            for name, value in notebook_parameters.items():
-                if name != "project_dir":  # the root folder: where, not what
-                    params[f"parameter.{name}"] = run_facts.param_value(value)
-        params.update({f"override.{n}": run_facts.param_value(v) for n, v in overrides.items()})
-        self._log(self.run.run_id, params=params)
-
-    def _stage(self, stage: Stage, action: str, seconds: float | None, produced_by: str,
-               started_ms: int, ended_ms: int) -> None:
-        tags = {"mlflow.runName": f"{stage.key} {stage.title}", "mlflow.parentRunId":
-                self.run.run_id, "kind": STAGE, "stage": stage.key, "action": action}
-        if action == "skipped":
-            tags["produced_by"] = produced_by or "unknown (an untracked run)"
-        run_id = self.client.create_run(self.experiment, start_time=started_ms,
-                                        tags=tags).info.run_id
-        facts = run_facts.stage_facts(self.cat, stage) if action == "ran" else run_facts.Facts()
-        if seconds is not None:
-            facts.metrics["seconds"] = seconds
-        self._log(run_id, facts.params, facts.metrics, facts.tags)
-        if action == "failed":
-            failed = self.cat.reports_dir / f"FAILED_{stage.notebook}"
-            if failed.is_file():
-                self.client.log_artifact(run_id, str(failed), "reports")
-        if action == "ran":
-            self.run.stage_runs[stage.key] = run_id
-            self._ran[stage.key] = stage
-        self.client.set_terminated(run_id, "FAILED" if action == "failed" else "FINISHED",
-                                   end_time=ended_ms)
-
-    def _finish(self, status: str) -> None:
-        parent = run_facts.Facts(tags={f"stage_{k}": a for k, a in self._actions.items()})
-        parent.tags["incremental"] = str("skipped" in self._actions.values()).lower()
-        for key in ("01", "02"):  # what the run used, also when it found them current
-            if self._actions.get(key) in ("ran", "skipped"):
-                parent.params.update(run_facts.stage_facts(self.cat, catalog.stage(key)).params)
-        for key, stage in self._ran.items():
-            facts = run_facts.stage_facts(self.cat, stage)
-            parent.metrics.update({name: value for name, value in facts.metrics.items()
-                                   if stage.number in (4, 5, 6)})
-            parent.tags.update(facts.tags)
-            self._files(self.run.stage_runs[key], stage, facts)
-        self._log(self.run.run_id, parent.params, parent.metrics, parent.tags)
-        self.client.set_terminated(self.run.run_id, status)
-
-    def _files(self, run_id: str, stage: Stage, facts: run_facts.Facts) -> None:
-        page = html_path(self.cat, stage.notebook)
-        facts.add_file("reports", page)
-        with tempfile.TemporaryDirectory() as folder:
-            for figure in run_facts.figures(self.cat.reports_dir / stage.notebook, Path(folder)):
-                facts.add_file("figures", figure)
-            for target, paths in facts.files.items():
-                for path in paths:
-                    self.client.log_artifact(run_id, str(path), target)
-
-    def _log(self, run_id: str, params: dict[str, str] | None = None,
-             metrics: dict[str, float] | None = None, tags: dict[str, str] | None = None) -> None:
-        from mlflow.entities import Metric, Param, RunTag
-
-        stamp = int(time.time() * 1000)
-        params = [Param(k, v) for k, v in (params or {}).items()]
-        metrics = [Metric(k, float(v), stamp, 0) for k, v in (metrics or {}).items()]
-        tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-        for start in range(0, max(len(params), len(metrics), len(tags), 1), 100):
-            self.client.log_batch(run_id, metrics=metrics[start:start + 100],
-                                   params=params[start:start + 100], tags=tags[start:start + 100])
-
+    def _answer(self, status: str) -> dict[str, Any] | None:
+        if self._process is None:
+            return None
+        try:
+            out, err = self._process.communicate(json.dumps({"finish": status}) + "\n",
+                                                 timeout=FINISH_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            self._failure = f"the recorder took more than {FINISH_TIMEOUT_SECONDS} s"
+            return None
+        except OSError as error:
+            out, err = "", str(error)
+        try:
+            return json.loads(out.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            tail = without_credentials(err.strip().splitlines()[-1] if err.strip() else "")
+            self._failure = (f"the recorder process exited with code {self._process.returncode}"
+                             + (f": {tail}" if tail else ""))
+            return None
 
 
 def link(cat: Catalog, record: RunRecord, tracked: TrackedRun) -> RunRecord:

@@ -39,10 +39,12 @@ def test_runs_lists_the_newest_first_with_metric_interval_gate_and_release(two_r
 
 
 def test_a_run_stands_among_the_earlier_runs_of_its_data_set(two_runs):
-    _, _, (_, first), (tracker, second) = two_runs
-    standing = history.standing_of(tracker)
+    _, _, (_, first), (_, second) = two_runs
+    assert first.standing["runs"] == 1
+    standing = second.standing  # as the recorder sent it to the runner
     assert standing["runs"] == 2 and standing["rank"] == 1  # a tie ranks first
-    assert [row.run_id for row in standing["earlier"]] == [first.run_id]
+    assert [row["run_id"] for row in standing["earlier"]] == [first.run_id]
+    assert standing["kept_from"] is None  # it evaluated (stage 5 ran)
 
 
 def test_other_data_sets_and_tasks_are_not_mixed_in(two_runs, capsys):
@@ -67,6 +69,6 @@ def test_ranks_and_table_cells():
 
     current = row("c", 0.80, 0.70, 0.88)
     standing = history.standing(current, [row("a", 0.85), row("b", 0.75), row("d", None)])
-    assert (standing["rank"], standing["runs"], standing["best"].run_id) == (2, 3, "a")
+    assert (standing["rank"], standing["runs"], standing["best"]["run_id"]) == (2, 3, "a")
     assert history.standing(row("e", None), [current]) is None
     assert current.result == "f1 0.800 [0.700, 0.880]" and row("e", None).result == "-"
