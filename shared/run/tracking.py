@@ -19,10 +19,11 @@ What a run records:
 - A stage skipped as up to date gets a child run tagged ``action=skipped`` and
   ``produced_by=<run id>``: the run that wrote what it would have written.
 
-MLflow's import and the store's opening (about 2 s of CPU) happen in the recorder, started
-with the run at a lower priority, and every record is written there while the next stage
-runs; the runner waits only at the end. Tracking never breaks a run: its first failure prints
-one warning (the URI without its password) and the run goes on without history.
+MLflow's import and the store's opening (about 2 s of CPU) happen in the recorder, started at a
+lower priority once stage 4 is done (``START_AFTER_STAGE``), and every record is written there
+while the next stages run; the runner waits only at the end. Tracking never breaks a run: its
+first failure prints one warning (the URI without its password) and the run goes on without
+history.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ from shared.run.run_record import RunRecord, StageRecord
 
 #: the runs of task T go to experiment "ml-workflow-T"
 EXPERIMENT_PREFIX = "ml-workflow-"
+#: the recorder starts once the runner reports this stage (or a later one), or at the end: on
+#: this 2-core machine stages 1-4 keep both cores busy (stage 4's search most of all) and
+#: stages 5-7 leave one idle for the recorder's 2-3 s of CPU (a profile of /proc/stat during
+#: the default run: 2.0 cores busy up to stage 4's end, 0.6-1.1 after it)
+START_AFTER_STAGE = 4
 #: the longest the runner waits for the recorder at the end of a run
 FINISH_TIMEOUT_SECONDS = 120
 #: parent runs carry kind=pipeline, stage runs kind=stage (what ``runs`` lists and links)
@@ -190,16 +196,10 @@ class Tracker:
         self.run = TrackedRun("", f"{cat.task} {started:%Y-%m-%d %H:%M:%S}", shown_uri(uri))
         self._process: subprocess.Popen | None = None
         self._failure = ""
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "shared.run.recorder"], cwd=PROJECT_DIR, text=True,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        except OSError as error:
-            self._failure = f"the recorder process did not start: {error}"
-        self._send({"start": {
+        self._waiting: list[dict[str, Any]] = [{"start": {
             "uri": uri, "root": str(cat.root), "task": cat.task, "dataset": dataset,
             "name": self.run.name, "started_ms": int(started.timestamp() * 1000),
-            "parameters": parameters, "overrides": overrides}})
+            "parameters": parameters, "overrides": overrides}}]
 
     def stage(self, stage: Stage, action: str, seconds: float | None = None,
               produced_by: str = "") -> None:
@@ -208,10 +208,13 @@ class Tracker:
         self._send({"stage": {"key": stage.key, "action": action, "seconds": seconds,
                               "produced_by": produced_by, "ended_ms": ended_ms,
                               "started_ms": ended_ms - int((seconds or 0) * 1000)}})
+        if stage.number >= START_AFTER_STAGE:
+            self._start()
 
     def finish(self, status: str = "FINISHED") -> TrackedRun | None:
         """Close the run and wait for the recorder; None (after one warning) when it failed."""
         started = time.perf_counter()
+        self._start()
         answer = self._answer(status)
         self.run.waited_seconds = time.perf_counter() - started
         if answer is not None and answer.get("warning"):
@@ -224,8 +227,26 @@ class Tracker:
         self.run.cpu_seconds, self.run.standing = answer["cpu_seconds"], answer["standing"]
         return self.run
 
+    def _start(self) -> None:
+        """Start the recorder, once, and send it the events it missed."""
+        if self._process is not None or self._failure:
+            return
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "shared.run.recorder"], cwd=PROJECT_DIR, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as error:
+            self._failure = f"the recorder process did not start: {error}"
+            return
+        waiting, self._waiting = self._waiting, []
+        for event in waiting:
+            self._send(event)
+
     def _send(self, event: dict[str, Any]) -> None:
-        if self._process is None or self._failure:
+        if self._process is None:
+            self._waiting.append(event)
+            return
+        if self._failure:
             return
         try:
             self._process.stdin.write(json.dumps(event, default=str) + "\n")
