@@ -55,8 +55,10 @@ def _row(run: Any) -> RunRow:
     ran = [key.removeprefix("stage_") for key, action in sorted(tags.items())
            if key.startswith("stage_") and action == "ran"]
     stages = ("ran " + " ".join(ran)) if ran else "nothing ran (all up to date)"
-    if any(action == "failed" for key, action in tags.items() if key.startswith("stage_")):
-        stages += ", FAILED"
+    failed = [key.removeprefix("stage_") for key, action in sorted(tags.items())
+              if key.startswith("stage_") and action == "failed"]
+    if failed:
+        stages += f", FAILED at {failed[0]}"
     return RunRow(
         run_id=run.info.run_id, name=tags.get("mlflow.runName", ""),
         started=_when(run.info.start_time), dataset=tags.get("dataset", ""), metric=metric,
