@@ -37,9 +37,11 @@ def install(commit: str) -> tuple[float, float]:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         subprocess.run(["git", "-C", str(clone), "checkout", "-q", commit], check=True)
         started = time.perf_counter()
-        subprocess.run(["make", "install"], cwd=clone, check=True, stdout=subprocess.DEVNULL,
-                       env={**os.environ, "PIP_NO_CACHE_DIR": "1"})
+        done = subprocess.run(["make", "install"], cwd=clone, capture_output=True, text=True,
+                              env={**os.environ, "PIP_NO_CACHE_DIR": "1"})
         seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"make install failed at {commit}:\n{done.stderr[-3000:]}")
         return seconds, folder_mb(clone / ".venv")
 
 
