@@ -251,6 +251,20 @@ def track_a_run(cat: Catalog, uri: str, skipped_from: str = "") -> tuple[object,
 
 
 @pytest.fixture(scope="session")
+def tracked_twice(tmp_path_factory, deployed_template) -> tuple[Catalog, str, object, object]:
+    """A copy of the deployed project whose deployment a real tracker recorded twice in its
+    embedded store, the second run's stage 7 linked to the first's stage 6: the project, the
+    store's URI and the two recorded runs. Tests must not change it."""
+    from shared.run import tracking
+
+    cat = copy_of(deployed_template, tmp_path_factory.mktemp("tracked"))
+    uri = tracking.embedded_uri(cat.root)
+    _, first = track_a_run(cat, uri)
+    _, second = track_a_run(cat, uri, skipped_from=first.stage_runs["06"])
+    return cat, uri, first, second
+
+
+@pytest.fixture(scope="session")
 def deployed_project(tmp_path_factory, deployed_template) -> Catalog:
     """A sentiment project deployed once for the session; tests must not change it."""
     return copy_of(deployed_template, tmp_path_factory.mktemp("deployed"))

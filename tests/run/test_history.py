@@ -1,29 +1,15 @@
 """Reading the run history: the ``runs`` table and a run's standing, from a real SQLite store
-that a real tracker wrote."""
+that a real tracker wrote (``tracked_twice``)."""
 
 from __future__ import annotations
 
-import pytest
-from conftest import copy_of, track_a_run
-
 from shared.core.manifest import Manifest
 from shared.core.records import EvaluationReport
-from shared.run import history, tracking
+from shared.run import history
 
 
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory, deployed_template):
-    """A project whose deployment was recorded twice in its embedded store."""
-    root = tmp_path_factory.mktemp("history")
-    cat = copy_of(deployed_template, root)
-    uri = tracking.embedded_uri(root)
-    first = track_a_run(cat, uri)
-    second = track_a_run(cat, uri, skipped_from=first[1].stage_runs["06"])
-    return cat, uri, first, second
-
-
-def test_runs_lists_the_newest_first_with_metric_interval_gate_and_release(two_runs, capsys):
-    cat, _, (_, first), (_, second) = two_runs
+def test_runs_lists_the_newest_first_with_metric_interval_gate_and_release(tracked_twice, capsys):
+    cat, _, first, second = tracked_twice
     assert history.main(["--root", str(cat.root)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["started", "(UTC)", "run", "dataset"]
@@ -38,8 +24,8 @@ def test_runs_lists_the_newest_first_with_metric_interval_gate_and_release(two_r
     assert "ran 01 02 03 04 05 06" in lines[1]
 
 
-def test_a_run_stands_among_the_earlier_runs_of_its_data_set(two_runs):
-    _, _, (_, first), (_, second) = two_runs
+def test_a_run_stands_among_the_earlier_runs_of_its_data_set(tracked_twice):
+    _, _, first, second = tracked_twice
     assert first.standing["runs"] == 1
     standing = second.standing  # as the recorder sent it to the runner
     assert standing["runs"] == 2 and standing["rank"] == 1  # a tie ranks first
@@ -47,8 +33,8 @@ def test_a_run_stands_among_the_earlier_runs_of_its_data_set(two_runs):
     assert standing["kept_from"] is None  # it evaluated (stage 5 ran)
 
 
-def test_other_data_sets_and_tasks_are_not_mixed_in(two_runs, capsys):
-    cat, *_ = two_runs
+def test_other_data_sets_and_tasks_are_not_mixed_in(tracked_twice, capsys):
+    cat, *_ = tracked_twice
     assert history.main(["--root", str(cat.root), "--dataset", "reviews.csv"]) == 0
     assert "no runs of task sentiment" in capsys.readouterr().out
     assert history.main(["--root", str(cat.root), "--task", "spam"]) == 0

@@ -305,7 +305,8 @@ def test_an_unreachable_tracking_server_never_breaks_the_run(fake_run, tmp_path,
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    assert fake_run(tracking_uri=f"http://127.0.0.1:{port}") == ALL
+    assert fake_run(tracking_uri=f"http://ada:s3cret@127.0.0.1:{port}") == ALL
     warned = capsys.readouterr().err
     assert warned.count("could not be written") == 1 and "the run goes on" in warned
+    assert f"http://127.0.0.1:{port}" in warned and "s3cret" not in warned
     assert (tmp_path / "reports" / "spam" / "index.html").is_file()

@@ -1,5 +1,5 @@
 """The run history: a real deployment recorded in a real SQLite store and on a real MLflow
-server started by the test; a store that fails never breaks the run."""
+server started by the test (a store that fails never breaks the run: tests/run/test_runner.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from conftest import TRACKED_STAGES as RAN
 from conftest import copy_of
 from conftest import track_a_run as record_a_run
 
-from shared.core import catalog
 from shared.core.manifest import Manifest
 from shared.core.records import EvaluationReport
 from shared.run import tracking
@@ -29,10 +28,8 @@ def children(client, tracked):
     return {run.data.tags["stage"]: run for run in runs}
 
 
-def test_a_run_is_a_parent_with_a_child_per_stage(tmp_path, deployed_template):
-    cat = copy_of(deployed_template, tmp_path)
-    uri = tracking.embedded_uri(tmp_path)
-    _, tracked = record_a_run(cat, uri, skipped_from="0123abcd")
+def test_a_run_is_a_parent_with_a_child_per_stage(tracked_twice):
+    cat, uri, first, tracked = tracked_twice
     client = tracking.client(uri)
     parent = client.get_run(tracked.run_id)
     evaluation = EvaluationReport.load(cat)
@@ -52,7 +49,7 @@ def test_a_run_is_a_parent_with_a_child_per_stage(tmp_path, deployed_template):
     assert sorted(stages) == [*RAN, "07"]
     assert all(stages[key].data.tags["action"] == "ran" for key in RAN)
     assert stages["04"].data.metrics["seconds"] == 1.5
-    assert stages["07"].data.tags["produced_by"] == "0123abcd"
+    assert stages["07"].data.tags["produced_by"] == first.stage_runs["06"]
     assert tracked.stage_runs == {key: stages[key].info.run_id for key in RAN}
     released = {a.path for a in client.list_artifacts(stages["06"].info.run_id, "model")}
     assert {"model/model.skops", "model/manifest.json"} <= released
@@ -61,33 +58,15 @@ def test_a_run_is_a_parent_with_a_child_per_stage(tmp_path, deployed_template):
             / "artifacts" / "model" / "model.skops").is_file()
 
 
-def test_the_run_is_named_in_what_it_produced(tmp_path, deployed_template):
+def test_the_run_is_named_in_what_it_produced(tmp_path, deployed_template, tracked_twice):
+    *_, tracked = tracked_twice
     cat = copy_of(deployed_template, tmp_path)
-    _, tracked = record_a_run(cat, tracking.embedded_uri(tmp_path))
     record = RunRecord(task="sentiment", stages={
         key: StageRecord("f" * 64, "succeeded", now()) for key in RAN})
     linked = tracking.link(cat, record, tracked)
     assert {key: s.tracking_run for key, s in linked.stages.items()} == tracked.stage_runs
-    release = Manifest.load(cat).release
     links = json.loads(cat.path("release_runs").read_text())
-    assert links[release]["run_id"] == tracked.run_id
-
-
-def test_a_store_that_fails_warns_once_and_the_run_goes_on(tmp_path, deployed_project):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    warnings = []
-    uri = f"http://ada:s3cret@127.0.0.1:{port}"
-    tracker = tracking.Tracker(uri, deployed_project, "builtin", {}, {}, warn=warnings.append)
-    for key in RAN:
-        tracker.stage(catalog.stage(key), "ran", 1.0)
-    started = time.perf_counter()
-    assert tracker.finish() is None
-    assert time.perf_counter() - started < 30
-    assert len(warnings) == 1, warnings
-    assert f"http://127.0.0.1:{port}" in warnings[0] and "s3cret" not in warnings[0]
-    assert "the run goes on" in warnings[0]
+    assert links[Manifest.load(cat).release]["run_id"] == tracked.run_id
 
 
 def test_where_the_history_goes(tmp_path, monkeypatch):
@@ -98,6 +77,7 @@ def test_where_the_history_goes(tmp_path, monkeypatch):
     assert tracking.resolve_uri(tmp_path, "http://mine:5000") == "http://mine:5000"
     assert tracking.shown_uri("https://u:p@host:8443/x") == "https://host:8443/x"
     assert tracking.shown_uri("sqlite:////a/b.db") == "sqlite:////a/b.db"
+    assert tracking.without_credentials("failed: http://u:p@h:1/api x") == "failed: http://h:1/api x"
 
 
 @pytest.fixture(scope="module")
