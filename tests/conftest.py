@@ -235,32 +235,51 @@ def copy_of(template: Path, root: Path) -> Catalog:
 TRACKED_STAGES = ("01", "02", "03", "04", "05", "06")
 
 
-def track_a_run(cat: Catalog, uri: str, skipped_from: str = "") -> tuple[object, object]:
-    """A real :class:`~shared.run.tracking.Tracker` recording ``cat``'s stages 1-6 as ran and
-    stage 7 as skipped (produced by ``skipped_from``), as the runner calls it; returns the
-    tracker and what it recorded. A tracking failure fails the test."""
-    from shared.core import catalog
-    from shared.run import tracking
+def recorder_events(root: Path, stages: list[tuple[str, str, str]], finish: str | None =
+                    "FINISHED", uri: str | None = None) -> list[str]:
+    """The JSON lines the runner sends its recorder (``shared.run.recorder``) for a run of the
+    sentiment task under ``root``: start (with the notebooks' real parameters and one
+    override), one event per ``(stage, action, produced_by)``, and ``finish``."""
+    from shared.run import runner, tracking
 
-    tracker = tracking.Tracker(uri, cat, "builtin", {"04_model_training.ipynb": {"n_iter": 4}},
-                               {"target": 0.7}, warn=pytest.fail)
-    for key in TRACKED_STAGES:
-        tracker.stage(catalog.stage(key), "ran", 1.5)
-    tracker.stage(catalog.stage("07"), "skipped", produced_by=skipped_from)
-    return tracker, tracker.finish()
+    events = [{"start": {"uri": uri or tracking.embedded_uri(root), "root": str(root),
+                         "task": "sentiment", "dataset": "builtin", "name": "sentiment run",
+                         "started_ms": 1_765_000_000_000, "overrides": {"target": 0.7},
+                         "parameters": runner.notebook_parameters()}}]
+    events += [{"stage": {"key": key, "action": action, "seconds": 1.5, "produced_by": producer,
+                          "started_ms": 1_765_000_000_000, "ended_ms": 1_765_000_001_500}}
+               for key, action, producer in stages]
+    if finish:
+        events.append({"finish": finish})
+    return [json.dumps(event) for event in events]
+
+
+def track_a_run(cat: Catalog, uri: str, skipped_from: str = "") -> object:
+    """``cat``'s stages 1-6 recorded as ran and stage 7 as skipped (produced by
+    ``skipped_from``) by the recorder's own loop, in this process (the recorder process and
+    the runner's side are tested by tests/run/test_tracking.py and the runner's tests); returns
+    the :class:`~shared.run.tracking.TrackedRun`. A tracking failure fails the test."""
+    from shared.run import recorder, tracking
+
+    stages = [(key, "ran", "") for key in TRACKED_STAGES] + [("07", "skipped", skipped_from)]
+    answer = recorder.serve(recorder_events(cat.root, stages, uri=uri))
+    if answer["warning"]:
+        pytest.fail(answer["warning"])
+    return tracking.TrackedRun(answer["run_id"], "sentiment run", uri, answer["stage_runs"],
+                               standing=answer["standing"])
 
 
 @pytest.fixture(scope="session")
 def tracked_twice(tmp_path_factory, deployed_template) -> tuple[Catalog, str, object, object]:
-    """A copy of the deployed project whose deployment a real tracker recorded twice in its
+    """A copy of the deployed project whose deployment the recorder recorded twice in its
     embedded store, the second run's stage 7 linked to the first's stage 6: the project, the
     store's URI and the two recorded runs. Tests must not change it."""
     from shared.run import tracking
 
     cat = copy_of(deployed_template, tmp_path_factory.mktemp("tracked"))
     uri = tracking.embedded_uri(cat.root)
-    _, first = track_a_run(cat, uri)
-    _, second = track_a_run(cat, uri, skipped_from=first.stage_runs["06"])
+    first = track_a_run(cat, uri)
+    second = track_a_run(cat, uri, skipped_from=first.stage_runs["06"])
     return cat, uri, first, second
 
 

@@ -141,6 +141,14 @@ def test_the_run_is_recorded_in_its_history(run):
     assert {r.data.tags["action"] for r in stages[first.info.run_id].values()} == {"ran"}
     cat = Catalog.for_task(task, root)
     assert first.data.metrics["name_check.flips"] == 0
+    assert first.data.metrics["seconds.total"] > 0
+    # every notebook parameter, defaults included, and what the run was given
+    from shared.run.runner import notebook_parameters
+
+    declared = {name for params in notebook_parameters().values() for name in params}
+    assert {f"parameter.{n}" for n in declared - {"project_dir"}} <= set(first.data.params)
+    assert first.data.params["parameter.task"] == task
+    assert {"spec.primary_metric", "data_sha256", "engine"} <= set(first.data.params)
     assert release.history(cat)["run"].tolist()[0] == first.info.run_id[:8]
     index = (cat.reports_dir / "index.html").read_text(encoding="utf-8")
     assert "Among earlier runs" in index and "is the first of this task and data set" in index

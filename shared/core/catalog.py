@@ -198,13 +198,13 @@ STAGES: tuple[Stage, ...] = (
 
 NOTEBOOKS: tuple[str, ...] = tuple(stage.notebook for stage in STAGES)
 
+#: the embedded run history's folder under a run's root (git ignores it)
+TRACKING_FOLDER = "mlruns"
+
 #: artifacts written while the model serves, not by a stage: the service's and the batch
 #: command's prediction log, the watch loop's notification state (``shared.monitoring.watch``),
 #: and the runner's link from each release to the tracked run that made it
 #: (``shared.run.tracking``)
-#: the embedded run history's folder under a run's root (git ignores it)
-TRACKING_FOLDER = "mlruns"
-
 RUNTIME_ARTIFACTS: tuple[str, ...] = ("prediction_log", "alert_notifications", "release_runs")
 
 

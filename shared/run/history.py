@@ -80,11 +80,15 @@ def pipeline_runs(mlflow_client: Any, experiment: str, dataset: str | None = Non
                   last: int = 20) -> list[RunRow]:
     """The newest ``last`` pipeline runs of an experiment (of ``dataset`` only, when given)."""
     query = f"tags.kind = '{tracking.PIPELINE}'"
-    if dataset is not None:
-        query += " and tags.dataset = '" + dataset.replace("'", "\\'") + "'"
+    quote = next((q for q in "'\"" if dataset is not None and q not in dataset), None)
+    if dataset is not None and quote is not None:
+        query += f" and tags.dataset = {quote}{dataset}{quote}"
+    elif dataset is not None:  # a name with both quotes: MLflow's filter cannot spell it
+        last = 50_000
     runs = mlflow_client.search_runs([experiment], filter_string=query, max_results=last,
                                      order_by=["attributes.start_time DESC"])
-    return [_row(run) for run in runs]
+    return [_row(run) for run in runs
+            if dataset is None or run.data.tags.get("dataset") == dataset]
 
 
 def standing(current: RunRow, earlier: list[RunRow]) -> dict[str, Any] | None:

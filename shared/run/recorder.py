@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -47,7 +48,9 @@ class Recorder:
                                              tags=tags).info.run_id
         self.stage_runs: dict[str, str] = {}
         self.actions: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
         self.produced_by: dict[str, str] = {}
+        self.open_runs = [self.run_id]  # closed as FAILED if recording breaks midway
 
     def start(self, parameters: dict[str, dict[str, Any]], overrides: dict[str, Any]) -> None:
         """The run's parameters: every notebook parameter and every override."""
@@ -72,9 +75,12 @@ class Recorder:
                 self.produced_by[key] = produced_by
         run_id = self.client.create_run(self.experiment, start_time=started_ms,
                                         tags=tags).info.run_id
+        self.open_runs.append(run_id)
         facts = run_facts.stage_facts(self.cat, stage) if action == "ran" else run_facts.Facts()
         if seconds is not None:
             facts.metrics["seconds"] = seconds
+            if action == "ran":
+                self.seconds[key] = seconds
         self._log(run_id, facts.params, facts.metrics, facts.tags)
         failed = self.cat.reports_dir / f"FAILED_{stage.notebook}"
         if action == "failed" and failed.is_file():
@@ -83,14 +89,18 @@ class Recorder:
             self.stage_runs[key] = run_id
         self.client.set_terminated(run_id, "FAILED" if action == "failed" else "FINISHED",
                                    end_time=ended_ms)
+        self.open_runs.remove(run_id)
 
     def finish(self, status: str) -> dict[str, Any] | None:
         """The files of the stages that ran (their pages exist by now), the run's totals, and
         where it stands among earlier runs (:func:`shared.run.history.standing`)."""
         parent = run_facts.Facts(tags={f"stage_{k}": a for k, a in self.actions.items()})
         parent.tags["incremental"] = str("skipped" in self.actions.values()).lower()
-        for key in ("01", "02"):  # what the run used, also when it found them current
-            if self.actions.get(key) in ("ran", "skipped"):
+        parent.metrics.update({f"seconds.{key}": value for key, value in self.seconds.items()})
+        if self.seconds:
+            parent.metrics["seconds.total"] = sum(self.seconds.values())
+        for key in ("01", "02"):  # what the run used, also when it found them current or did
+            if self.actions.get(key) != "failed":  # not run them (--from, --only)
                 parent.params.update(run_facts.stage_facts(self.cat, catalog.stage(key)).params)
         for key, run_id in self.stage_runs.items():
             stage = catalog.stage(key)
@@ -101,7 +111,17 @@ class Recorder:
             self._files(run_id, stage, facts)
         self._log(self.run_id, parent.params, parent.metrics, parent.tags)
         self.client.set_terminated(self.run_id, status)
-        return self._standing()
+        self.open_runs.remove(self.run_id)
+        try:
+            return self._standing()
+        except Exception:  # noqa: BLE001 (the run is recorded; the page goes without it)
+            return None
+
+    def close_open_runs(self) -> None:
+        """After a failure: mark the runs left open FAILED, as far as the store lets us."""
+        for run_id in self.open_runs:
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run_id, "FAILED")
 
     def _standing(self) -> dict[str, Any] | None:
         rows = history.pipeline_runs(self.client, self.experiment, self.dataset, last=500)
@@ -130,12 +150,18 @@ class Recorder:
         from mlflow.entities import Metric, Param, RunTag
 
         stamp = int(time.time() * 1000)
-        params = [Param(k, v) for k, v in (params or {}).items()]
-        metrics = [Metric(k, float(v), stamp, 0) for k, v in (metrics or {}).items()]
-        tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        params = [Param(key_name(k), v) for k, v in (params or {}).items()]
+        metrics = [Metric(key_name(k), float(v), stamp, 0) for k, v in (metrics or {}).items()]
+        tags = [RunTag(key_name(k), str(v)) for k, v in (tags or {}).items()]
         for start in range(0, max(len(params), len(metrics), len(tags), 1), 100):
             self.client.log_batch(run_id, metrics=metrics[start:start + 100],
                                   params=params[start:start + 100], tags=tags[start:start + 100])
+
+
+def key_name(name: str) -> str:
+    """``name`` as MLflow takes a key: letters, digits and ``_ - . / :`` and spaces, at most
+    250 characters (a data set's file name, "reviews (2024).csv", goes into metric names)."""
+    return re.sub(r"[^\w\-. /:]", "_", name)[:250]
 
 
 def serve(lines: Any) -> dict[str, Any]:
@@ -163,6 +189,8 @@ def serve(lines: Any) -> dict[str, Any]:
     except Exception as error:  # noqa: BLE001 (any failure becomes the runner's one warning)
         text = str(error).splitlines()[0][:300] if str(error) else ""
         answer["warning"] = f"{type(error).__name__}: {tracking.without_credentials(text)}"
+        if recorder is not None:
+            recorder.close_open_runs()
     answer["cpu_seconds"] = time.process_time()
     return answer
 

@@ -61,6 +61,7 @@ from shared.core.problem import ProblemSpec
 from shared.core.text_rules import dedup_key
 from shared.deploy import challenger, release
 from shared.deploy.feedback import Selection, original_labels, read_feedback, select_feedback
+from shared.run import tracking
 
 #: the feedback data set's file name, and so its name in the ``dataset`` column
 FEEDBACK_NAME = "feedback.csv"
@@ -142,9 +143,11 @@ def retrain(
     task: str, root: Path = PROJECT_DIR, dataset: str | None = None,
     overrides: dict[str, Any] | None = None, dry_run: bool = False,
     log: Callable[..., Any] = print, run: Callable[..., Any] | None = None,
+    tracking_uri: str | None = None,
 ) -> RetrainResult:
     """Retrain the live model of ``task`` on its original data plus the usable feedback, and
-    let stage 6 decide. ``run`` replaces ``shared.run.runner.run`` (same arguments). Raises
+    let stage 6 decide. ``run`` replaces ``shared.run.runner.run`` (same arguments); with
+    ``tracking_uri`` the run is recorded in that run history, as any run is. Raises
     RetrainError when it cannot start (nothing live, a frozen set that changed, another
     data set than the frozen set's)."""
     from shared.data import sources, tasks, validation
@@ -217,7 +220,8 @@ def retrain(
     outcome, detail = RELEASED, ""
     try:
         run(task, mix, {**{k: v for k, v in overrides.items() if k not in COLUMN_OPTIONS},
-                        "hash_split": [FEEDBACK_NAME]}, Path(root), log=log)
+                        "hash_split": [FEEDBACK_NAME]}, Path(root), log=log,
+            tracking_uri=tracking_uri)
     except Exception as error:  # noqa: BLE001 - the runner's RunError, or a refusal in-process
         detail = str(error)
         outcome = REFUSED if "refuses to deploy" in detail else FAILED
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-new-labels", type=int, default=0, metavar="N",
                         help="retrain only if at least N feedback labels arrived since the last "
                         "retrain (what the watch loop passes); otherwise exit 0, untouched")
+    tracking.add_options(parser)
     args = parser.parse_args(argv)
     overrides = {name: parse_value(value) for name, value in args.parameter}
     if args.min_new_labels:
@@ -298,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.min_new_labels} needed")
             return 0
     try:
-        result = retrain(args.task, args.root, args.dataset, overrides, args.dry_run)
+        result = retrain(args.task, args.root, args.dataset, overrides, args.dry_run,
+                         tracking_uri=tracking.uri_from(args, args.root))
     except (RetrainError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -45,9 +45,10 @@ class StageRecord(Record):
     last_action: str = "ran"
     #: the data set the stage last ran on (the runner's --dataset); "" in older records
     dataset: str = ""
-    #: the run history's record of the run that wrote these outputs (``shared.run.tracking``);
-    #: "" when that run was not tracked
+    #: the run history's record of the run that wrote these outputs (``shared.run.tracking``),
+    #: and the store that holds it (as messages show it); "" when that run was not tracked
     tracking_run: str = ""
+    tracking_store: str = ""
 
 
 @dataclass(frozen=True)

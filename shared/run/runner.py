@@ -157,7 +157,8 @@ def run(
     """
     os.environ.setdefault("PYTHONHASHSEED", "0")
     root = Path(root).resolve()
-    parameters = plan(task, dataset, overrides or {}, root, notebook_parameters())
+    declared = notebook_parameters()
+    parameters = plan(task, dataset, overrides or {}, root, declared)
     if regenerate:
         if task != "sentiment" or dataset != "builtin" or overrides or root != PROJECT_DIR:
             raise RunError("--regenerate-notebooks runs the default run only: drop other options")
@@ -178,8 +179,10 @@ def run(
     results: list[StageResult] = []
     this_run: dict[str, str] = {}  # what this run did with each stage, for the index page
     kernels = Kernels(NOTEBOOKS_DIR, [stage.number for stage in chosen])
-    tracker = (tracking.Tracker(tracking_uri, cat, dataset, parameters, overrides or {})
-               if tracking_uri else None)
+    tracker = None
+    if tracking_uri:  # every parameter each notebook ran with, its defaults included
+        tracker = tracking.Tracker(tracking_uri, cat, dataset, {
+            nb: {**declared[nb], **parameters[nb]} for nb in declared}, overrides or {})
     status = "KILLED"  # until the loop ends or a notebook fails
     try:
         for position, stage in enumerate(chosen):
@@ -193,7 +196,9 @@ def run(
                 results.append(StageResult(stage, "skipped", None, output))
                 this_run[stage.key] = "skipped"
                 if tracker is not None:
-                    tracker.stage(stage, "skipped", produced_by=record.stages[stage.key].tracking_run)
+                    kept = record.stages[stage.key]
+                    tracker.stage(stage, "skipped", produced_by=kept.tracking_run,
+                                  produced_in=kept.tracking_store)
                 continue
             # on a terminal papermill draws a bar of the stage's cells on the next line
             log(f"[{stage.number}/{len(STAGES)}] {stage.notebook} ...", end="\n" if progress else "",
@@ -328,12 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--only", metavar="NN", help="run stage NN alone")
     which.add_argument("--regenerate-notebooks", action="store_true",
                        help="re-run the default run and store its outputs in notebooks/")
-    history_options = parser.add_mutually_exclusive_group()
-    history_options.add_argument(
-        "--tracking-uri", help="the MLflow store that records the run (default: "
-                               "MLFLOW_TRACKING_URI, else mlruns/ under --root)")
-    history_options.add_argument("--no-tracking", action="store_true",
-                                 help="record the run in no run history")
+    tracking.add_options(parser)
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="a Dask scheduler for the kernels (search, validation, scoring), or "
                              "'local' for a LocalCluster during the run; default: "
@@ -345,10 +345,9 @@ def main(argv: list[str] | None = None) -> int:
             overrides[name] = getattr(args, name)
     try:
         with cluster.for_run(args.dask):  # the kernels inherit DASK_SCHEDULER_ADDRESS
-            uri = None if args.no_tracking else tracking.resolve_uri(args.root, args.tracking_uri)
             results = run(args.task, args.dataset, overrides, args.root,
                           args.regenerate_notebooks, args.force, args.start, args.only,
-                          tracking_uri=uri)
+                          tracking_uri=tracking.uri_from(args, args.root))
     except cluster.ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,10 +9,10 @@ and the files in ``mlruns/artifacts/<task>/`` (git ignores ``mlruns/``).
 
 What a run records:
 
-- the parent run: the stage-1 spec, every notebook parameter and ``-p`` override, the data set,
-  its fingerprint and the engine (params); git commit and dirty flag, the lock's SHA-256, the
-  task, the release and what the run did with each stage (tags); stage times and the results of
-  the stages it ran (metrics);
+- the parent run: the stage-1 spec, every notebook parameter (defaults included) and ``-p``
+  override, the data set, its fingerprint and the engine (params); git commit and dirty flag,
+  the lock's SHA-256, the task, the release and what the run did with each stage (tags); the
+  times and results of the stages it ran (metrics);
 - a child run per stage: what the stage wrote (``run_facts``), its time, its HTML page, its
   figures and its JSON outputs; stage 6's child holds the released model files (skops) and their
   manifest. Models are never saved through MLflow's own flavours, which pickle.
@@ -28,6 +28,7 @@ history.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -56,8 +57,10 @@ EXPERIMENT_PREFIX = "ml-workflow-"
 #: stages 5-7 leave one idle for the recorder's 2-3 s of CPU (a profile of /proc/stat during
 #: the default run: 2.0 cores busy up to stage 4's end, 0.6-1.1 after it)
 START_AFTER_STAGE = 4
-#: the longest the runner waits for the recorder at the end of a run
-FINISH_TIMEOUT_SECONDS = 120
+#: the longest the runner waits for the recorder at the end of a run (a store that does not
+#: answer fails each call within MLFLOW_HTTP_REQUEST_TIMEOUT, 10 s, with no retry), and at the
+#: end of a run the user stopped
+FINISH_TIMEOUT_SECONDS, KILLED_TIMEOUT_SECONDS = 120, 10
 #: parent runs carry kind=pipeline, stage runs kind=stage (what ``runs`` lists and links)
 PIPELINE, STAGE = "pipeline", "stage"
 
@@ -84,13 +87,29 @@ def without_credentials(text: str) -> str:
 
 
 def shown_uri(uri: str) -> str:
-    """``uri`` as messages show it: without a user name or password."""
+    """``uri`` as messages show it: without a user name, a password or a query string (which
+    may hold a token)."""
     parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
+    if parts.username is None and parts.password is None and not parts.query:
         return uri
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The run-history options of the commands that run the stages (run, retrain)."""
+    options = parser.add_mutually_exclusive_group()
+    options.add_argument("--tracking-uri", help="the MLflow store that records the run "
+                                                "(default: MLFLOW_TRACKING_URI, else mlruns/ "
+                                                "under --root)")
+    options.add_argument("--no-tracking", action="store_true",
+                         help="record the run in no run history")
+
+
+def uri_from(args: argparse.Namespace, root: Path) -> str | None:
+    """The store :func:`add_options`' arguments choose; None for ``--no-tracking``."""
+    return None if args.no_tracking else resolve_uri(root, args.tracking_uri)
 
 
 def client(uri: str) -> Any:
@@ -106,9 +125,23 @@ def client(uri: str) -> Any:
     if uri.startswith("sqlite:///"):
         database = Path(uri.removeprefix("sqlite:///"))
         if not database.exists():
-            database.parent.mkdir(parents=True, exist_ok=True)
-            storage.write_bytes(database, _empty_store())
+            _create_store(database)
     return MlflowClient(tracking_uri=uri)
+
+
+def _create_store(database: Path) -> None:
+    """Put an empty store at ``database`` unless one is there: linked into place, which fails
+    when another run (of the other task, say) created it first, whose records then stay."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=database.parent, prefix=".empty-store-",
+                                     delete=False) as temporary:
+        temporary.write(_empty_store())
+    try:
+        os.link(temporary.name, database)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary.name)
 
 
 def _empty_store() -> bytes:
@@ -140,7 +173,15 @@ def experiment_id(mlflow_client: Any, uri: str, task: str, root: Path) -> str:
     location = None
     if uri.startswith("sqlite:///"):
         location = (Path(root) / TRACKING_FOLDER / "artifacts" / task).resolve().as_uri()
-    return mlflow_client.create_experiment(name, artifact_location=location)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow_client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created meanwhile by a run beside this one
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def _git(*args: str) -> str:
@@ -195,6 +236,7 @@ class Tracker:
         started = datetime.now(UTC)
         self.run = TrackedRun("", f"{cat.task} {started:%Y-%m-%d %H:%M:%S}", shown_uri(uri))
         self._process: subprocess.Popen | None = None
+        self._errors: Any = None
         self._failure = ""
         self._waiting: list[dict[str, Any]] = [{"start": {
             "uri": uri, "root": str(cat.root), "task": cat.task, "dataset": dataset,
@@ -202,8 +244,12 @@ class Tracker:
             "parameters": parameters, "overrides": overrides}}]
 
     def stage(self, stage: Stage, action: str, seconds: float | None = None,
-              produced_by: str = "") -> None:
-        """Record what the run did with ``stage``: "ran", "skipped" or "failed"."""
+              produced_by: str = "", produced_in: str = "") -> None:
+        """Record what the run did with ``stage``: "ran", "skipped" or "failed". A skipped
+        stage links to ``produced_by``, the run that wrote its outputs, when that run is in
+        this store (``produced_in``, as :func:`shown_uri` shows it)."""
+        if produced_in != self.run.uri:
+            produced_by = ""
         ended_ms = int(time.time() * 1000)
         self._send({"stage": {"key": stage.key, "action": action, "seconds": seconds,
                               "produced_by": produced_by, "ended_ms": ended_ms,
@@ -214,6 +260,10 @@ class Tracker:
     def finish(self, status: str = "FINISHED") -> TrackedRun | None:
         """Close the run and wait for the recorder; None (after one warning) when it failed."""
         started = time.perf_counter()
+        if status == "KILLED" and self._process is None:
+            # stopped by the user before the recorder started: not worth a wait for MLflow
+            self._warn("run history: the run was stopped before it was recorded")
+            return None
         self._start()
         answer = self._answer(status)
         self.run.waited_seconds = time.perf_counter() - started
@@ -231,10 +281,14 @@ class Tracker:
         """Start the recorder, once, and send it the events it missed."""
         if self._process is not None or self._failure:
             return
+        # its own session: a Ctrl-C meant for the run does not kill the recorder, which then
+        # closes the run as KILLED; what it prints on stderr goes to a file read at the end
+        self._errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in _answer)
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "shared.run.recorder"], cwd=PROJECT_DIR, text=True,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
+                start_new_session=True)
         except OSError as error:
             self._failure = f"the recorder process did not start: {error}"
             return
@@ -257,16 +311,20 @@ class Tracker:
     def _answer(self, status: str) -> dict[str, Any] | None:
         if self._process is None:
             return None
+        timeout = FINISH_TIMEOUT_SECONDS if status != "KILLED" else KILLED_TIMEOUT_SECONDS
         try:
-            out, err = self._process.communicate(json.dumps({"finish": status}) + "\n",
-                                                 timeout=FINISH_TIMEOUT_SECONDS)
+            out, _ = self._process.communicate(json.dumps({"finish": status}) + "\n",
+                                               timeout=timeout)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.communicate()
-            self._failure = f"the recorder took more than {FINISH_TIMEOUT_SECONDS} s"
+            self._failure = f"the recorder took more than {timeout} s"
             return None
-        except OSError as error:
-            out, err = "", str(error)
+        except OSError:
+            out = ""
+        self._errors.seek(0)
+        err = self._errors.read()
+        self._errors.close()
         try:
             return json.loads(out.strip().splitlines()[-1])
         except (IndexError, ValueError):
@@ -283,7 +341,8 @@ def link(cat: Catalog, record: RunRecord, tracked: TrackedRun) -> RunRecord:
     for key, run_id in tracked.stage_runs.items():
         if key in record.stages:
             record = record.with_stage(catalog.stage(key), StageRecord.from_dict(
-                {**record.stages[key].to_dict(), "tracking_run": run_id}))
+                {**record.stages[key].to_dict(), "tracking_run": run_id,
+                 "tracking_store": tracked.uri}))
     if "06" in tracked.stage_runs:
         try:
             release = Manifest.load(cat).release

@@ -38,7 +38,7 @@ def log_feedback(cat: Catalog, texts: list[str], labels: list[str], key: str | N
 
 def in_process(rows: int | None = None):
     """``shared.run.runner.run`` for tests: stages 1 to 6 in-process, a weaker model with rows."""
-    def run(task, dataset, overrides, root, log=print):
+    def run(task, dataset, overrides, root, log=print, tracking_uri=None):
         deploy_small_model(root, task, dataset, overrides, rows)
     return run
 

@@ -274,7 +274,7 @@ def test_the_index_of_a_failed_run_says_what_this_run_did(fake_run, tmp_path,
 
 
 # -- the run history, written by the runner (shared.run.tracking) ------------------------------
-def test_a_failed_run_is_recorded_as_failed_and_later_runs_link_to_their_producers(
+def test_a_failed_run_is_recorded_as_failed_and_stages_name_their_tracked_run(
         fake_run, tmp_path):
     from shared.run import tracking
 
@@ -291,14 +291,10 @@ def test_a_failed_run_is_recorded_as_failed_and_later_runs_link_to_their_produce
     stages = {r.data.tags["stage"]: r for r in runs
               if r.data.tags.get("mlflow.parentRunId") == failed.info.run_id}
     assert sorted(stages) == ["01", "02", "03"] and stages["03"].info.status == "FAILED"
-    # each stage of the first run names its tracked run, which a skipping run links to
-    assert all(s.tracking_run for s in first.stages.values())
-    assert fake_run(tracking_uri=uri) == ["03"]  # it writes what it wrote before
-    newest = client.search_runs([failed.info.experiment_id], order_by=[
-        "attributes.start_time DESC"], filter_string="tags.stage = '01'")[0]
-    assert newest.data.tags["action"] == "skipped"
-    assert newest.data.tags["produced_by"] == RunRecord.read(
-        Catalog.for_task("spam", tmp_path)).stages["01"].tracking_run
+    # each stage names the tracked run that wrote its outputs, and the store that holds it
+    # (a later run that skips the stage links to it: tests/test_e2e.py)
+    assert all(s.tracking_run and s.tracking_store == tracking.shown_uri(uri)
+               for s in first.stages.values())
 
 
 def test_an_unreachable_tracking_server_never_breaks_the_run(fake_run, tmp_path, capsys):

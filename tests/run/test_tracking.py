@@ -14,11 +14,11 @@ import urllib.request
 import pytest
 from conftest import TRACKED_STAGES as RAN
 from conftest import copy_of
-from conftest import track_a_run as record_a_run
 
+from shared.core import catalog
 from shared.core.manifest import Manifest
 from shared.core.records import EvaluationReport
-from shared.run import tracking
+from shared.run import runner, tracking
 from shared.run.run_record import RunRecord, StageRecord, now
 
 
@@ -39,7 +39,9 @@ def test_a_run_is_a_parent_with_a_child_per_stage(tracked_twice):
     assert parent.data.tags["release"] == Manifest.load(cat).release
     assert parent.data.tags["incremental"] == "true" and parent.data.tags["stage_07"] == "skipped"
     assert {"git_commit", "git_dirty", "lock_sha256"} <= set(parent.data.tags)
-    assert parent.data.params["parameter.n_iter"] == "4"
+    assert parent.data.params["parameter.n_iter"] == str(runner.notebook_parameters()[
+        "04_model_training.ipynb"]["n_iter"])  # a notebook's default, as the runner sends it
+    assert parent.data.metrics["seconds.total"] == 1.5 * len(RAN)
     assert parent.data.params["override.target"] == "0.7"
     assert parent.data.params["spec.primary_metric"] == metric
     assert parent.data.metrics[f"test.{metric}"] == evaluation.test[metric]
@@ -115,12 +117,19 @@ def mlflow_server(tmp_path_factory):
 def test_a_team_server_gets_the_same_records(tmp_path, deployed_template, mlflow_server):
     url, folder = mlflow_server
     cat = copy_of(deployed_template, tmp_path)
-    _, tracked = record_a_run(cat, url)
+    # the runner's side: the recorder process, fed as the runner feeds it
+    tracker = tracking.Tracker(url, cat, "builtin", {}, {}, warn=pytest.fail)
+    for key in RAN:
+        tracker.stage(catalog.stage(key), "ran", 1.5)
+    tracker.stage(catalog.stage("07"), "skipped", produced_by="0123abcd", produced_in="elsewhere")
+    tracked = tracker.finish()
     client = tracking.client(url)
     parent = client.get_run(tracked.run_id)
     assert parent.data.tags["release"] == Manifest.load(cat).release
     stages = children(client, tracked)
     assert sorted(stages) == [*RAN, "07"]
+    # a producer recorded in another store is not linked
+    assert stages["07"].data.tags["produced_by"] == "unknown (an untracked run)"
     released = {a.path for a in client.list_artifacts(stages["06"].info.run_id, "model")}
     assert {"model/model.skops", "model/manifest.json"} <= released
     # the server keeps the files, not the run's root
