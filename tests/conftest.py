@@ -240,14 +240,17 @@ def recorder_events(root: Path, stages: list[tuple[str, str, str]], finish: str 
     """The JSON lines the runner sends its recorder (``shared.run.recorder``) for a run of the
     sentiment task under ``root``: start (with the notebooks' real parameters and one
     override), one event per ``(stage, action, produced_by)``, and ``finish``."""
+    import time
+
     from shared.run import runner, tracking
 
+    now = int(time.time() * 1000)  # runs recorded one after the other list in that order
     events = [{"start": {"uri": uri or tracking.embedded_uri(root), "root": str(root),
                          "task": "sentiment", "dataset": "builtin", "name": "sentiment run",
-                         "started_ms": 1_765_000_000_000, "overrides": {"target": 0.7},
+                         "started_ms": now, "overrides": {"target": 0.7},
                          "parameters": runner.notebook_parameters()}}]
     events += [{"stage": {"key": key, "action": action, "seconds": 1.5, "produced_by": producer,
-                          "started_ms": 1_765_000_000_000, "ended_ms": 1_765_000_001_500}}
+                          "started_ms": now, "ended_ms": now + 1500}}
                for key, action, producer in stages]
     if finish:
         events.append({"finish": finish})
