@@ -269,7 +269,7 @@ def track_a_run(cat: Catalog, uri: str, skipped_from: str = "") -> object:
     if answer["warning"]:
         pytest.fail(answer["warning"])
     return tracking.TrackedRun(answer["run_id"], "sentiment run", uri, answer["stage_runs"],
-                               standing=answer["standing"])
+                               standing=answer["standing"], release=answer["release"])
 
 
 @pytest.fixture(scope="session")

@@ -47,9 +47,13 @@ class Recorder:
         self.run_id = self.client.create_run(self.experiment, start_time=started_ms,
                                              tags=tags).info.run_id
         self.stage_runs: dict[str, str] = {}
+        #: what each stage that ran wrote, read once, when the runner reported it
+        self.facts: dict[str, run_facts.Facts] = {}
         self.actions: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
         self.produced_by: dict[str, str] = {}
+        #: the release stage 6 made in this run ("" when it made none), once finished
+        self.release = ""
         self.open_runs = [self.run_id]  # closed as FAILED if recording breaks midway
 
     def start(self, parameters: dict[str, dict[str, Any]], overrides: dict[str, Any]) -> None:
@@ -77,11 +81,12 @@ class Recorder:
                                         tags=tags).info.run_id
         self.open_runs.append(run_id)
         facts = run_facts.stage_facts(self.cat, stage) if action == "ran" else run_facts.Facts()
-        if seconds is not None:
-            facts.metrics["seconds"] = seconds
-            if action == "ran":
+        if action == "ran":
+            self.facts[key] = facts
+            if seconds is not None:
                 self.seconds[key] = seconds
-        self._log(run_id, facts.params, facts.metrics, facts.tags)
+        metrics = facts.metrics if seconds is None else {**facts.metrics, "seconds": seconds}
+        self._log(run_id, facts.params, metrics, facts.tags)
         failed = self.cat.reports_dir / f"FAILED_{stage.notebook}"
         if action == "failed" and failed.is_file():
             self.client.log_artifact(run_id, str(failed), "reports")
@@ -101,10 +106,10 @@ class Recorder:
             parent.metrics["seconds.total"] = sum(self.seconds.values())
         for key in ("01", "02"):  # what the run used, also when it found them current or did
             if self.actions.get(key) != "failed":  # not run them (--from, --only)
-                parent.params.update(run_facts.stage_facts(self.cat, catalog.stage(key)).params)
+                facts = self.facts.get(key) or run_facts.stage_facts(self.cat, catalog.stage(key))
+                parent.params.update(facts.params)
         for key, run_id in self.stage_runs.items():
-            stage = catalog.stage(key)
-            facts = run_facts.stage_facts(self.cat, stage)
+            stage, facts = catalog.stage(key), self.facts[key]
             if stage.number in (4, 5, 6):
                 parent.metrics.update(facts.metrics)
             parent.tags.update(facts.tags)
@@ -112,6 +117,7 @@ class Recorder:
         self._log(self.run_id, parent.params, parent.metrics, parent.tags)
         self.client.set_terminated(self.run_id, status)
         self.open_runs.remove(self.run_id)
+        self.release = parent.tags.get("release", "")
         try:
             return self._standing()
         except Exception:  # noqa: BLE001 (the run is recorded; the page goes without it)
@@ -185,7 +191,8 @@ def serve(lines: Any) -> dict[str, Any]:
                 break
         if recorder is not None:
             answer["standing"] = recorder.finish(status)
-            answer.update(run_id=recorder.run_id, stage_runs=recorder.stage_runs)
+            answer.update(run_id=recorder.run_id, stage_runs=recorder.stage_runs,
+                          release=recorder.release)
     except Exception as error:  # noqa: BLE001 (any failure becomes the runner's one warning)
         text = str(error).splitlines()[0][:300] if str(error) else ""
         answer["warning"] = f"{type(error).__name__}: {tracking.without_credentials(text)}"

@@ -46,8 +46,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from shared.core import catalog, storage
 from shared.core.catalog import PROJECT_DIR, TRACKING_FOLDER, Catalog, Stage
-from shared.core.manifest import Manifest
-from shared.core.records import RecordError
 from shared.run.run_record import RunRecord, StageRecord
 
 #: the runs of task T go to experiment "ml-workflow-T"
@@ -218,6 +216,8 @@ class TrackedRun:
     cpu_seconds: float = 0.0
     #: where the run stands among earlier ones (``shared.run.history.standing``)
     standing: dict[str, Any] | None = None
+    #: the release stage 6 made in this run, "" when it made none
+    release: str = ""
 
 
 class Tracker:
@@ -275,6 +275,7 @@ class Tracker:
             return None
         self.run.run_id, self.run.stage_runs = answer["run_id"], answer["stage_runs"]
         self.run.cpu_seconds, self.run.standing = answer["cpu_seconds"], answer["standing"]
+        self.run.release = answer["release"]
         return self.run
 
     def _start(self) -> None:
@@ -343,15 +344,10 @@ def link(cat: Catalog, record: RunRecord, tracked: TrackedRun) -> RunRecord:
             record = record.with_stage(catalog.stage(key), StageRecord.from_dict(
                 {**record.stages[key].to_dict(), "tracking_run": run_id,
                  "tracking_store": tracked.uri}))
-    if "06" in tracked.stage_runs:
-        try:
-            release = Manifest.load(cat).release
-        except (FileNotFoundError, RecordError, KeyError, ValueError):
-            release = ""
-        if release:
-            path = cat.path("release_runs")
-            links = storage.read_json(path) if path.is_file() else {}
-            links[release] = {"run_id": tracked.run_id, "run_name": tracked.name,
-                              "tracking_uri": tracked.uri}
-            storage.write_json(path, links)
+    if tracked.release:
+        path = cat.path("release_runs")
+        links = storage.read_json(path) if path.is_file() else {}
+        links[tracked.release] = {"run_id": tracked.run_id, "run_name": tracked.name,
+                                  "tracking_uri": tracked.uri}
+        storage.write_json(path, links)
     return record
