@@ -183,6 +183,6 @@ def test_retention_reaches_the_histories_copies_of_texts(run, tmp_path):
     cat = Catalog.for_task(task, tmp_path / "copy")
     counts = retention.apply(cat, 30, now=time.time() + 400 * 86_400)
     assert counts["run history files"] >= 7  # each stage's page, and the reference predictions
-    kept = {p.name for p in (cat.tracking_dir / "artifacts" / task).rglob("*") if p.is_file()}
+    kept = {p.name for p in cat.tracked_files_dir.rglob("*") if p.is_file()}
     assert {"model.skops", "manifest.json", "metrics.json"} <= kept
     assert not any(name.endswith(".html") for name in kept)

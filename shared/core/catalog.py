@@ -350,6 +350,12 @@ class Catalog:
         return self.root / TRACKING_FOLDER
 
     @property
+    def tracked_files_dir(self) -> Path:
+        """``mlruns/artifacts/<task>/``: the files of this task's runs in the embedded run
+        history, one folder per MLflow run (``<run id>/artifacts/...``)."""
+        return self.tracking_dir / "artifacts" / self.task
+
+    @property
     def reports_dir(self) -> Path:
         """``reports/<task>/``: the executed notebooks, their HTML and the run record."""
         return self.root / "reports" / self.task

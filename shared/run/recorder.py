@@ -38,10 +38,10 @@ class Recorder:
 
     def __init__(self, uri: str, root: str, task: str, dataset: str, name: str,
                  started_ms: int) -> None:
-        self.uri, self.dataset, self.name = uri, dataset, name
+        self.dataset = dataset
         self.cat = Catalog.for_task(task, Path(root))
         self.client = tracking.client(uri)
-        self.experiment = tracking.experiment_id(self.client, uri, task, self.cat.root)
+        self.experiment = tracking.experiment_id(self.client, uri, self.cat)
         tags = {"mlflow.runName": name, "kind": tracking.PIPELINE, "task": task,
                 "dataset": dataset, **tracking.code_tags()}
         self.run_id = self.client.create_run(self.experiment, start_time=started_ms,

@@ -206,14 +206,3 @@ def _monitoring(cat: Catalog, facts: Facts) -> None:
 _READERS = {1: _problem, 2: _collection, 3: _preparation, 4: _training, 5: _evaluation,
             6: _deployment, 7: _monitoring}
 
-
-def primary_result(cat: Catalog) -> dict[str, Any] | None:
-    """The run's headline: primary metric, its value and interval, and the gate (stage 5)."""
-    report = _load(EvaluationReport, cat)
-    if report is None:
-        return None
-    primary = report.primary_metric
-    interval = report.intervals.get(primary, {})
-    return {"metric": primary, "value": float(report.test[primary]),
-            "low": interval.get("low"), "high": interval.get("high"),
-            "gate": report.gate.verdict}

@@ -295,10 +295,10 @@ def summary(task: str, root: Path, results: list[StageResult]) -> str:
         ("deployed model", cat.deployed_dir), ("prediction log", cat.path("prediction_log")),
         ("executed notebooks", cat.reports_dir),
         ("HTML report", cat.reports_dir / "index.html"),
-        ("run history", cat.tracking_dir),  # python -m shared runs; make ui
     ):
-        if label != "run history" or path.exists():
-            lines.append(f"  {label:<20} {cat.relative(path)}")
+        lines.append(f"  {label:<20} {cat.relative(path)}")
+    if cat.tracking_dir.exists():  # python -m shared runs; make ui
+        lines.append(f"  {'run history':<20} {cat.relative(cat.tracking_dir)}")
     return "\n".join(lines)
 
 

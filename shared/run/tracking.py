@@ -162,15 +162,15 @@ def _empty_store() -> bytes:
         lambda data: data if data.startswith(b"SQLite format 3\x00") else None, build)
 
 
-def experiment_id(mlflow_client: Any, uri: str, task: str, root: Path) -> str:
+def experiment_id(mlflow_client: Any, uri: str, cat: Catalog) -> str:
     """The task's experiment, created on first use (embedded: files under the run's root)."""
-    name = experiment_name(task)
+    name = experiment_name(cat.task)
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     location = None
     if uri.startswith("sqlite:///"):
-        location = (Path(root) / TRACKING_FOLDER / "artifacts" / task).resolve().as_uri()
+        location = cat.tracked_files_dir.resolve().as_uri()
     from mlflow.exceptions import MlflowException
 
     try:
@@ -231,7 +231,6 @@ class Tracker:
 
     def __init__(self, uri: str, cat: Catalog, dataset: str, parameters: dict[str, Any],
                  overrides: dict[str, Any], warn: Callable[[str], None] | None = None) -> None:
-        self.uri = uri
         self._warn = warn or (lambda message: print(message, file=sys.stderr))
         started = datetime.now(UTC)
         self.run = TrackedRun("", f"{cat.task} {started:%Y-%m-%d %H:%M:%S}", shown_uri(uri))

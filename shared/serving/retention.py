@@ -60,9 +60,8 @@ def apply(cat: Catalog, retention_days: float, now: float | None = None) -> dict
         if _older_than(table, retention_days, now):
             table.unlink()
             counts["retrain files"] += 1
-    runs = cat.tracking_dir / "artifacts" / cat.task
     for pattern in TRACKED_TEXTS:
-        for copy in sorted(runs.glob(f"*/artifacts/{pattern}")):
+        for copy in sorted(cat.tracked_files_dir.glob(f"*/artifacts/{pattern}")):
             if _older_than(copy, retention_days, now):
                 copy.unlink()
                 counts["run history files"] += 1

@@ -56,8 +56,8 @@ def test_a_run_is_a_parent_with_a_child_per_stage(tracked_twice):
     released = {a.path for a in client.list_artifacts(stages["06"].info.run_id, "model")}
     assert {"model/model.skops", "model/manifest.json"} <= released
     # embedded: the files sit under the run's root, where retention finds them
-    assert (cat.tracking_dir / "artifacts" / "sentiment" / stages["06"].info.run_id
-            / "artifacts" / "model" / "model.skops").is_file()
+    assert (cat.tracked_files_dir / stages["06"].info.run_id / "artifacts" / "model"
+            / "model.skops").is_file()
 
 
 def test_the_run_is_named_in_what_it_produced(tmp_path, deployed_template, tracked_twice):

@@ -43,7 +43,7 @@ def test_retention_deletes_what_is_older_than_the_limit_and_keeps_the_rest(tmp_p
         record.mkdir(parents=True)
         for name in ("feedback.csv", "quarantine.csv", "retrain.json"):
             (record / name).write_text("text\n")
-    tracked = cat.tracking_dir / "artifacts" / "sentiment" / "0a1b" / "artifacts"
+    tracked = cat.tracked_files_dir / "0a1b" / "artifacts"
     for name in ("reports/05_model_evaluation.html", "model/reference_predictions.csv",
                  "model/model.skops", "outputs/metrics.json"):
         (tracked / name).parent.mkdir(parents=True, exist_ok=True)
