@@ -107,16 +107,14 @@ def standing(current: RunRow, earlier: list[RunRow]) -> dict[str, Any] | None:
 
 
 def format_table(rows: list[RunRow]) -> str:
-    """The rows as a plain-text table, newest first."""
+    """The rows as a plain-text table, newest first (as the other commands print theirs)."""
+    import pandas as pd
+
     header = ("started (UTC)", "run", "dataset", "result [95% interval]", "gate", "release",
               "stages")
     lines = [(r.started, r.run_id[:8], _short(r.dataset), r.result, r.gate, r.release, r.stages)
              for r in rows]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines,
-                                                                          strict=False)]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths,
-                                                                              strict=True)).rstrip()
-                     for line in [header, *lines])
+    return pd.DataFrame(lines, columns=header).to_string(index=False)
 
 
 def _short(dataset: str, width: int = 40) -> str:
