@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -229,6 +230,14 @@ def copy_of(template: Path, root: Path) -> Catalog:
     file names the folder), so that the real stages run once per session."""
     shutil.copytree(template, root, symlinks=True, dirs_exist_ok=True)
     return Catalog.for_task("sentiment", root)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on at this moment: for a server a test starts, or as
+    an address that refuses connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 #: the stages :func:`track_a_run` records as ran (stage 7 is recorded as skipped)

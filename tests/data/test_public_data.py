@@ -7,7 +7,6 @@ import functools
 import http.server
 import io
 import shutil
-import socket
 import tarfile
 import threading
 import zipfile
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from shared.core.catalog import PROJECT_DIR
 from shared.core.records import DataSourceError
@@ -246,12 +246,6 @@ def test_not_an_archive(server, empty_cache, monkeypatch):
     assert list((empty_cache / "sms-spam").iterdir()) == []
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     ("name", "task", "files", "member"),
     [
@@ -263,7 +257,7 @@ def _closed_port() -> int:
 def test_no_cache_and_no_network_says_what_to_put_where(
     empty_cache, monkeypatch, name, task, files, member
 ):
-    url = f"http://127.0.0.1:{_closed_port()}/x"
+    url = f"http://127.0.0.1:{free_port()}/x"
     monkeypatch.setitem(public_data.DOWNLOAD_URLS, name, url)
     with pytest.raises(DataSourceError) as error:
         load_dataset(name, task)

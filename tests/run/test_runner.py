@@ -4,12 +4,12 @@ import hashlib
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 
 import nbformat
 import pytest
+from conftest import free_port
 
 from shared.core import catalog
 from shared.core.catalog import PROJECT_DIR, Catalog
@@ -300,9 +300,7 @@ def test_a_failed_run_is_recorded_as_failed_and_stages_name_their_tracked_run(
 
 
 def test_an_unreachable_tracking_server_never_breaks_the_run(fake_run, tmp_path, capsys):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     assert fake_run(tracking_uri=f"http://ada:s3cret@127.0.0.1:{port}") == ALL
     warned = capsys.readouterr().err
     assert warned.count("could not be written") == 1 and "the run goes on" in warned

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import urllib.request
 
 import pytest
 from conftest import TRACKED_STAGES as RAN
-from conftest import copy_of
+from conftest import copy_of, free_port
 
 from shared.core import catalog
 from shared.core.manifest import Manifest
@@ -86,9 +85,7 @@ def test_where_the_history_goes(tmp_path, monkeypatch):
 def mlflow_server(tmp_path_factory):
     """A real ``mlflow server`` on 127.0.0.1 with its own SQLite store and artifact folder."""
     folder = tmp_path_factory.mktemp("mlflow-server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = subprocess.Popen(
